@@ -1,0 +1,39 @@
+# syntax=docker/dockerfile:1
+# Strata ingest service image.
+# Build from the repository root:
+#   docker build -f deploy/docker/ingest.Dockerfile -t strata/ingest .
+# Only proto/, pkg/ and services/ingest/ enter the build: the service module
+# reaches pkg and proto through its go.mod replace directives, so go.work is off.
+
+ARG GO_VERSION=1.26
+
+FROM golang:${GO_VERSION}-bookworm AS build
+ENV GOWORK=off \
+    CGO_ENABLED=0
+WORKDIR /src/services/ingest
+
+# Module files first so the download layer is reused until a go.mod/go.sum changes.
+COPY proto/go.mod proto/go.sum* /src/proto/
+COPY pkg/go.mod pkg/go.sum* /src/pkg/
+COPY services/ingest/go.mod services/ingest/go.sum* /src/services/ingest/
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
+
+COPY proto/ /src/proto/
+COPY pkg/ /src/pkg/
+COPY services/ingest/ /src/services/ingest/
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -ldflags="-s -w" -o /out/ingest ./cmd/ingest
+
+FROM gcr.io/distroless/static-debian12:nonroot
+LABEL org.opencontainers.image.title="strata-ingest" \
+      org.opencontainers.image.source="https://github.com/stratahq/strata"
+COPY --from=build /out/ingest /usr/local/bin/ingest
+# Listen on all interfaces inside the container (the gateway defaults to loopback).
+ENV STRATA_HTTP_ADDR=0.0.0.0:8101 \
+    STRATA_GRPC_ADDR=0.0.0.0:9101
+# distroless "nonroot" (65532), numeric so Kubernetes runAsNonRoot can verify it.
+USER 65532:65532
+EXPOSE 8101 9101
+ENTRYPOINT ["/usr/local/bin/ingest"]

@@ -1,0 +1,82 @@
+// Package rest is the gateway's HTTP front: REST/JSON for every gRPC API (grpc-gateway,
+// calling the gateway's own gRPC server so authorisation runs once, in one place), the
+// Segment HTTP API forwarded to ingest, and the OpenAPI document.
+//
+// Errors follow one model: a google.rpc.Status as JSON ({"code", "message", "details"}
+// with field violations), with gRPC codes mapped to HTTP statuses by grpc-gateway.
+package rest
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	crmv1 "github.com/stratahq/strata/proto/strata/crm/v1"
+	gatewayv1 "github.com/stratahq/strata/proto/strata/gateway/v1"
+	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	"github.com/stratahq/strata/proto/openapi"
+	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+)
+
+// NewAPI returns the REST/JSON handler for every API, calling conn (the gateway's own
+// gRPC server).
+func NewAPI(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
+	mux := runtime.NewServeMux(
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.JSONPb{
+			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
+			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+		}),
+	)
+	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
+		"ingest":         ingestv1.RegisterIngestServiceHandler,
+		"profile":        profilev1.RegisterProfileServiceHandler,
+		"prediction":     predictionv1.RegisterPredictionServiceHandler,
+		"recommendation": recommendationv1.RegisterRecommendationServiceHandler,
+		"crm":            crmv1.RegisterCRMServiceHandler,
+		"keys":           gatewayv1.RegisterKeyServiceHandler,
+	} {
+		if err := register(ctx, mux, conn); err != nil {
+			return nil, fmt.Errorf("rest: register %s: %w", name, err)
+		}
+	}
+	return mux, nil
+}
+
+// NewSegmentProxy forwards the Segment HTTP API (/v1/...) to ingest, keeping the write
+// key and propagating the trace context.
+func NewSegmentProxy(ingestURL string) (http.Handler, error) {
+	target, err := url.Parse(ingestURL)
+	if err != nil || target.Scheme == "" || target.Host == "" {
+		return nil, fmt.Errorf("rest: ingest URL %q must be absolute (http://host:port)", ingestURL)
+	}
+	return &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.SetXForwarded()
+		},
+		Transport: otelhttp.NewTransport(http.DefaultTransport),
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"success":false,"error":{"code":"unavailable","message":"ingest unavailable, retry later"}}`))
+		},
+	}, nil
+}
+
+// OpenAPI serves the OpenAPI document.
+func OpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openapi.Spec)
+	})
+}

@@ -1,0 +1,15 @@
+module github.com/stratahq/strata/services/ingest
+
+go 1.26.0
+
+require (
+	github.com/stratahq/strata/pkg v0.0.0
+	github.com/stratahq/strata/proto v0.0.0
+)
+
+require golang.org/x/sync v0.25.0 // indirect
+
+replace (
+	github.com/stratahq/strata/pkg => ../../pkg
+	github.com/stratahq/strata/proto => ../../proto
+)

@@ -1,0 +1,279 @@
+// Package segment decodes Segment-spec calls (track, identify, page, screen, group, alias
+// and batch, as the official SDKs send them) into canonical events.
+//
+// Decoding validates what the Segment spec requires and names the offending field in a
+// *FieldError; it normalises the timestamp for client clock skew the way Segment does:
+// timestamp = receivedAt − (sentAt − originalTimestamp). Functions are pure and safe for
+// concurrent use.
+package segment
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
+)
+
+// Segment's published limits.
+const (
+	MaxMessageBytes = 32 << 10
+	MaxBatchBytes   = 500 << 10
+)
+
+// FieldError names the field of a call that is wrong, with its index in a batch.
+type FieldError struct {
+	// Index is the message's position in a batch, or -1 for a single call.
+	Index   int
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("batch[%d].%s: %s", e.Index, e.Field, e.Message)
+	}
+	return e.Field + ": " + e.Message
+}
+
+// ErrTooLarge is wrapped by errors about Segment's size limits.
+var ErrTooLarge = errors.New("too large")
+
+// Message is the wire form of one Segment call.
+type Message struct {
+	Type              string          `json:"type"`
+	Event             string          `json:"event"`
+	Name              string          `json:"name"`
+	MessageID         string          `json:"messageId"`
+	UserID            json.RawMessage `json:"userId"`
+	AnonymousID       json.RawMessage `json:"anonymousId"`
+	PreviousID        json.RawMessage `json:"previousId"`
+	GroupID           json.RawMessage `json:"groupId"`
+	Timestamp         string          `json:"timestamp"`
+	OriginalTimestamp string          `json:"originalTimestamp"`
+	SentAt            string          `json:"sentAt"`
+	Context           map[string]any  `json:"context"`
+	Properties        map[string]any  `json:"properties"`
+	Traits            map[string]any  `json:"traits"`
+	WriteKey          string          `json:"writeKey"`
+}
+
+// Batch is the body of POST /v1/batch.
+type Batch struct {
+	Batch    []json.RawMessage `json:"batch"`
+	SentAt   string            `json:"sentAt"`
+	Context  map[string]any    `json:"context"`
+	WriteKey string            `json:"writeKey"`
+}
+
+var types = map[string]eventv1.EventType{
+	"track":    eventv1.EventType_EVENT_TYPE_TRACK,
+	"identify": eventv1.EventType_EVENT_TYPE_IDENTIFY,
+	"page":     eventv1.EventType_EVENT_TYPE_PAGE,
+	"screen":   eventv1.EventType_EVENT_TYPE_SCREEN,
+	"group":    eventv1.EventType_EVENT_TYPE_GROUP,
+	"alias":    eventv1.EventType_EVENT_TYPE_ALIAS,
+}
+
+// ParseType maps a call type ("track") to its enum; ok is false for unknown types.
+func ParseType(s string) (eventv1.EventType, bool) {
+	t, ok := types[strings.ToLower(strings.TrimSpace(s))]
+	return t, ok
+}
+
+// Decode turns one raw Segment message into an event. typ, when not empty, is the call
+// type given by the endpoint (/v1/track) and overrides the body's type; batchSentAt and
+// batchContext come from the batch envelope. index is the batch position, -1 otherwise.
+func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt string, batchContext map[string]any) (*eventv1.Event, error) {
+	ferr := func(field, format string, args ...any) error {
+		return &FieldError{Index: index, Field: field, Message: fmt.Sprintf(format, args...)}
+	}
+	if len(raw) > MaxMessageBytes {
+		return nil, fmt.Errorf("%w: %w", ErrTooLarge, ferr("", "message is %d bytes, limit %d", len(raw), MaxMessageBytes))
+	}
+	var m Message
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, ferr("body", "malformed JSON: %v", err)
+	}
+	if typ == "" {
+		typ = m.Type
+	}
+	if typ == "" {
+		return nil, ferr("type", "is required")
+	}
+	et, ok := ParseType(typ)
+	if !ok {
+		return nil, ferr("type", "unknown type %q (want track, identify, page, screen, group or alias)", typ)
+	}
+	userID, err := idString(m.UserID)
+	if err != nil {
+		return nil, ferr("userId", "%v", err)
+	}
+	anonID, err := idString(m.AnonymousID)
+	if err != nil {
+		return nil, ferr("anonymousId", "%v", err)
+	}
+	previousID, err := idString(m.PreviousID)
+	if err != nil {
+		return nil, ferr("previousId", "%v", err)
+	}
+	groupID, err := idString(m.GroupID)
+	if err != nil {
+		return nil, ferr("groupId", "%v", err)
+	}
+	if userID == "" && anonID == "" {
+		return nil, ferr("userId", "userId or anonymousId is required")
+	}
+	name := strings.TrimSpace(m.Event)
+	if et == eventv1.EventType_EVENT_TYPE_TRACK && name == "" {
+		return nil, ferr("event", "is required for track calls")
+	}
+	if et == eventv1.EventType_EVENT_TYPE_ALIAS && previousID == "" {
+		return nil, ferr("previousId", "is required for alias calls")
+	}
+	if et == eventv1.EventType_EVENT_TYPE_GROUP && groupID == "" {
+		return nil, ferr("groupId", "is required for group calls")
+	}
+
+	original, err := parseTime(m.Timestamp)
+	if err != nil {
+		return nil, ferr("timestamp", "%v", err)
+	}
+	if original.IsZero() {
+		if original, err = parseTime(m.OriginalTimestamp); err != nil {
+			return nil, ferr("originalTimestamp", "%v", err)
+		}
+	}
+	sentAtStr := m.SentAt
+	if sentAtStr == "" {
+		sentAtStr = batchSentAt
+	}
+	sentAt, err := parseTime(sentAtStr)
+	if err != nil {
+		return nil, ferr("sentAt", "%v", err)
+	}
+	ts := CorrectSkew(original, sentAt, receivedAt)
+
+	ev := &eventv1.Event{
+		EventId:     strings.TrimSpace(m.MessageID),
+		Type:        et,
+		Event:       name,
+		Name:        strings.TrimSpace(m.Name),
+		UserId:      userID,
+		AnonymousId: anonID,
+		PreviousId:  previousID,
+		GroupId:     groupID,
+		Timestamp:   timestamppb.New(ts),
+		ReceivedAt:  timestamppb.New(receivedAt),
+	}
+	if ev.EventId == "" {
+		// Segment's SDKs always send a messageId; for other senders a content hash keeps
+		// retries of the same payload deduplicated.
+		sum := sha256.Sum256(raw)
+		ev.EventId = "sha256-" + hex.EncodeToString(sum[:16])
+	}
+	if !original.IsZero() {
+		ev.OriginalTimestamp = timestamppb.New(original)
+	}
+	if !sentAt.IsZero() {
+		ev.SentAt = timestamppb.New(sentAt)
+	}
+	ctxMap := m.Context
+	if ctxMap == nil {
+		ctxMap = batchContext
+	}
+	for field, src := range map[string]struct {
+		in  map[string]any
+		out **structpb.Struct
+	}{
+		"context":    {ctxMap, &ev.Context},
+		"properties": {m.Properties, &ev.Properties},
+		"traits":     {m.Traits, &ev.Traits},
+	} {
+		if src.in == nil {
+			continue
+		}
+		s, err := structpb.NewStruct(normalise(src.in).(map[string]any))
+		if err != nil {
+			return nil, ferr(field, "%v", err)
+		}
+		*src.out = s
+	}
+	return ev, nil
+}
+
+// CorrectSkew returns when the event happened by the server's clock: the client's
+// timestamp shifted by the client's clock error (sentAt − receivedAt). Without sentAt the
+// original timestamp is trusted; without any timestamp the event happened on receipt.
+func CorrectSkew(original, sentAt, receivedAt time.Time) time.Time {
+	switch {
+	case original.IsZero():
+		return receivedAt
+	case sentAt.IsZero():
+		return original
+	default:
+		return receivedAt.Add(-sentAt.Sub(original))
+	}
+}
+
+// idString accepts ids as JSON strings or numbers, as Segment does, and trims them.
+func idString(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		return strings.TrimSpace(s), nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(raw, &n); err == nil {
+		return n.String(), nil
+	}
+	return "", fmt.Errorf("must be a string or a number, got %s", raw)
+}
+
+func parseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999Z0700", "2006-01-02T15:04:05.999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time", s)
+}
+
+// normalise turns json.Number into float64 so structpb accepts decoded JSON.
+func normalise(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalise(e)
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = normalise(e)
+		}
+		return x
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil {
+			return x.String()
+		}
+		return f
+	default:
+		return v
+	}
+}
