@@ -42,7 +42,7 @@ lint: ## gofmt, go vet and staticcheck over every module
 	@bad=$$(gofmt -l $(GOFILES)); if [ -n "$$bad" ]; then echo "gofmt would change:"; echo "$$bad"; exit 1; fi
 	go vet $(PKGS)
 	go vet -tags integration $(PKGS)
-	$(STATICCHECK) $(PKGS)
+	$(STATICCHECK) -tags integration $(PKGS)
 
 .PHONY: test
 test: ## fast unit tests (embedded Kafka, Redis and SQLite), with the race detector

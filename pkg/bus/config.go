@@ -31,30 +31,31 @@ var (
 	ErrInvalidBatchSize         = errors.New("bus: batch size must not be negative")
 )
 
-// Config holds what every Kafka client of the suite shares.
+// Config holds what every Kafka client of the suite shares. The env tags name the
+// variables (after the STRATA_ prefix services give them) that config.Load reads.
 type Config struct {
 	// Brokers are the bootstrap brokers, host:port. Required.
-	Brokers []string
+	Brokers []string `env:"KAFKA_BROKERS" envSeparator:","`
 	// ClientID identifies the client to the brokers (logs, quotas);
 	// "strata" when empty.
-	ClientID string
+	ClientID string `env:"KAFKA_CLIENT_ID"`
 	// Partitions, when positive, overrides every spec's partition count in
 	// EnsureTopics (e.g. 1 for small local setups).
-	Partitions int
+	Partitions int `env:"KAFKA_PARTITIONS"`
 	// ReplicationFactor, when positive, overrides every spec's replication
 	// factor in EnsureTopics (e.g. 3 in production).
-	ReplicationFactor int
+	ReplicationFactor int `env:"KAFKA_REPLICATION_FACTOR"`
 	// Logger receives operational logs; nil discards them.
-	Logger *slog.Logger
+	Logger *slog.Logger `env:"-"`
 	// TracerProvider creates the bus's spans; nil uses the global one.
-	TracerProvider trace.TracerProvider
+	TracerProvider trace.TracerProvider `env:"-"`
 	// MeterProvider creates the bus's instruments; nil uses the global one.
-	MeterProvider metric.MeterProvider
+	MeterProvider metric.MeterProvider `env:"-"`
 	// Propagator writes and reads trace context in message headers. Nil uses
 	// the global propagator when one is set, and W3C trace context plus
 	// baggage otherwise, so Kafka headers carry traceparent even before
 	// telemetry is configured.
-	Propagator propagation.TextMapPropagator
+	Propagator propagation.TextMapPropagator `env:"-"`
 }
 
 // ParseBrokers splits a comma-separated broker list, as found in

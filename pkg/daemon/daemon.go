@@ -42,7 +42,6 @@ func Main(service string, cfg any, run func(Env) error) int {
 		slog.Error("logging", "err", err)
 		return 2
 	}
-	log = log.With("service", service)
 	if err := config.Load(cfg); err != nil {
 		log.Error("invalid configuration", "err", err)
 		return 2
@@ -63,7 +62,7 @@ func Main(service string, cfg any, run func(Env) error) int {
 		}
 	}()
 
-	log.Info("starting")
+	log.Info("starting", "service", service)
 	err = run(Env{Ctx: ctx, Logger: log, Metrics: tel.MetricsHandler()})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("stopped with error", "err", err)

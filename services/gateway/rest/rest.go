@@ -18,10 +18,10 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/stratahq/strata/proto/openapi"
 	crmv1 "github.com/stratahq/strata/proto/strata/crm/v1"
 	gatewayv1 "github.com/stratahq/strata/proto/strata/gateway/v1"
 	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
-	"github.com/stratahq/strata/proto/openapi"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"

@@ -72,7 +72,7 @@ func (h *Handler) single(typ string) http.HandlerFunc {
 			return
 		}
 		ev.SourceId = source
-		h.publish(w, r, ev)
+		h.publish(w, r, false, ev)
 	}
 }
 
@@ -107,11 +107,21 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 		ev.SourceId = source
 		events = append(events, ev)
 	}
-	h.publish(w, r, events...)
+	h.publish(w, r, true, events...)
 }
 
-func (h *Handler) publish(w http.ResponseWriter, r *http.Request, events ...*eventv1.Event) {
+func (h *Handler) publish(w http.ResponseWriter, r *http.Request, batch bool, events ...*eventv1.Event) {
 	if err := h.accept.Accept(r.Context(), events...); err != nil {
+		var ie *pipeline.InvalidError
+		if batch && errors.As(err, &ie) {
+			// Name the message as decoding errors do (batch[i].field), so a client can
+			// tell which message of the batch broke the contract.
+			vs := make([]rpcerr.FieldViolation, len(ie.Violations))
+			for i, v := range ie.Violations {
+				vs[i] = rpcerr.FieldViolation{Field: fmt.Sprintf("batch[%d].%s", ie.Index, v.Field), Description: v.Description}
+			}
+			err = &pipeline.InvalidError{Index: ie.Index, Violations: vs}
+		}
 		h.fail(w, r, err)
 		return
 	}

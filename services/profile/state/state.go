@@ -51,7 +51,11 @@ func Apply(p *profilev1.Profile, userID string, ev *eventv1.Event, pos *profilev
 	}
 	if ev.GetType() == eventv1.EventType_EVENT_TYPE_IDENTIFY && len(ev.GetTraits().GetFields()) > 0 {
 		if p.Traits == nil {
-			p.Traits = &structpb.Struct{Fields: map[string]*structpb.Value{}}
+			p.Traits = &structpb.Struct{}
+		}
+		if p.Traits.Fields == nil {
+			// An empty struct decodes without a map.
+			p.Traits.Fields = map[string]*structpb.Value{}
 		}
 		for k, v := range ev.GetTraits().GetFields() {
 			p.Traits.Fields[k] = v

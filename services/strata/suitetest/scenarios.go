@@ -12,7 +12,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	crmv1 "github.com/stratahq/strata/proto/strata/crm/v1"
+	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
 )
 
 // RunEndToEnd checks the first slice of behaviour: events posted to the gateway's Segment
@@ -21,6 +24,32 @@ import (
 func RunEndToEnd(t *testing.T, s *Suite) {
 	t.Run("events become a profile", func(t *testing.T) { testEventsBecomeProfile(t, s) })
 	t.Run("bad input is refused and not published", func(t *testing.T) { testBadInput(t, s) })
+	t.Run("services not built yet answer Unimplemented", func(t *testing.T) { testUnimplemented(t, s) })
+}
+
+// testUnimplemented checks that prediction, recommendation and crm are up behind the
+// gateway (their health made it ready) and answer Unimplemented for what comes later.
+func testUnimplemented(t *testing.T, s *Suite) {
+	ctx := s.Admin(context.Background())
+	calls := map[string]func() error{
+		"Predict": func() error {
+			_, err := predictionv1.NewPredictionServiceClient(s.Conn).Predict(ctx, &predictionv1.PredictRequest{UserId: "u1"})
+			return err
+		},
+		"Recommend": func() error {
+			_, err := recommendationv1.NewRecommendationServiceClient(s.Conn).Recommend(ctx, &recommendationv1.RecommendRequest{UserId: "u1", N: 10})
+			return err
+		},
+		"GetCustomer": func() error {
+			_, err := crmv1.NewCRMServiceClient(s.Conn).GetCustomer(ctx, &crmv1.GetCustomerRequest{UserId: "u1"})
+			return err
+		},
+	}
+	for name, call := range calls {
+		if got, want := status.Code(call()), codes.Unimplemented; got != want {
+			t.Errorf("%s: got %v, want %v", name, got, want)
+		}
+	}
 }
 
 func testEventsBecomeProfile(t *testing.T, s *Suite) {
