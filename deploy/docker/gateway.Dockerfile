@@ -30,7 +30,7 @@ FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="strata-gateway" \
       org.opencontainers.image.source="https://github.com/stratahq/strata"
 COPY --from=build /out/gateway /usr/local/bin/gateway
-# Listen on all interfaces inside the container (the gateway defaults to loopback).
+# Listen on all interfaces inside the container (the binaries default to loopback).
 ENV STRATA_HTTP_ADDR=0.0.0.0:8080 \
     STRATA_GRPC_ADDR=0.0.0.0:9090
 # distroless "nonroot" (65532), numeric so Kubernetes runAsNonRoot can verify it.

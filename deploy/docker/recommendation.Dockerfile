@@ -30,7 +30,7 @@ FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="strata-recommendation" \
       org.opencontainers.image.source="https://github.com/stratahq/strata"
 COPY --from=build /out/recommendation /usr/local/bin/recommendation
-# Listen on all interfaces inside the container (the gateway defaults to loopback).
+# Listen on all interfaces inside the container (the binaries default to loopback).
 ENV STRATA_HTTP_ADDR=0.0.0.0:8104 \
     STRATA_GRPC_ADDR=0.0.0.0:9104
 # distroless "nonroot" (65532), numeric so Kubernetes runAsNonRoot can verify it.

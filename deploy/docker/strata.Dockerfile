@@ -1,10 +1,14 @@
 # syntax=docker/dockerfile:1
-# Strata CLI image (`strata seed`, `strata replay`, `strata eval`, `strata up`).
+# Strata CLI image; by default it runs `strata up`, every service in one process,
+# on in-process Kafka, Redis and SQLite with the development keys. STRATA_KAFKA_BROKERS,
+# STRATA_REDIS_ADDR and STRATA_POSTGRES_URL select the real ones; with real Kafka,
+# STRATA_INGEST_WRITE_KEYS and STRATA_GATEWAY_ADMIN_KEYS are required.
 # Build from the repository root:
 #   docker build -f deploy/docker/strata.Dockerfile -t strata/strata .
-# The CLI's all-in-one `up` links every service's Run function, so besides proto/
-# and pkg/ this build copies each service module (reached through replace
-# directives in services/strata/go.mod); go.work is off.
+#   docker run --rm -p 8080:8080 -p 9090:9090 strata/strata
+# `up` links every service's Run function, so besides proto/ and pkg/ this build
+# copies each service module (reached through replace directives in
+# services/strata/go.mod); go.work is off.
 
 ARG GO_VERSION=1.26
 
@@ -43,6 +47,12 @@ FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="strata-cli" \
       org.opencontainers.image.source="https://github.com/stratahq/strata"
 COPY --from=build /out/strata /usr/local/bin/strata
+# The gateway of `strata up` listens on all interfaces inside the container (the
+# binary defaults to loopback); the other services stay on loopback ports.
+ENV STRATA_HTTP_ADDR=0.0.0.0:8080 \
+    STRATA_GRPC_ADDR=0.0.0.0:9090
 # distroless "nonroot" (65532), numeric so Kubernetes runAsNonRoot can verify it.
 USER 65532:65532
+EXPOSE 8080 9090
 ENTRYPOINT ["/usr/local/bin/strata"]
+CMD ["up"]

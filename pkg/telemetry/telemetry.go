@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/propagation"
@@ -35,7 +36,8 @@ var ErrMissingServiceName = errors.New("telemetry: service name is required")
 type Config struct {
 	// ServiceName is the service.name resource attribute.
 	ServiceName string `env:"OTEL_SERVICE_NAME"`
-	// OTLPEndpoint enables OTLP/gRPC trace export when set (e.g. http://collector:4317).
+	// OTLPEndpoint enables OTLP/gRPC export of traces and metrics when set
+	// (e.g. http://collector:4317); Prometheus /metrics is served either way.
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
 	// SampleRatio is the share of new traces sampled; child spans follow their parent.
 	SampleRatio float64 `env:"OTEL_TRACES_SAMPLER_ARG" envDefault:"1"`
@@ -94,7 +96,15 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(promExp))
+	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp)}
+	if cfg.OTLPEndpoint != "" {
+		mexp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(cfg.OTLPEndpoint))
+		if err != nil {
+			return nil, fmt.Errorf("telemetry: otlp metric exporter: %w", err)
+		}
+		mopts = append(mopts, sdkmetric.WithReader(sdkmetric.NewPeriodicReader(mexp)))
+	}
+	mp := sdkmetric.NewMeterProvider(mopts...)
 
 	otel.SetTracerProvider(tp)
 	otel.SetMeterProvider(mp)

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	gatewayv1 "github.com/stratahq/strata/proto/strata/gateway/v1"
@@ -83,14 +84,18 @@ func (s *Store) Authenticate(_ context.Context, secret string) (*gatewayv1.Key, 
 	h := sha256.Sum256([]byte(secret))
 	s.mu.RLock()
 	e, ok := s.byHash[h]
+	var key *gatewayv1.Key
+	if ok {
+		key = e.key
+	}
 	s.mu.RUnlock()
 	if !ok || subtle.ConstantTimeCompare(e.hash[:], h[:]) != 1 {
 		return nil, ErrUnknownKey
 	}
-	if e.key.GetRevokedAt() != nil {
+	if key.GetRevokedAt() != nil {
 		return nil, ErrRevoked
 	}
-	return e.key, nil
+	return key, nil
 }
 
 // List returns every key, oldest first, without secrets.
@@ -119,7 +124,10 @@ func (s *Store) Revoke(id string) error {
 		return ErrNotFound
 	}
 	if e.key.RevokedAt == nil {
-		e.key.RevokedAt = timestamppb.New(s.now())
+		// Copy on write: callers may still be reading the key Authenticate or List gave them.
+		k := proto.CloneOf(e.key)
+		k.RevokedAt = timestamppb.New(s.now())
+		e.key = k
 	}
 	return nil
 }

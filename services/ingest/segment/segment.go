@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -23,10 +24,18 @@ import (
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 )
 
-// Segment's published limits.
+// Segment's published limits, and Strata's own on the shape of a message.
 const (
+	// MaxMessageBytes bounds one call, or one message of a batch (Segment: 32 KB).
 	MaxMessageBytes = 32 << 10
-	MaxBatchBytes   = 500 << 10
+	// MaxBatchBytes bounds the body of a batch (Segment: 500 KB), after gzip inflation.
+	MaxBatchBytes = 500 << 10
+	// MaxProperties bounds the top-level keys of properties, traits and context: an
+	// event is a fact about a user, not a document; wide objects are almost always a
+	// client bug (a map keyed by ids) that would bloat every consumer's state.
+	MaxProperties = 256
+	// MaxDepth bounds how deeply properties, traits and context nest.
+	MaxDepth = 16
 )
 
 // FieldError names the field of a call that is wrong, with its index in a batch.
@@ -46,6 +55,11 @@ func (e *FieldError) Error() string {
 
 // ErrTooLarge is wrapped by errors about Segment's size limits.
 var ErrTooLarge = errors.New("too large")
+
+// tooLarge is the error for a body over limit.
+func tooLarge(n, limit int) error {
+	return fmt.Errorf("%w: body is %d bytes, limit %d", ErrTooLarge, n, limit)
+}
 
 // Message is the wire form of one Segment call.
 type Message struct {
@@ -99,11 +113,17 @@ func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 	if len(raw) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %w", ErrTooLarge, ferr("", "message is %d bytes, limit %d", len(raw), MaxMessageBytes))
 	}
+	if len(bytes.TrimSpace(raw)) == 0 || bytes.TrimSpace(raw)[0] != '{' {
+		return nil, ferr("body", "malformed JSON: a message must be a JSON object")
+	}
 	var m Message
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(&m); err != nil {
 		return nil, ferr("body", "malformed JSON: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, ferr("body", "malformed JSON: data after the message object")
 	}
 	if typ == "" {
 		typ = m.Type
@@ -203,6 +223,12 @@ func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 		if src.in == nil {
 			continue
 		}
+		if n := len(src.in); n > MaxProperties {
+			return nil, ferr(field, "has %d keys, limit %d", n, MaxProperties)
+		}
+		if d := depth(src.in); d > MaxDepth {
+			return nil, ferr(field, "nests %d levels deep, limit %d", d, MaxDepth)
+		}
 		s, err := structpb.NewStruct(normalise(src.in).(map[string]any))
 		if err != nil {
 			return nil, ferr(field, "%v", err)
@@ -252,6 +278,24 @@ func parseTime(s string) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("%q is not an ISO 8601 time", s)
+}
+
+// depth returns how many levels of objects and arrays v nests; a scalar is 0.
+func depth(v any) int {
+	deepest := 0
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			deepest = max(deepest, depth(e))
+		}
+	case []any:
+		for _, e := range x {
+			deepest = max(deepest, depth(e))
+		}
+	default:
+		return 0
+	}
+	return deepest + 1
 }
 
 // normalise turns json.Number into float64 so structpb accepts decoded JSON.
