@@ -1,8 +1,9 @@
 // Package server runs a service's network front: one gRPC server (health, reflection,
 // OpenTelemetry, panic recovery, protovalidate on unary calls) and one HTTP server (liveness, readiness,
 // Prometheus metrics and whatever routes the service adds), with one lifecycle.
-// /livez answers 200 while the process runs (liveness); /readyz and /healthz answer 200
-// only while the service is ready and its readiness checks pass.
+// /livez answers 200 while the process runs (liveness); /readyz answers 200 while the
+// service is ready to take work (readiness); /healthz answers 200 when it is ready and its
+// health checks (WithHealthCheck) pass — for the gateway, when every service behind it is.
 //
 // Lifecycle: New builds; Listen binds both addresses (so a bind error surfaces before the
 // service reports ready); Serve serves until its context is done, then reports not-ready,
@@ -103,9 +104,10 @@ func WithName(name string) Option {
 	return func(o *options) { o.name = name }
 }
 
-// WithReadinessCheck adds a check that must pass for /readyz and /healthz to answer 200,
-// such as the health of the services this one depends on.
-func WithReadinessCheck(check func(context.Context) error) Option {
+// WithHealthCheck adds a check that must pass for /healthz to answer 200, such as the
+// health of the services this one depends on. /readyz ignores it, so that an instance
+// stays in its load balancer while a dependency is down and can answer with an error.
+func WithHealthCheck(check func(context.Context) error) Option {
 	return func(o *options) { o.checks = append(o.checks, check) }
 }
 
@@ -167,7 +169,14 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	s.mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "alive")
 	})
-	readiness := func(w http.ResponseWriter, r *http.Request) {
+	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.ready.Load() {
+			writeStatus(w, http.StatusServiceUnavailable, "not ready")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if !s.ready.Load() {
 			writeStatus(w, http.StatusServiceUnavailable, "not ready")
 			return
@@ -176,14 +185,12 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		defer cancel()
 		for _, check := range o.checks {
 			if err := check(ctx); err != nil {
-				writeStatus(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
+				writeStatus(w, http.StatusServiceUnavailable, "unhealthy: "+err.Error())
 				return
 			}
 		}
-		writeStatus(w, http.StatusOK, "ready")
-	}
-	s.mux.HandleFunc("GET /readyz", readiness)
-	s.mux.HandleFunc("GET /healthz", readiness)
+		writeStatus(w, http.StatusOK, "healthy")
+	})
 	if o.metrics != nil {
 		s.mux.Handle("GET /metrics", o.metrics)
 	}

@@ -299,12 +299,12 @@ func TestReadinessLifecycle(t *testing.T) {
 	}
 
 	ts.SetReady(true)
-	for _, path := range []string{"/readyz", "/healthz"} {
+	for path, want := range map[string]string{"/readyz": "ready", "/healthz": "healthy"} {
 		code, body := get(t, ts.httpURL+path)
 		if code != http.StatusOK {
 			t.Errorf("%s when ready: got %d, want %d", path, code, http.StatusOK)
 		}
-		if got, want := statusOf(t, body), "ready"; got != want {
+		if got := statusOf(t, body); got != want {
 			t.Errorf("%s status: got %q, want %q", path, got, want)
 		}
 	}
@@ -393,13 +393,13 @@ func TestReadinessChecks(t *testing.T) {
 		wantCode   int
 		wantStatus string
 	}{
-		{name: "none", wantCode: http.StatusOK, wantStatus: "ready"},
-		{name: "passing", checks: []func(context.Context) error{func(context.Context) error { return nil }}, wantCode: http.StatusOK, wantStatus: "ready"},
+		{name: "none", wantCode: http.StatusOK, wantStatus: "healthy"},
+		{name: "passing", checks: []func(context.Context) error{func(context.Context) error { return nil }}, wantCode: http.StatusOK, wantStatus: "healthy"},
 		{
 			name:       "one failing",
 			checks:     []func(context.Context) error{func(context.Context) error { return nil }, func(context.Context) error { return errDep }},
 			wantCode:   http.StatusServiceUnavailable,
-			wantStatus: "not ready: profile unreachable",
+			wantStatus: "unhealthy: profile unreachable",
 		},
 		{
 			name: "check gets a deadline",
@@ -409,7 +409,7 @@ func TestReadinessChecks(t *testing.T) {
 				}
 				return nil
 			}},
-			wantCode: http.StatusOK, wantStatus: "ready",
+			wantCode: http.StatusOK, wantStatus: "healthy",
 		},
 	}
 	for _, tt := range tests {
@@ -417,20 +417,23 @@ func TestReadinessChecks(t *testing.T) {
 			t.Parallel()
 			var opts []Option
 			for _, c := range tt.checks {
-				opts = append(opts, WithReadinessCheck(c))
+				opts = append(opts, WithHealthCheck(c))
 			}
 			ts := newTestServer(t, opts...)
 			start(t, ts.Serve)
 			eventually(t, "/livez answers", func() bool { code, _ := get(t, ts.httpURL+"/livez"); return code == http.StatusOK })
 			ts.SetReady(true)
-			for _, path := range []string{"/readyz", "/healthz"} {
-				code, body := get(t, ts.httpURL+path)
-				if code != tt.wantCode {
-					t.Errorf("%s: got %d, want %d", path, code, tt.wantCode)
-				}
-				if got := statusOf(t, body); got != tt.wantStatus {
-					t.Errorf("%s status: got %q, want %q", path, got, tt.wantStatus)
-				}
+			code, body := get(t, ts.httpURL+"/healthz")
+			if code != tt.wantCode {
+				t.Errorf("/healthz: got %d, want %d", code, tt.wantCode)
+			}
+			if got := statusOf(t, body); got != tt.wantStatus {
+				t.Errorf("/healthz status: got %q, want %q", got, tt.wantStatus)
+			}
+			// Readiness ignores health checks: a failing dependency keeps the instance in
+			// its load balancer.
+			if code, body := get(t, ts.httpURL+"/readyz"); code != http.StatusOK || statusOf(t, body) != "ready" {
+				t.Errorf("/readyz: got %d %s, want 200 ready", code, body)
 			}
 			if code, _ := get(t, ts.httpURL+"/livez"); code != http.StatusOK {
 				t.Errorf("/livez: got %d, want %d (checks do not affect liveness)", code, http.StatusOK)

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,9 +37,12 @@ var ErrMissingServiceName = errors.New("telemetry: service name is required")
 type Config struct {
 	// ServiceName is the service.name resource attribute.
 	ServiceName string `env:"OTEL_SERVICE_NAME"`
-	// OTLPEndpoint enables OTLP/gRPC export of traces and metrics when set
-	// (e.g. http://collector:4317); Prometheus /metrics is served either way.
+	// OTLPEndpoint enables OTLP/gRPC trace export when set (e.g. http://collector:4317).
 	OTLPEndpoint string `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`
+	// MetricsExporters lists where metrics go besides the Prometheus /metrics endpoint,
+	// which is always served: "otlp" pushes them to OTLPEndpoint too. Push is opt-in so a
+	// scraped deployment does not count every metric twice.
+	MetricsExporters []string `env:"OTEL_METRICS_EXPORTER" envSeparator:","`
 	// SampleRatio is the share of new traces sampled; child spans follow their parent.
 	SampleRatio float64 `env:"OTEL_TRACES_SAMPLER_ARG" envDefault:"1"`
 	// SpanProcessor, when set, receives spans in addition to the exporters (tests use an
@@ -97,7 +101,7 @@ func Setup(ctx context.Context, cfg Config) (*Telemetry, error) {
 		return nil, fmt.Errorf("telemetry: prometheus exporter: %w", err)
 	}
 	mopts := []sdkmetric.Option{sdkmetric.WithResource(res), sdkmetric.WithReader(promExp)}
-	if cfg.OTLPEndpoint != "" {
+	if cfg.OTLPEndpoint != "" && slices.Contains(cfg.MetricsExporters, "otlp") {
 		mexp, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpointURL(cfg.OTLPEndpoint))
 		if err != nil {
 			return nil, fmt.Errorf("telemetry: otlp metric exporter: %w", err)

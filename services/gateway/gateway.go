@@ -112,7 +112,7 @@ func Run(ctx context.Context, cfg Config) error {
 		server.WithMetrics(cfg.Metrics),
 		server.WithUnaryInterceptors(auth.UnaryInterceptor(keys)),
 		server.WithStreamInterceptors(auth.StreamInterceptor(keys)),
-		server.WithReadinessCheck(backendsServing(conns)),
+		server.WithHealthCheck(backendsServing(conns)),
 	)
 	if err != nil {
 		return err

@@ -1,6 +1,13 @@
 // Package ingest is the composition root of the ingest service: it accepts behaviour
-// events over the Segment HTTP API and gRPC and publishes them, validated and normalised,
-// to strata.events.v1. Config and Run are all a binary or the all-in-one command needs.
+// events over the Segment HTTP API, gRPC and the upstream Kafka topic
+// strata.events.raw.v1, and catalog changes over gRPC and the same topic; it publishes
+// them, validated, normalised, deduplicated and keyed by canonical user id, to
+// strata.events.v1 and strata.catalog.v1. Config and Run are all a binary or the
+// all-in-one command needs.
+//
+// State: the dedup window and the identity map live in Redis (package ledger), shared by
+// every instance. Memory: requests in flight are bounded (package inflight); a request
+// that does not fit is refused with 429 / ResourceExhausted.
 package ingest
 
 import (
@@ -9,25 +16,57 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/stratahq/strata/pkg/bus"
+	"github.com/stratahq/strata/pkg/cache"
 	"github.com/stratahq/strata/pkg/server"
 	"github.com/stratahq/strata/pkg/topics"
 	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	"github.com/stratahq/strata/services/ingest/catalog"
 	"github.com/stratahq/strata/services/ingest/grpcapi"
 	"github.com/stratahq/strata/services/ingest/httpapi"
+	"github.com/stratahq/strata/services/ingest/inflight"
+	"github.com/stratahq/strata/services/ingest/ledger"
 	"github.com/stratahq/strata/services/ingest/pipeline"
+	"github.com/stratahq/strata/services/ingest/raw"
 )
 
-// ErrNoWriteKeys is returned by Validate when no Segment write key is configured.
-var ErrNoWriteKeys = errors.New("ingest: at least one write key is required (STRATA_INGEST_WRITE_KEYS=key:source)")
+// Configuration errors.
+var (
+	// ErrNoWriteKeys is returned by Validate when no Segment write key is configured.
+	ErrNoWriteKeys = errors.New("ingest: at least one write key is required (STRATA_INGEST_WRITE_KEYS=key:source)")
+	// ErrInvalidLimits is returned by Validate for negative limits or durations.
+	ErrInvalidLimits = errors.New("ingest: limits and durations must not be negative")
+)
 
 // Config configures the ingest service.
 type Config struct {
 	Server server.Config `envPrefix:"STRATA_"`
 	Kafka  bus.Config    `envPrefix:"STRATA_"`
+	// Redis holds the dedup window and the identity map. Required.
+	Redis cache.Config `envPrefix:"STRATA_"`
 	// WriteKeys maps Segment write keys to source ids: "key1:web,key2:ios".
 	WriteKeys map[string]string `env:"STRATA_INGEST_WRITE_KEYS" envKeyValSeparator:":"`
+
+	// DedupWindow is how long a published (source, messageId) is remembered; default 24h.
+	DedupWindow time.Duration `env:"STRATA_INGEST_DEDUP_WINDOW"`
+	// IdentityTTL is how long an anonymous id's link is remembered; default 365 days.
+	IdentityTTL time.Duration `env:"STRATA_INGEST_IDENTITY_TTL"`
+	// MaxInFlightRequests and MaxInFlightBytes bound the requests served at once and
+	// the body bytes they may hold; defaults 512 and 32 MiB.
+	MaxInFlightRequests int   `env:"STRATA_INGEST_MAX_INFLIGHT_REQUESTS"`
+	MaxInFlightBytes    int64 `env:"STRATA_INGEST_MAX_INFLIGHT_BYTES"`
+	// PublishTimeout bounds one publish to Kafka; default 10s. A client then hears 503.
+	PublishTimeout time.Duration `env:"STRATA_INGEST_PUBLISH_TIMEOUT"`
+	// DisableRawConsumer turns off the strata.events.raw.v1 consumer (the HTTP and gRPC
+	// fronts still run).
+	DisableRawConsumer bool `env:"STRATA_INGEST_DISABLE_RAW_CONSUMER"`
+	// Consumer tunes the raw consumer; its Config, GroupID and Topics are set by Run.
+	Consumer bus.ConsumerConfig `env:"-"`
+	// EventsTopic, when set, replaces strata.events.v1 as the destination of events:
+	// benchmarks write to a topic of their own so as not to flood the suite's consumers.
+	EventsTopic string `env:"-"`
 
 	Logger  *slog.Logger `env:"-"`
 	Metrics http.Handler `env:"-"`
@@ -45,7 +84,10 @@ func (c Config) Validate() error {
 	if len(c.WriteKeys) == 0 {
 		return ErrNoWriteKeys
 	}
-	return errors.Join(c.Server.Validate(), c.Kafka.Validate())
+	if c.DedupWindow < 0 || c.IdentityTTL < 0 || c.MaxInFlightRequests < 0 || c.MaxInFlightBytes < 0 || c.PublishTimeout < 0 {
+		return ErrInvalidLimits
+	}
+	return errors.Join(c.Server.Validate(), c.Kafka.Validate(), c.Redis.Validate())
 }
 
 // Run serves until ctx is done, then drains and returns.
@@ -63,21 +105,49 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bus.EnsureTopics(ctx, cfg.Kafka, topics.All()...); err != nil {
 		return fmt.Errorf("ingest: ensure topics: %w", err)
 	}
+	rdb, err := cache.Open(ctx, cfg.Redis)
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer rdb.Close()
 	producer, err := bus.NewProducer(bus.ProducerConfig{Config: cfg.Kafka})
 	if err != nil {
 		return fmt.Errorf("ingest: producer: %w", err)
 	}
 	defer producer.Close()
 
-	pipe, err := pipeline.New(producer)
+	led := ledger.New(rdb, ledger.Config{DedupWindow: cfg.DedupWindow, IdentityTTL: cfg.IdentityTTL})
+	pipe, err := pipeline.New(producer, pipeline.WithLedger(led), pipeline.WithPublishTimeout(cfg.PublishTimeout),
+		pipeline.WithLogger(log), pipeline.WithTopic(cfg.EventsTopic))
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(cfg.Server, log, server.WithName("ingest"), server.WithMetrics(cfg.Metrics))
+	items, err := catalog.New(producer)
 	if err != nil {
 		return err
 	}
-	ingestv1.RegisterIngestServiceServer(srv.GRPC(), grpcapi.New(pipe, producer))
-	srv.Handle("/v1/", httpapi.New(pipe, cfg.WriteKeys, log))
-	return srv.Run(ctx)
+	limiter := inflight.New(cfg.MaxInFlightRequests, cfg.MaxInFlightBytes)
+	srv, err := server.New(cfg.Server, log,
+		server.WithName("ingest"),
+		server.WithMetrics(cfg.Metrics),
+		server.WithUnaryInterceptors(grpcapi.Admission(limiter)),
+		server.WithHealthCheck(led.Ping),
+	)
+	if err != nil {
+		return err
+	}
+	ingestv1.RegisterIngestServiceServer(srv.GRPC(), grpcapi.New(pipe, items))
+	srv.Handle("/v1/", httpapi.New(pipe, cfg.WriteKeys, log, httpapi.WithLimiter(limiter), httpapi.WithRetryAfter(grpcapi.RetryAfter)))
+
+	var workers []func(context.Context) error
+	if !cfg.DisableRawConsumer {
+		cc := cfg.Consumer
+		cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, topics.GroupIngestRaw, []string{topics.EventsRaw}
+		consumer, err := bus.NewConsumer(cc, raw.New(pipe, items, log).Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+		if err != nil {
+			return fmt.Errorf("ingest: raw consumer: %w", err)
+		}
+		workers = append(workers, consumer.Run)
+	}
+	return srv.Run(ctx, workers...)
 }

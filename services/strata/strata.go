@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		return ingest.Run(gctx, ingest.Config{Server: srvs["ingest"], Kafka: kafka, WriteKeys: cfg.WriteKeys, Logger: log, Metrics: cfg.Metrics})
+		return ingest.Run(gctx, ingest.Config{Server: srvs["ingest"], Kafka: kafka, Redis: redis, WriteKeys: cfg.WriteKeys, Logger: log, Metrics: cfg.Metrics})
 	})
 	g.Go(func() error {
 		return profile.Run(gctx, profile.Config{Server: srvs["profile"], Kafka: kafka, Redis: redis, Logger: log, Metrics: cfg.Metrics})

@@ -1,7 +1,19 @@
-// Package store opens the CRM database — PostgreSQL in production, SQLite (pure Go) in
-// the embedded default — and applies the versioned migrations embedded in this package
-// (pressly/goose) before anything else touches it. Both dialects run the same SQL, kept
-// to the common subset of the two.
+// Package store is the CRM's repository: customers and their 360 view, satisfaction
+// answers, campaigns, their audiences and the message outbox, and the report queries
+// over them. It runs on PostgreSQL (through pgx) in production and on SQLite (pure Go)
+// in the embedded default, behind one API, and applies the versioned migrations
+// embedded in this package (pressly/goose) before anything else touches the database.
+//
+// Both adapters run the same SQL, kept to the subset the two dialects share: times are
+// BIGINT microseconds since the epoch, money is BIGINT minor units next to a currency.
+// What differs lives in a [dialect]: how the driver is opened, how launches are
+// serialised, and how large row sets are inserted (COPY on PostgreSQL, a prepared
+// statement on SQLite).
+//
+// Every write is transactional. Consumers apply each Kafka message through [Store.Apply],
+// which records the message's position in applied_positions in the same transaction as
+// the rows it changes, so a redelivered message changes nothing. A Store is safe for
+// concurrent use.
 package store
 
 import (
@@ -10,6 +22,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
@@ -19,9 +32,24 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// ErrNoDatabase is returned by Validate when neither a PostgreSQL URL nor a SQLite path
-// is set.
-var ErrNoDatabase = errors.New("store: set STRATA_POSTGRES_URL or STRATA_CRM_SQLITE_PATH")
+// Errors returned by the Store.
+var (
+	// ErrNoDatabase is returned by Validate when neither a PostgreSQL URL nor a SQLite
+	// path is set.
+	ErrNoDatabase = errors.New("store: set STRATA_POSTGRES_URL or STRATA_CRM_SQLITE_PATH")
+	// ErrNotFound is returned when the row asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists is returned when a row with the same key exists.
+	ErrExists = errors.New("store: already exists")
+	// ErrState is returned when a campaign is not in a state that allows the change.
+	ErrState = errors.New("store: campaign state does not allow this")
+	// ErrAlreadyLaunched is returned by Launch for a campaign launched before; nothing
+	// was written.
+	ErrAlreadyLaunched = errors.New("store: campaign already launched")
+	// ErrEmptyAudience is returned by Launch when the plan has no audience; nothing was
+	// written.
+	ErrEmptyAudience = errors.New("store: empty audience")
+)
 
 // Config chooses the database.
 type Config struct {
@@ -39,42 +67,47 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// DB is an open, migrated database.
-type DB struct {
-	*sql.DB
-	Dialect goose.Dialect
+// Store is an open, migrated CRM database.
+type Store struct {
+	db *sql.DB
+	d  dialect
 }
 
 // Open connects and migrates to the latest version.
-func Open(ctx context.Context, cfg Config) (*DB, error) {
+func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	driver, dsn, dialect := "pgx", cfg.PostgresURL, goose.DialectPostgres
-	if cfg.PostgresURL == "" {
-		driver, dsn, dialect = "sqlite", "file:"+cfg.SQLitePath+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)", goose.DialectSQLite3
+	var d dialect = sqlite{}
+	dsn := cfg.SQLitePath
+	if cfg.PostgresURL != "" {
+		d, dsn = postgres{}, cfg.PostgresURL
 	}
-	db, err := sql.Open(driver, dsn)
+	db, err := d.open(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", driver, err)
-	}
-	if dialect == goose.DialectSQLite3 {
-		// SQLite allows one writer; one connection avoids "database is locked".
-		db.SetMaxOpenConns(1)
+		return nil, fmt.Errorf("store: open %s: %w", d.goose(), err)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store: ping %s: %w", driver, err)
+		return nil, fmt.Errorf("store: ping %s: %w", d.goose(), err)
 	}
-	if err := Migrate(ctx, db, dialect); err != nil {
+	if err := migrate(ctx, db, d.goose()); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
-	return &DB{DB: db, Dialect: dialect}, nil
+	return &Store{db: db, d: d}, nil
 }
 
-// Migrate applies every pending migration.
-func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dialect names the database behind the store: "postgres" or "sqlite3".
+func (s *Store) Dialect() string { return string(s.d.goose()) }
+
+// Ping checks the database answers (for readiness).
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 	p, err := goose.NewProvider(dialect, db, mustSub(migrations, "migrations"))
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
@@ -86,10 +119,74 @@ func Migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 }
 
 // Version returns the current schema version.
-func (db *DB) Version(ctx context.Context) (int64, error) {
-	p, err := goose.NewProvider(db.Dialect, db.DB, mustSub(migrations, "migrations"))
+func (s *Store) Version(ctx context.Context) (int64, error) {
+	p, err := goose.NewProvider(s.d.goose(), s.db, mustSub(migrations, "migrations"))
 	if err != nil {
 		return 0, fmt.Errorf("store: migrations: %w", err)
 	}
 	return p.GetDBVersion(ctx)
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Tx is one transaction. Its methods are the writes consumers make; it is not safe for
+// concurrent use.
+type Tx struct {
+	conn *sql.Conn
+	tx   *sql.Tx
+	d    dialect
+}
+
+// inTx runs fn in a transaction on a connection of its own, committing when fn returns
+// nil and rolling back otherwise.
+func (s *Store) inTx(ctx context.Context, fn func(*Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: connection: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(&Tx{conn: conn, tx: tx, d: s.d}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// micros converts t to the stored form; the zero time is 0.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+// fromMicros converts the stored form back; 0 is the zero time.
+func fromMicros(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
+}
+
+// Day returns t's UTC day number (days since 1970-01-01).
+func Day(t time.Time) int {
+	return int(t.UTC().Unix() / 86400)
+}
+
+// Month returns t's UTC month as YYYYMM.
+func Month(t time.Time) int {
+	t = t.UTC()
+	return t.Year()*100 + int(t.Month())
 }

@@ -1,93 +1,103 @@
-// Package grpcapi implements strata.ingest.v1.IngestService over the pipeline. Requests
-// are validated by the server's protovalidate interceptor before they arrive here.
+// Package grpcapi implements strata.ingest.v1.IngestService over the pipeline and the
+// catalog. Requests are validated by the server's protovalidate interceptor before they
+// arrive here; the pipeline validates the normalised events again.
+//
+// Errors map at this edge only: invalid input is InvalidArgument with a field violation
+// per problem (events[i].field, items[i].field), an unavailable Kafka or Redis is
+// Unavailable and overload ResourceExhausted, both with a google.rpc.RetryInfo detail and
+// a retry-after header (seconds).
 package grpcapi
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/stratahq/strata/pkg/bus"
 	"github.com/stratahq/strata/pkg/rpcerr"
-	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	"github.com/stratahq/strata/services/ingest/catalog"
+	"github.com/stratahq/strata/services/ingest/inflight"
 	"github.com/stratahq/strata/services/ingest/pipeline"
 )
 
-type acceptor interface {
-	Accept(ctx context.Context, events ...*eventv1.Event) error
+type processor interface {
+	Process(ctx context.Context, events []*eventv1.Event) (pipeline.Result, error)
 }
 
-type publisher interface {
-	Publish(ctx context.Context, msgs ...bus.Message) error
+type items interface {
+	Upsert(ctx context.Context, items []*eventv1.CatalogItem) error
+	Delete(ctx context.Context, ids []string) error
 }
+
+// RetryAfter is the delay suggested to clients of an overloaded or unavailable service.
+const RetryAfter = time.Second
 
 // Server implements IngestService.
 type Server struct {
 	ingestv1.UnimplementedIngestServiceServer
-	accept acceptor
-	pub    publisher
-	now    func() time.Time
+	proc    processor
+	catalog items
+	now     func() time.Time
 }
 
 // New returns the gRPC service.
-func New(a acceptor, pub publisher) *Server {
-	return &Server{accept: a, pub: pub, now: time.Now}
+func New(p processor, c items) *Server {
+	return &Server{proc: p, catalog: c, now: time.Now}
 }
 
 // Ingest implements IngestService.
 func (s *Server) Ingest(ctx context.Context, req *ingestv1.IngestRequest) (*ingestv1.IngestResponse, error) {
 	ev := proto.CloneOf(req.GetEvent())
 	s.stamp(ev)
-	if err := s.accept.Accept(ctx, ev); err != nil {
-		return nil, toStatus(err, "event")
+	res, err := s.proc.Process(ctx, []*eventv1.Event{ev})
+	if err != nil {
+		return nil, toStatus(ctx, err, func(int) string { return "event" })
 	}
-	return &ingestv1.IngestResponse{}, nil
+	return &ingestv1.IngestResponse{Duplicate: len(res.Duplicate) == 1 && res.Duplicate[0]}, nil
 }
 
 // IngestBatch implements IngestService. The batch is accepted whole or not at all; a
-// rejection names the event's index.
+// rejection names every invalid event by index.
 func (s *Server) IngestBatch(ctx context.Context, req *ingestv1.IngestBatchRequest) (*ingestv1.IngestBatchResponse, error) {
 	events := make([]*eventv1.Event, len(req.GetEvents()))
 	for i, ev := range req.GetEvents() {
 		events[i] = proto.CloneOf(ev)
 		s.stamp(events[i])
 	}
-	if err := s.accept.Accept(ctx, events...); err != nil {
-		var ie *pipeline.InvalidError
-		if errors.As(err, &ie) {
-			return nil, toStatus(err, fmt.Sprintf("events[%d]", ie.Index))
-		}
-		return nil, toStatus(err, "events")
+	res, err := s.proc.Process(ctx, events)
+	if err != nil {
+		return nil, toStatus(ctx, err, func(i int) string { return fmt.Sprintf("events[%d]", i) })
 	}
-	return &ingestv1.IngestBatchResponse{Accepted: int32(len(events))}, nil
+	return &ingestv1.IngestBatchResponse{Accepted: int32(len(events)), Duplicates: int32(res.Duplicates())}, nil
 }
 
 // UpsertItems implements IngestService: items go to the compacted catalog topic.
 func (s *Server) UpsertItems(ctx context.Context, req *ingestv1.UpsertItemsRequest) (*ingestv1.UpsertItemsResponse, error) {
-	msgs := make([]bus.Message, 0, len(req.GetItems()))
-	for _, it := range req.GetItems() {
-		it = proto.CloneOf(it)
-		if it.GetUpdatedAt() == nil {
-			it.UpdatedAt = timestamppb.New(s.now())
-		}
-		value, err := proto.Marshal(it)
-		if err != nil {
-			return nil, status.Errorf(codes.Internal, "marshal item: %v", err)
-		}
-		msgs = append(msgs, bus.Message{Topic: topics.Catalog, Key: []byte(it.GetItemId()), Value: value})
+	if err := s.catalog.Upsert(ctx, req.GetItems()); err != nil {
+		return nil, toStatus(ctx, err, nil)
 	}
-	if err := s.pub.Publish(ctx, msgs...); err != nil {
-		return nil, status.Errorf(codes.Unavailable, "publish items: %v", err)
+	return &ingestv1.UpsertItemsResponse{Upserted: int32(len(req.GetItems()))}, nil
+}
+
+// DeleteItems implements IngestService: each item id gets a tombstone on the catalog topic.
+func (s *Server) DeleteItems(ctx context.Context, req *ingestv1.DeleteItemsRequest) (*ingestv1.DeleteItemsResponse, error) {
+	if err := s.catalog.Delete(ctx, req.GetItemIds()); err != nil {
+		return nil, toStatus(ctx, err, nil)
 	}
-	return &ingestv1.UpsertItemsResponse{Upserted: int32(len(msgs))}, nil
+	return &ingestv1.DeleteItemsResponse{Deleted: int32(len(req.GetItemIds()))}, nil
 }
 
 func (s *Server) stamp(ev *eventv1.Event) {
@@ -98,18 +108,67 @@ func (s *Server) stamp(ev *eventv1.Event) {
 	}
 }
 
-func toStatus(err error, prefix string) error {
-	var ie *pipeline.InvalidError
+// toStatus maps err to a status; prefix names the request field of the event at an index.
+func toStatus(ctx context.Context, err error, prefix func(int) string) error {
+	var (
+		re *pipeline.RejectedError
+		ie *pipeline.InvalidError
+		ce *catalog.InvalidError
+	)
 	switch {
-	case errors.As(err, &ie):
-		vs := make([]rpcerr.FieldViolation, len(ie.Violations))
-		for i, v := range ie.Violations {
-			vs[i] = rpcerr.FieldViolation{Field: prefix + "." + v.Field, Description: v.Description}
+	case errors.As(err, &re):
+		var vs []rpcerr.FieldViolation
+		for _, ie := range re.Events {
+			vs = append(vs, prefixed(prefix(ie.Index), ie.Violations)...)
 		}
 		return rpcerr.InvalidArgument(vs...)
-	case errors.Is(err, pipeline.ErrUnavailable):
-		return status.Error(codes.Unavailable, "event bus unavailable, retry later")
+	case errors.As(err, &ie):
+		return rpcerr.InvalidArgument(prefixed(prefix(ie.Index), ie.Violations)...)
+	case errors.As(err, &ce):
+		return rpcerr.InvalidArgument(ce.Violations...)
+	case errors.Is(err, pipeline.ErrUnavailable), errors.Is(err, catalog.ErrUnavailable):
+		return retryable(ctx, codes.Unavailable, "event bus unavailable, retry later")
 	default:
 		return status.Errorf(codes.Internal, "ingest: %v", err)
+	}
+}
+
+func prefixed(prefix string, vs []rpcerr.FieldViolation) []rpcerr.FieldViolation {
+	out := make([]rpcerr.FieldViolation, len(vs))
+	for i, v := range vs {
+		out[i] = rpcerr.FieldViolation{Field: prefix + "." + v.Field, Description: v.Description}
+	}
+	return out
+}
+
+// retryable returns a status with a RetryInfo detail, and sets the retry-after header.
+func retryable(ctx context.Context, code codes.Code, msg string) error {
+	_ = grpc.SetHeader(ctx, metadata.Pairs("retry-after", strconv.Itoa(int((RetryAfter+time.Second-1)/time.Second))))
+	st := status.New(code, msg)
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(RetryAfter)}); err == nil {
+		st = withInfo
+	}
+	return st.Err()
+}
+
+// Admission returns an interceptor admitting IngestService calls through l: a call that
+// does not fit is refused with ResourceExhausted at once. Other services (health,
+// reflection) are not limited.
+func Admission(l *inflight.Limiter) grpc.UnaryServerInterceptor {
+	prefix := "/" + ingestv1.IngestService_ServiceDesc.ServiceName + "/"
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+		if !strings.HasPrefix(info.FullMethod, prefix) {
+			return next(ctx, req)
+		}
+		size := 1
+		if m, ok := req.(proto.Message); ok {
+			size = proto.Size(m)
+		}
+		release, ok := l.TryAcquire(int64(size))
+		if !ok {
+			return nil, retryable(ctx, codes.ResourceExhausted, "too many requests in flight, retry later")
+		}
+		defer release()
+		return next(ctx, req)
 	}
 }

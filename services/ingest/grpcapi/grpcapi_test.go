@@ -19,6 +19,7 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	"github.com/stratahq/strata/services/ingest/catalog"
 	"github.com/stratahq/strata/services/ingest/pipeline"
 )
 
@@ -42,10 +43,12 @@ func (f *fakePublisher) Calls() [][]bus.Message {
 	return f.calls
 }
 
-// fakeAcceptor returns err from every Accept.
-type fakeAcceptor struct{ err error }
+// fakeProcessor returns err from every Process.
+type fakeProcessor struct{ err error }
 
-func (f fakeAcceptor) Accept(context.Context, ...*eventv1.Event) error { return f.err }
+func (f fakeProcessor) Process(context.Context, []*eventv1.Event) (pipeline.Result, error) {
+	return pipeline.Result{}, f.err
+}
 
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -57,7 +60,11 @@ func newServer(t *testing.T, pubErr error) (*Server, *fakePublisher) {
 	if err != nil {
 		t.Fatalf("pipeline.New: %v", err)
 	}
-	s := New(p, pub)
+	c, err := catalog.New(pub, catalog.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatalf("catalog.New: %v", err)
+	}
+	s := New(p, c)
 	s.now = func() time.Time { return now }
 	return s, pub
 }
@@ -279,7 +286,7 @@ func TestAcceptorErrorMapping(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s := New(fakeAcceptor{err: tt.err}, &fakePublisher{})
+			s := New(fakeProcessor{err: tt.err}, nil)
 			_, errSingle := s.Ingest(t.Context(), &ingestv1.IngestRequest{Event: event("e1", "u1")})
 			_, errBatch := s.IngestBatch(t.Context(), &ingestv1.IngestBatchRequest{Events: []*eventv1.Event{event("e1", "u1"), event("e2", "u1")}})
 			for _, c := range []struct {
@@ -352,7 +359,7 @@ func TestUpsertItems(t *testing.T) {
 func TestUpsertItemsUnavailable(t *testing.T) {
 	t.Parallel()
 	s, _ := newServer(t, errors.New("broker down"))
-	resp, err := s.UpsertItems(t.Context(), &ingestv1.UpsertItemsRequest{Items: []*eventv1.CatalogItem{{ItemId: "c1"}}})
+	resp, err := s.UpsertItems(t.Context(), &ingestv1.UpsertItemsRequest{Items: []*eventv1.CatalogItem{{ItemId: "c1", Type: eventv1.ItemType_ITEM_TYPE_COURSE, Title: "Go"}}})
 	if resp != nil {
 		t.Errorf("response: got %v, want nil", resp)
 	}

@@ -377,23 +377,23 @@ func TestBadRequests(t *testing.T) {
 		{
 			name:       "message over 32 KB",
 			rq:         request{path: "/v1/track", basicKey: "wk", body: []byte(`{"event":"X","userId":"u1","properties":{"p":"` + strings.Repeat("x", segment.MaxMessageBytes) + `"}}`)},
-			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "too_large",
+			wantStatus: http.StatusBadRequest, wantCode: "too_large",
 		},
 		{
 			name:       "batch over 500 KB",
 			rq:         request{path: "/v1/batch", basicKey: "wk", body: []byte(`{"batch":[{"type":"track","event":"X","userId":"u1","properties":{"p":"` + big + `"}}]}`)},
-			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "too_large",
+			wantStatus: http.StatusBadRequest, wantCode: "too_large",
 		},
 		{
 			name:       "gzipped batch over 500 KB once inflated",
 			rq:         request{path: "/v1/batch", basicKey: "wk", gzip: true, body: []byte(`{"batch":[{"type":"track","event":"X","userId":"u1","properties":{"p":"` + big + `"}}]}`)},
-			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "too_large",
+			wantStatus: http.StatusBadRequest, wantCode: "too_large",
 		},
 		{
 			name: "message in batch over 32 KB",
 			rq: request{path: "/v1/batch", basicKey: "wk", body: []byte(`{"batch":[
 				{"type":"track","event":"X","userId":"u1","properties":{"p":"` + strings.Repeat("x", segment.MaxMessageBytes) + `"}}]}`)},
-			wantStatus: http.StatusRequestEntityTooLarge, wantCode: "too_large",
+			wantStatus: http.StatusBadRequest, wantCode: "invalid_argument", wantField: "batch[0]",
 		},
 	}
 	for _, tt := range tests {

@@ -3,6 +3,7 @@ package updater
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -183,7 +184,8 @@ func TestHandleUsersApart(t *testing.T) {
 	s, pub := newMemStore(), &fakePublisher{}
 	u := newUpdater(s, pub)
 	for i, user := range []string{"u1", "u2", "u1"} {
-		ev := lessonStarted("e")
+		// Distinct event ids: one id at two offsets is one event stored twice.
+		ev := lessonStarted(fmt.Sprintf("e%d", i))
 		ev.UserId = user
 		if err := u.Handle(t.Context(), eventMessage(t, user, 0, int64(i), ev)); err != nil {
 			t.Fatalf("Handle %d: %v", i, err)

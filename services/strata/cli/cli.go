@@ -27,6 +27,7 @@ func New(out io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newUp(out))
+	root.AddCommand(newSeed(out), newReplay(out), newLoad(out))
 	return root
 }
 

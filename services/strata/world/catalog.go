@@ -19,7 +19,7 @@ type item struct {
 	en   bool
 	// quality drives completion, ratings and refunds; appeal drives how often it is
 	// seen (a long tail).
-	quality, appeal float64
+	quality, appeal  float64
 	lessons, minutes int
 	// priceRel is the price against the median of its type.
 	priceRel float64

@@ -85,7 +85,7 @@ func (w *World) newUser(rng *rand.Rand, i int) User {
 		u.TagAffinity[t] = clamp(a, 0, 1)
 	}
 
-	base := map[string]float64{"low": 0.8, "middle": 0.6, "upper_middle": 0.4, "high": 0.2}[u.IncomeLevel]
+	base := incomeSensitivity[u.IncomeLevel]
 	u.PriceSensitivity = clamp(base+0.15*rng.NormFloat64(), 0, 1)
 	u.Activity = 1.6 * math.Exp(0.7*rng.NormFloat64()) * pd.activity
 	u.HabitDays = 30 + 150*rng.Float64()
@@ -120,19 +120,18 @@ func (w *World) newUser(rng *rand.Rand, i int) User {
 	return u
 }
 
+// incomeSensitivity is the mean price sensitivity of each income level.
+var incomeSensitivity = map[string]float64{"low": 0.8, "middle": 0.6, "upper_middle": 0.4, "high": 0.2}
+
 // traits are what identify calls carry.
 func (u *User) traits(created time.Time) map[string]any {
-	interests := make([]any, len(u.Interests))
-	for i, s := range u.Interests {
-		interests[i] = s
-	}
 	return map[string]any{
 		"age_band":     u.AgeBand,
 		"gender":       u.Gender,
 		"occupation":   u.Occupation,
 		"income_level": u.IncomeLevel,
 		"city_tier":    u.CityTier,
-		"interests":    interests,
+		"interests":    slices.Clone(u.Interests),
 		"locale":       u.Locale,
 		"createdAt":    created.Format(time.RFC3339),
 	}

@@ -4,13 +4,19 @@
 // 	protoc        (unknown)
 // source: strata/crm/v1/crm.proto
 
-// Package strata.crm.v1 is customer relationship management: customer 360, campaigns and
-// their reports.
+// Package strata.crm.v1 is customer relationship management: the customer 360 view,
+// targeted campaigns with a global control group, their measured uplift, satisfaction
+// analysis and follow-up tasks.
+//
+// Money is always an integer amount in minor units of a currency (fen, cents) plus the
+// ISO 4217 code; never a float.
 
 package crmv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v11 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	v1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -83,11 +89,249 @@ func (Channel) EnumDescriptor() ([]byte, []int) {
 	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{0}
 }
 
+// CampaignState is where a campaign stands.
+type CampaignState int32
+
+const (
+	CampaignState_CAMPAIGN_STATE_UNSPECIFIED CampaignState = 0
+	CampaignState_CAMPAIGN_STATE_DRAFT       CampaignState = 1
+	// CAMPAIGN_STATE_SCHEDULED: launch was asked for; it happens at schedule.at.
+	CampaignState_CAMPAIGN_STATE_SCHEDULED CampaignState = 2
+	// CAMPAIGN_STATE_LAUNCHED: the audience is fixed and the messages are in the outbox.
+	CampaignState_CAMPAIGN_STATE_LAUNCHED  CampaignState = 3
+	CampaignState_CAMPAIGN_STATE_CANCELLED CampaignState = 4
+)
+
+// Enum value maps for CampaignState.
+var (
+	CampaignState_name = map[int32]string{
+		0: "CAMPAIGN_STATE_UNSPECIFIED",
+		1: "CAMPAIGN_STATE_DRAFT",
+		2: "CAMPAIGN_STATE_SCHEDULED",
+		3: "CAMPAIGN_STATE_LAUNCHED",
+		4: "CAMPAIGN_STATE_CANCELLED",
+	}
+	CampaignState_value = map[string]int32{
+		"CAMPAIGN_STATE_UNSPECIFIED": 0,
+		"CAMPAIGN_STATE_DRAFT":       1,
+		"CAMPAIGN_STATE_SCHEDULED":   2,
+		"CAMPAIGN_STATE_LAUNCHED":    3,
+		"CAMPAIGN_STATE_CANCELLED":   4,
+	}
+)
+
+func (x CampaignState) Enum() *CampaignState {
+	p := new(CampaignState)
+	*p = x
+	return p
+}
+
+func (x CampaignState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CampaignState) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_crm_v1_crm_proto_enumTypes[1].Descriptor()
+}
+
+func (CampaignState) Type() protoreflect.EnumType {
+	return &file_strata_crm_v1_crm_proto_enumTypes[1]
+}
+
+func (x CampaignState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CampaignState.Descriptor instead.
+func (CampaignState) EnumDescriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{1}
+}
+
+// OfferType is the kind of offer.
+type OfferType int32
+
+const (
+	OfferType_OFFER_TYPE_UNSPECIFIED OfferType = 0
+	OfferType_OFFER_TYPE_NONE        OfferType = 1
+	// OFFER_TYPE_FIXED takes amount_off_minor off the list price.
+	OfferType_OFFER_TYPE_FIXED OfferType = 2
+	// OFFER_TYPE_PERCENT takes percent_off of the list price.
+	OfferType_OFFER_TYPE_PERCENT OfferType = 3
+	// OFFER_TYPE_PERSONALISED scales the discount up to max_percent_off by the user's
+	// price sensitivity and down by their purchase propensity.
+	OfferType_OFFER_TYPE_PERSONALISED OfferType = 4
+)
+
+// Enum value maps for OfferType.
+var (
+	OfferType_name = map[int32]string{
+		0: "OFFER_TYPE_UNSPECIFIED",
+		1: "OFFER_TYPE_NONE",
+		2: "OFFER_TYPE_FIXED",
+		3: "OFFER_TYPE_PERCENT",
+		4: "OFFER_TYPE_PERSONALISED",
+	}
+	OfferType_value = map[string]int32{
+		"OFFER_TYPE_UNSPECIFIED":  0,
+		"OFFER_TYPE_NONE":         1,
+		"OFFER_TYPE_FIXED":        2,
+		"OFFER_TYPE_PERCENT":      3,
+		"OFFER_TYPE_PERSONALISED": 4,
+	}
+)
+
+func (x OfferType) Enum() *OfferType {
+	p := new(OfferType)
+	*p = x
+	return p
+}
+
+func (x OfferType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (OfferType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_crm_v1_crm_proto_enumTypes[2].Descriptor()
+}
+
+func (OfferType) Type() protoreflect.EnumType {
+	return &file_strata_crm_v1_crm_proto_enumTypes[2]
+}
+
+func (x OfferType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use OfferType.Descriptor instead.
+func (OfferType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{2}
+}
+
+// ScheduleType is when a campaign is sent.
+type ScheduleType int32
+
+const (
+	ScheduleType_SCHEDULE_TYPE_UNSPECIFIED ScheduleType = 0
+	ScheduleType_SCHEDULE_TYPE_NOW         ScheduleType = 1
+	ScheduleType_SCHEDULE_TYPE_AT          ScheduleType = 2
+)
+
+// Enum value maps for ScheduleType.
+var (
+	ScheduleType_name = map[int32]string{
+		0: "SCHEDULE_TYPE_UNSPECIFIED",
+		1: "SCHEDULE_TYPE_NOW",
+		2: "SCHEDULE_TYPE_AT",
+	}
+	ScheduleType_value = map[string]int32{
+		"SCHEDULE_TYPE_UNSPECIFIED": 0,
+		"SCHEDULE_TYPE_NOW":         1,
+		"SCHEDULE_TYPE_AT":          2,
+	}
+)
+
+func (x ScheduleType) Enum() *ScheduleType {
+	p := new(ScheduleType)
+	*p = x
+	return p
+}
+
+func (x ScheduleType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ScheduleType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_crm_v1_crm_proto_enumTypes[3].Descriptor()
+}
+
+func (ScheduleType) Type() protoreflect.EnumType {
+	return &file_strata_crm_v1_crm_proto_enumTypes[3]
+}
+
+func (x ScheduleType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ScheduleType.Descriptor instead.
+func (ScheduleType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{3}
+}
+
+// SatisfactionDimension is what a satisfaction report groups by.
+type SatisfactionDimension int32
+
+const (
+	SatisfactionDimension_SATISFACTION_DIMENSION_UNSPECIFIED SatisfactionDimension = 0
+	SatisfactionDimension_SATISFACTION_DIMENSION_OVERALL     SatisfactionDimension = 1
+	SatisfactionDimension_SATISFACTION_DIMENSION_SEGMENT     SatisfactionDimension = 2
+	SatisfactionDimension_SATISFACTION_DIMENSION_RFM_TIER    SatisfactionDimension = 3
+	SatisfactionDimension_SATISFACTION_DIMENSION_ITEM        SatisfactionDimension = 4
+	SatisfactionDimension_SATISFACTION_DIMENSION_CREATOR     SatisfactionDimension = 5
+	SatisfactionDimension_SATISFACTION_DIMENSION_DAY         SatisfactionDimension = 6
+	SatisfactionDimension_SATISFACTION_DIMENSION_WEEK        SatisfactionDimension = 7
+	SatisfactionDimension_SATISFACTION_DIMENSION_MONTH       SatisfactionDimension = 8
+)
+
+// Enum value maps for SatisfactionDimension.
+var (
+	SatisfactionDimension_name = map[int32]string{
+		0: "SATISFACTION_DIMENSION_UNSPECIFIED",
+		1: "SATISFACTION_DIMENSION_OVERALL",
+		2: "SATISFACTION_DIMENSION_SEGMENT",
+		3: "SATISFACTION_DIMENSION_RFM_TIER",
+		4: "SATISFACTION_DIMENSION_ITEM",
+		5: "SATISFACTION_DIMENSION_CREATOR",
+		6: "SATISFACTION_DIMENSION_DAY",
+		7: "SATISFACTION_DIMENSION_WEEK",
+		8: "SATISFACTION_DIMENSION_MONTH",
+	}
+	SatisfactionDimension_value = map[string]int32{
+		"SATISFACTION_DIMENSION_UNSPECIFIED": 0,
+		"SATISFACTION_DIMENSION_OVERALL":     1,
+		"SATISFACTION_DIMENSION_SEGMENT":     2,
+		"SATISFACTION_DIMENSION_RFM_TIER":    3,
+		"SATISFACTION_DIMENSION_ITEM":        4,
+		"SATISFACTION_DIMENSION_CREATOR":     5,
+		"SATISFACTION_DIMENSION_DAY":         6,
+		"SATISFACTION_DIMENSION_WEEK":        7,
+		"SATISFACTION_DIMENSION_MONTH":       8,
+	}
+)
+
+func (x SatisfactionDimension) Enum() *SatisfactionDimension {
+	p := new(SatisfactionDimension)
+	*p = x
+	return p
+}
+
+func (x SatisfactionDimension) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SatisfactionDimension) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_crm_v1_crm_proto_enumTypes[4].Descriptor()
+}
+
+func (SatisfactionDimension) Type() protoreflect.EnumType {
+	return &file_strata_crm_v1_crm_proto_enumTypes[4]
+}
+
+func (x SatisfactionDimension) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SatisfactionDimension.Descriptor instead.
+func (SatisfactionDimension) EnumDescriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{4}
+}
+
 type GetCustomerRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// interactions_limit caps the timeline, 50 when 0.
+	InteractionsLimit int32 `protobuf:"varint,2,opt,name=interactions_limit,json=interactionsLimit,proto3" json:"interactions_limit,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *GetCustomerRequest) Reset() {
@@ -127,17 +371,47 @@ func (x *GetCustomerRequest) GetUserId() string {
 	return ""
 }
 
+func (x *GetCustomerRequest) GetInteractionsLimit() int32 {
+	if x != nil {
+		return x.InteractionsLimit
+	}
+	return 0
+}
+
 // Customer is the 360 view of one user.
 type Customer struct {
-	state           protoimpl.MessageState `protogen:"open.v1"`
-	UserId          string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	Orders          int64                  `protobuf:"varint,2,opt,name=orders,proto3" json:"orders,omitempty"`
-	RevenueMinor    int64                  `protobuf:"varint,3,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
-	Currency        string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// orders counts completed orders; revenue_minor is their revenue net of refunds, in
+	// minor units of currency (the currency of the first order).
+	Orders       int64  `protobuf:"varint,2,opt,name=orders,proto3" json:"orders,omitempty"`
+	RevenueMinor int64  `protobuf:"varint,3,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
+	Currency     string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	// segments are the segments the user is a member of now.
 	Segments        []string               `protobuf:"bytes,5,rep,name=segments,proto3" json:"segments,omitempty"`
 	LastInteraction *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=last_interaction,json=lastInteraction,proto3" json:"last_interaction,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	FirstSeen       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
+	Refunds         int64                  `protobuf:"varint,8,opt,name=refunds,proto3" json:"refunds,omitempty"`
+	RefundedMinor   int64                  `protobuf:"varint,9,opt,name=refunded_minor,json=refundedMinor,proto3" json:"refunded_minor,omitempty"`
+	// profile is the latest profile snapshot (without its folded activity buckets).
+	Profile *v1.Profile `protobuf:"bytes,10,opt,name=profile,proto3" json:"profile,omitempty"`
+	// prediction holds the latest scores.
+	Prediction *v11.Prediction `protobuf:"bytes,11,opt,name=prediction,proto3" json:"prediction,omitempty"`
+	// interactions is the timeline, newest first.
+	Interactions []*Interaction `protobuf:"bytes,12,rep,name=interactions,proto3" json:"interactions,omitempty"`
+	// recent_orders holds the latest orders, newest first.
+	RecentOrders []*Order `protobuf:"bytes,13,rep,name=recent_orders,json=recentOrders,proto3" json:"recent_orders,omitempty"`
+	// satisfaction holds the latest survey answers and ratings, newest first.
+	Satisfaction []*SatisfactionAnswer `protobuf:"bytes,14,rep,name=satisfaction,proto3" json:"satisfaction,omitempty"`
+	// campaigns are the campaigns the user was part of, newest first, with the arm.
+	Campaigns    []*CampaignTouch `protobuf:"bytes,15,rep,name=campaigns,proto3" json:"campaigns,omitempty"`
+	DoNotContact bool             `protobuf:"varint,16,opt,name=do_not_contact,json=doNotContact,proto3" json:"do_not_contact,omitempty"`
+	// consent is the opt-in per channel from the profile.
+	Consent map[string]bool `protobuf:"bytes,17,rep,name=consent,proto3" json:"consent,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// open_tasks are follow-up tasks not yet closed.
+	OpenTasks     []*FollowUpTask `protobuf:"bytes,18,rep,name=open_tasks,json=openTasks,proto3" json:"open_tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Customer) Reset() {
@@ -212,24 +486,609 @@ func (x *Customer) GetLastInteraction() *timestamppb.Timestamp {
 	return nil
 }
 
-// Campaign is a targeted message to the members of segments.
-type Campaign struct {
+func (x *Customer) GetFirstSeen() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FirstSeen
+	}
+	return nil
+}
+
+func (x *Customer) GetRefunds() int64 {
+	if x != nil {
+		return x.Refunds
+	}
+	return 0
+}
+
+func (x *Customer) GetRefundedMinor() int64 {
+	if x != nil {
+		return x.RefundedMinor
+	}
+	return 0
+}
+
+func (x *Customer) GetProfile() *v1.Profile {
+	if x != nil {
+		return x.Profile
+	}
+	return nil
+}
+
+func (x *Customer) GetPrediction() *v11.Prediction {
+	if x != nil {
+		return x.Prediction
+	}
+	return nil
+}
+
+func (x *Customer) GetInteractions() []*Interaction {
+	if x != nil {
+		return x.Interactions
+	}
+	return nil
+}
+
+func (x *Customer) GetRecentOrders() []*Order {
+	if x != nil {
+		return x.RecentOrders
+	}
+	return nil
+}
+
+func (x *Customer) GetSatisfaction() []*SatisfactionAnswer {
+	if x != nil {
+		return x.Satisfaction
+	}
+	return nil
+}
+
+func (x *Customer) GetCampaigns() []*CampaignTouch {
+	if x != nil {
+		return x.Campaigns
+	}
+	return nil
+}
+
+func (x *Customer) GetDoNotContact() bool {
+	if x != nil {
+		return x.DoNotContact
+	}
+	return false
+}
+
+func (x *Customer) GetConsent() map[string]bool {
+	if x != nil {
+		return x.Consent
+	}
+	return nil
+}
+
+func (x *Customer) GetOpenTasks() []*FollowUpTask {
+	if x != nil {
+		return x.OpenTasks
+	}
+	return nil
+}
+
+// Interaction is one entry of a customer's timeline.
+type Interaction struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// event is the track event name, e.g. "Lesson Completed", "Message Opened".
+	Event string `protobuf:"bytes,2,opt,name=event,proto3" json:"event,omitempty"`
+	// kind groups events: learning, purchase, refund, rating, review, ticket, message,
+	// survey, subscription, browse, other.
+	Kind        string                 `protobuf:"bytes,3,opt,name=kind,proto3" json:"kind,omitempty"`
+	OccurredAt  *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	ItemId      string                 `protobuf:"bytes,5,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	OrderId     string                 `protobuf:"bytes,6,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	AmountMinor int64                  `protobuf:"varint,7,opt,name=amount_minor,json=amountMinor,proto3" json:"amount_minor,omitempty"`
+	Currency    string                 `protobuf:"bytes,8,opt,name=currency,proto3" json:"currency,omitempty"`
+	// value is the rating, survey score or learning minutes, when the event has one.
+	Value         float64 `protobuf:"fixed64,9,opt,name=value,proto3" json:"value,omitempty"`
+	CampaignId    string  `protobuf:"bytes,10,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	MessageId     string  `protobuf:"bytes,11,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	TicketId      string  `protobuf:"bytes,12,opt,name=ticket_id,json=ticketId,proto3" json:"ticket_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Interaction) Reset() {
+	*x = Interaction{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Interaction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Interaction) ProtoMessage() {}
+
+func (x *Interaction) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Interaction.ProtoReflect.Descriptor instead.
+func (*Interaction) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Interaction) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *Interaction) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Interaction) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Interaction) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+func (x *Interaction) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *Interaction) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Interaction) GetAmountMinor() int64 {
+	if x != nil {
+		return x.AmountMinor
+	}
+	return 0
+}
+
+func (x *Interaction) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Interaction) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *Interaction) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *Interaction) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *Interaction) GetTicketId() string {
+	if x != nil {
+		return x.TicketId
+	}
+	return ""
+}
+
+// Order is a completed order as the CRM knows it.
+type Order struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OrderId       string                 `protobuf:"bytes,1,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	CompletedAt   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	RevenueMinor  int64                  `protobuf:"varint,3,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
+	DiscountMinor int64                  `protobuf:"varint,4,opt,name=discount_minor,json=discountMinor,proto3" json:"discount_minor,omitempty"`
+	Currency      string                 `protobuf:"bytes,5,opt,name=currency,proto3" json:"currency,omitempty"`
+	Coupon        string                 `protobuf:"bytes,6,opt,name=coupon,proto3" json:"coupon,omitempty"`
+	RefundedMinor int64                  `protobuf:"varint,7,opt,name=refunded_minor,json=refundedMinor,proto3" json:"refunded_minor,omitempty"`
+	ItemIds       []string               `protobuf:"bytes,8,rep,name=item_ids,json=itemIds,proto3" json:"item_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Order) Reset() {
+	*x = Order{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Order) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Order) ProtoMessage() {}
+
+func (x *Order) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Order.ProtoReflect.Descriptor instead.
+func (*Order) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Order) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *Order) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *Order) GetRevenueMinor() int64 {
+	if x != nil {
+		return x.RevenueMinor
+	}
+	return 0
+}
+
+func (x *Order) GetDiscountMinor() int64 {
+	if x != nil {
+		return x.DiscountMinor
+	}
+	return 0
+}
+
+func (x *Order) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Order) GetCoupon() string {
+	if x != nil {
+		return x.Coupon
+	}
+	return ""
+}
+
+func (x *Order) GetRefundedMinor() int64 {
+	if x != nil {
+		return x.RefundedMinor
+	}
+	return 0
+}
+
+func (x *Order) GetItemIds() []string {
+	if x != nil {
+		return x.ItemIds
+	}
+	return nil
+}
+
+// SatisfactionAnswer is one survey answer or rating.
+type SatisfactionAnswer struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	EventId string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	// metric is nps, csat, ces or rating.
+	Metric        string                 `protobuf:"bytes,2,opt,name=metric,proto3" json:"metric,omitempty"`
+	Score         int32                  `protobuf:"varint,3,opt,name=score,proto3" json:"score,omitempty"`
+	AnsweredAt    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=answered_at,json=answeredAt,proto3" json:"answered_at,omitempty"`
+	ItemId        string                 `protobuf:"bytes,5,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SatisfactionAnswer) Reset() {
+	*x = SatisfactionAnswer{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SatisfactionAnswer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SatisfactionAnswer) ProtoMessage() {}
+
+func (x *SatisfactionAnswer) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SatisfactionAnswer.ProtoReflect.Descriptor instead.
+func (*SatisfactionAnswer) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SatisfactionAnswer) GetEventId() string {
+	if x != nil {
+		return x.EventId
+	}
+	return ""
+}
+
+func (x *SatisfactionAnswer) GetMetric() string {
+	if x != nil {
+		return x.Metric
+	}
+	return ""
+}
+
+func (x *SatisfactionAnswer) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *SatisfactionAnswer) GetAnsweredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AnsweredAt
+	}
+	return nil
+}
+
+func (x *SatisfactionAnswer) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+// CampaignTouch says a user was in a campaign's audience.
+type CampaignTouch struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
-	Name       string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	SegmentIds []string               `protobuf:"bytes,3,rep,name=segment_ids,json=segmentIds,proto3" json:"segment_ids,omitempty"`
-	Channel    Channel                `protobuf:"varint,4,opt,name=channel,proto3,enum=strata.crm.v1.Channel" json:"channel,omitempty"`
-	// control_percent is the share of the audience held out, 1 to 15.
-	ControlPercent int32                  `protobuf:"varint,5,opt,name=control_percent,json=controlPercent,proto3" json:"control_percent,omitempty"`
-	State          string                 `protobuf:"bytes,6,opt,name=state,proto3" json:"state,omitempty"`
-	CreatedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// arm is the variant name, "holdout" or "control".
+	Arm           string                 `protobuf:"bytes,2,opt,name=arm,proto3" json:"arm,omitempty"`
+	MessageId     string                 `protobuf:"bytes,3,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CampaignTouch) Reset() {
+	*x = CampaignTouch{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignTouch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignTouch) ProtoMessage() {}
+
+func (x *CampaignTouch) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignTouch.ProtoReflect.Descriptor instead.
+func (*CampaignTouch) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CampaignTouch) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignTouch) GetArm() string {
+	if x != nil {
+		return x.Arm
+	}
+	return ""
+}
+
+func (x *CampaignTouch) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *CampaignTouch) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+type SetDoNotContactRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	DoNotContact  bool                   `protobuf:"varint,2,opt,name=do_not_contact,json=doNotContact,proto3" json:"do_not_contact,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDoNotContactRequest) Reset() {
+	*x = SetDoNotContactRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDoNotContactRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDoNotContactRequest) ProtoMessage() {}
+
+func (x *SetDoNotContactRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDoNotContactRequest.ProtoReflect.Descriptor instead.
+func (*SetDoNotContactRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *SetDoNotContactRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetDoNotContactRequest) GetDoNotContact() bool {
+	if x != nil {
+		return x.DoNotContact
+	}
+	return false
+}
+
+func (x *SetDoNotContactRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type SetDoNotContactResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDoNotContactResponse) Reset() {
+	*x = SetDoNotContactResponse{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDoNotContactResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDoNotContactResponse) ProtoMessage() {}
+
+func (x *SetDoNotContactResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDoNotContactResponse.ProtoReflect.Descriptor instead.
+func (*SetDoNotContactResponse) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{7}
+}
+
+// Campaign is a targeted message with an offer, measured against a control group.
+type Campaign struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// campaign_id is lower-case letters, digits, '-' and '_'; generated when empty.
+	CampaignId string  `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Name       string  `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Target     *Target `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
+	Channel    Channel `protobuf:"varint,4,opt,name=channel,proto3,enum=strata.crm.v1.Channel" json:"channel,omitempty"`
+	// holdout_percent is the per-campaign holdout: the share of the eligible audience,
+	// outside the global control group, that is not messaged. 0 to 50.
+	HoldoutPercent int32 `protobuf:"varint,5,opt,name=holdout_percent,json=holdoutPercent,proto3" json:"holdout_percent,omitempty"`
+	// state is output only.
+	State CampaignState `protobuf:"varint,6,opt,name=state,proto3,enum=strata.crm.v1.CampaignState" json:"state,omitempty"`
+	// created_at is output only.
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// offer is the offer of every variant that has none of its own.
+	Offer *Offer `protobuf:"bytes,8,opt,name=offer,proto3" json:"offer,omitempty"`
+	// content is the content of every variant that has none of its own.
+	Content *Content `protobuf:"bytes,9,opt,name=content,proto3" json:"content,omitempty"`
+	// variants are the A/B arms; none means one variant named "main".
+	Variants     []*Variant      `protobuf:"bytes,10,rep,name=variants,proto3" json:"variants,omitempty"`
+	Schedule     *Schedule       `protobuf:"bytes,11,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	FrequencyCap *FrequencyCap   `protobuf:"bytes,12,opt,name=frequency_cap,json=frequencyCap,proto3" json:"frequency_cap,omitempty"`
+	Goal         *ConversionGoal `protobuf:"bytes,13,opt,name=goal,proto3" json:"goal,omitempty"`
+	// launched_at is output only.
+	LaunchedAt *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=launched_at,json=launchedAt,proto3" json:"launched_at,omitempty"`
+	// audience_size is output only: the eligible audience at launch, control included.
+	AudienceSize int64 `protobuf:"varint,15,opt,name=audience_size,json=audienceSize,proto3" json:"audience_size,omitempty"`
+	// control_percent is output only: the global control share in force at launch.
+	ControlPercent int32 `protobuf:"varint,16,opt,name=control_percent,json=controlPercent,proto3" json:"control_percent,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
 	*x = Campaign{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -241,7 +1100,7 @@ func (x *Campaign) String() string {
 func (*Campaign) ProtoMessage() {}
 
 func (x *Campaign) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -254,7 +1113,7 @@ func (x *Campaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Campaign.ProtoReflect.Descriptor instead.
 func (*Campaign) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{2}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Campaign) GetCampaignId() string {
@@ -271,9 +1130,9 @@ func (x *Campaign) GetName() string {
 	return ""
 }
 
-func (x *Campaign) GetSegmentIds() []string {
+func (x *Campaign) GetTarget() *Target {
 	if x != nil {
-		return x.SegmentIds
+		return x.Target
 	}
 	return nil
 }
@@ -285,18 +1144,18 @@ func (x *Campaign) GetChannel() Channel {
 	return Channel_CHANNEL_UNSPECIFIED
 }
 
-func (x *Campaign) GetControlPercent() int32 {
+func (x *Campaign) GetHoldoutPercent() int32 {
 	if x != nil {
-		return x.ControlPercent
+		return x.HoldoutPercent
 	}
 	return 0
 }
 
-func (x *Campaign) GetState() string {
+func (x *Campaign) GetState() CampaignState {
 	if x != nil {
 		return x.State
 	}
-	return ""
+	return CampaignState_CAMPAIGN_STATE_UNSPECIFIED
 }
 
 func (x *Campaign) GetCreatedAt() *timestamppb.Timestamp {
@@ -304,6 +1163,644 @@ func (x *Campaign) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *Campaign) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+func (x *Campaign) GetContent() *Content {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *Campaign) GetVariants() []*Variant {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
+func (x *Campaign) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+func (x *Campaign) GetFrequencyCap() *FrequencyCap {
+	if x != nil {
+		return x.FrequencyCap
+	}
+	return nil
+}
+
+func (x *Campaign) GetGoal() *ConversionGoal {
+	if x != nil {
+		return x.Goal
+	}
+	return nil
+}
+
+func (x *Campaign) GetLaunchedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LaunchedAt
+	}
+	return nil
+}
+
+func (x *Campaign) GetAudienceSize() int64 {
+	if x != nil {
+		return x.AudienceSize
+	}
+	return 0
+}
+
+func (x *Campaign) GetControlPercent() int32 {
+	if x != nil {
+		return x.ControlPercent
+	}
+	return 0
+}
+
+// Target selects the audience: members of the segments (all of them, or any with
+// match_any), whose predictions pass the filters, who consented to the channel and are
+// not on the do-not-contact list, minus the exclusions.
+type Target struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	SegmentIds        []string               `protobuf:"bytes,1,rep,name=segment_ids,json=segmentIds,proto3" json:"segment_ids,omitempty"`
+	MatchAny          bool                   `protobuf:"varint,2,opt,name=match_any,json=matchAny,proto3" json:"match_any,omitempty"`
+	ExcludeSegmentIds []string               `protobuf:"bytes,3,rep,name=exclude_segment_ids,json=excludeSegmentIds,proto3" json:"exclude_segment_ids,omitempty"`
+	ExcludeUserIds    []string               `protobuf:"bytes,4,rep,name=exclude_user_ids,json=excludeUserIds,proto3" json:"exclude_user_ids,omitempty"`
+	Predictions       *PredictionFilter      `protobuf:"bytes,5,opt,name=predictions,proto3" json:"predictions,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Target) Reset() {
+	*x = Target{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Target) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Target) ProtoMessage() {}
+
+func (x *Target) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Target.ProtoReflect.Descriptor instead.
+func (*Target) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Target) GetSegmentIds() []string {
+	if x != nil {
+		return x.SegmentIds
+	}
+	return nil
+}
+
+func (x *Target) GetMatchAny() bool {
+	if x != nil {
+		return x.MatchAny
+	}
+	return false
+}
+
+func (x *Target) GetExcludeSegmentIds() []string {
+	if x != nil {
+		return x.ExcludeSegmentIds
+	}
+	return nil
+}
+
+func (x *Target) GetExcludeUserIds() []string {
+	if x != nil {
+		return x.ExcludeUserIds
+	}
+	return nil
+}
+
+func (x *Target) GetPredictions() *PredictionFilter {
+	if x != nil {
+		return x.Predictions
+	}
+	return nil
+}
+
+// PredictionFilter keeps users whose latest scores fall in the bounds; a user without
+// scores fails any bound.
+type PredictionFilter struct {
+	state                 protoimpl.MessageState `protogen:"open.v1"`
+	MinPurchasePropensity *float64               `protobuf:"fixed64,1,opt,name=min_purchase_propensity,json=minPurchasePropensity,proto3,oneof" json:"min_purchase_propensity,omitempty"`
+	MaxPurchasePropensity *float64               `protobuf:"fixed64,2,opt,name=max_purchase_propensity,json=maxPurchasePropensity,proto3,oneof" json:"max_purchase_propensity,omitempty"`
+	MinChurnRisk          *float64               `protobuf:"fixed64,3,opt,name=min_churn_risk,json=minChurnRisk,proto3,oneof" json:"min_churn_risk,omitempty"`
+	MaxChurnRisk          *float64               `protobuf:"fixed64,4,opt,name=max_churn_risk,json=maxChurnRisk,proto3,oneof" json:"max_churn_risk,omitempty"`
+	MinClvMinor           *int64                 `protobuf:"varint,5,opt,name=min_clv_minor,json=minClvMinor,proto3,oneof" json:"min_clv_minor,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
+}
+
+func (x *PredictionFilter) Reset() {
+	*x = PredictionFilter{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PredictionFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PredictionFilter) ProtoMessage() {}
+
+func (x *PredictionFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PredictionFilter.ProtoReflect.Descriptor instead.
+func (*PredictionFilter) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PredictionFilter) GetMinPurchasePropensity() float64 {
+	if x != nil && x.MinPurchasePropensity != nil {
+		return *x.MinPurchasePropensity
+	}
+	return 0
+}
+
+func (x *PredictionFilter) GetMaxPurchasePropensity() float64 {
+	if x != nil && x.MaxPurchasePropensity != nil {
+		return *x.MaxPurchasePropensity
+	}
+	return 0
+}
+
+func (x *PredictionFilter) GetMinChurnRisk() float64 {
+	if x != nil && x.MinChurnRisk != nil {
+		return *x.MinChurnRisk
+	}
+	return 0
+}
+
+func (x *PredictionFilter) GetMaxChurnRisk() float64 {
+	if x != nil && x.MaxChurnRisk != nil {
+		return *x.MaxChurnRisk
+	}
+	return 0
+}
+
+func (x *PredictionFilter) GetMinClvMinor() int64 {
+	if x != nil && x.MinClvMinor != nil {
+		return *x.MinClvMinor
+	}
+	return 0
+}
+
+// Offer is a discount on an item. No offer makes the price fall under floor_price_minor,
+// and the discounts offered in one campaign add up to at most budget_minor (when set):
+// users beyond the budget get the message without an offer.
+type Offer struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Type   OfferType              `protobuf:"varint,1,opt,name=type,proto3,enum=strata.crm.v1.OfferType" json:"type,omitempty"`
+	ItemId string                 `protobuf:"bytes,2,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	// list_price_minor is the price the discount applies to.
+	ListPriceMinor  int64  `protobuf:"varint,3,opt,name=list_price_minor,json=listPriceMinor,proto3" json:"list_price_minor,omitempty"`
+	Currency        string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	AmountOffMinor  int64  `protobuf:"varint,5,opt,name=amount_off_minor,json=amountOffMinor,proto3" json:"amount_off_minor,omitempty"`
+	PercentOff      int32  `protobuf:"varint,6,opt,name=percent_off,json=percentOff,proto3" json:"percent_off,omitempty"`
+	MaxPercentOff   int32  `protobuf:"varint,7,opt,name=max_percent_off,json=maxPercentOff,proto3" json:"max_percent_off,omitempty"`
+	FloorPriceMinor int64  `protobuf:"varint,8,opt,name=floor_price_minor,json=floorPriceMinor,proto3" json:"floor_price_minor,omitempty"`
+	BudgetMinor     int64  `protobuf:"varint,9,opt,name=budget_minor,json=budgetMinor,proto3" json:"budget_minor,omitempty"`
+	// coupon_code identifies redemptions in Order Completed events; the campaign id in
+	// upper case when empty.
+	CouponCode    string `protobuf:"bytes,10,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Offer) Reset() {
+	*x = Offer{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Offer) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Offer) ProtoMessage() {}
+
+func (x *Offer) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Offer.ProtoReflect.Descriptor instead.
+func (*Offer) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Offer) GetType() OfferType {
+	if x != nil {
+		return x.Type
+	}
+	return OfferType_OFFER_TYPE_UNSPECIFIED
+}
+
+func (x *Offer) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *Offer) GetListPriceMinor() int64 {
+	if x != nil {
+		return x.ListPriceMinor
+	}
+	return 0
+}
+
+func (x *Offer) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Offer) GetAmountOffMinor() int64 {
+	if x != nil {
+		return x.AmountOffMinor
+	}
+	return 0
+}
+
+func (x *Offer) GetPercentOff() int32 {
+	if x != nil {
+		return x.PercentOff
+	}
+	return 0
+}
+
+func (x *Offer) GetMaxPercentOff() int32 {
+	if x != nil {
+		return x.MaxPercentOff
+	}
+	return 0
+}
+
+func (x *Offer) GetFloorPriceMinor() int64 {
+	if x != nil {
+		return x.FloorPriceMinor
+	}
+	return 0
+}
+
+func (x *Offer) GetBudgetMinor() int64 {
+	if x != nil {
+		return x.BudgetMinor
+	}
+	return 0
+}
+
+func (x *Offer) GetCouponCode() string {
+	if x != nil {
+		return x.CouponCode
+	}
+	return ""
+}
+
+// Content is a message template. title and body are Go text/template templates over
+// the user id (.UserID), RFM tier (.RFMTier), lifecycle stage (.Lifecycle), the offer
+// (.Offer.PriceMinor, .Offer.DiscountMinor, .Offer.Currency, .Offer.Coupon, .Offer.ItemID)
+// and recommended items (.Items, ids).
+type Content struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Title string                 `protobuf:"bytes,1,opt,name=title,proto3" json:"title,omitempty"`
+	Body  string                 `protobuf:"bytes,2,opt,name=body,proto3" json:"body,omitempty"`
+	// recommendations is how many recommended items (scene email) to fill in, 0 to 10.
+	Recommendations int32 `protobuf:"varint,3,opt,name=recommendations,proto3" json:"recommendations,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Content) Reset() {
+	*x = Content{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Content) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Content) ProtoMessage() {}
+
+func (x *Content) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Content.ProtoReflect.Descriptor instead.
+func (*Content) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Content) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *Content) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *Content) GetRecommendations() int32 {
+	if x != nil {
+		return x.Recommendations
+	}
+	return 0
+}
+
+// Variant is one A/B arm.
+type Variant struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// weight is the variant's relative share of the treated audience, 1 to 100.
+	Weight        int32    `protobuf:"varint,2,opt,name=weight,proto3" json:"weight,omitempty"`
+	Content       *Content `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	Offer         *Offer   `protobuf:"bytes,4,opt,name=offer,proto3" json:"offer,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Variant) Reset() {
+	*x = Variant{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Variant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Variant) ProtoMessage() {}
+
+func (x *Variant) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Variant.ProtoReflect.Descriptor instead.
+func (*Variant) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Variant) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Variant) GetWeight() int32 {
+	if x != nil {
+		return x.Weight
+	}
+	return 0
+}
+
+func (x *Variant) GetContent() *Content {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *Variant) GetOffer() *Offer {
+	if x != nil {
+		return x.Offer
+	}
+	return nil
+}
+
+// Schedule says when a campaign launches; now when unset.
+type Schedule struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Type          ScheduleType           `protobuf:"varint,1,opt,name=type,proto3,enum=strata.crm.v1.ScheduleType" json:"type,omitempty"`
+	At            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *Schedule) GetType() ScheduleType {
+	if x != nil {
+		return x.Type
+	}
+	return ScheduleType_SCHEDULE_TYPE_UNSPECIFIED
+}
+
+func (x *Schedule) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+// FrequencyCap bounds the messages one user receives on the campaign's channel, across
+// campaigns; 0 uses the service defaults. Users at the cap are left out of the audience.
+type FrequencyCap struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	PerDay        int32                  `protobuf:"varint,1,opt,name=per_day,json=perDay,proto3" json:"per_day,omitempty"`
+	PerWeek       int32                  `protobuf:"varint,2,opt,name=per_week,json=perWeek,proto3" json:"per_week,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FrequencyCap) Reset() {
+	*x = FrequencyCap{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FrequencyCap) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FrequencyCap) ProtoMessage() {}
+
+func (x *FrequencyCap) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FrequencyCap.ProtoReflect.Descriptor instead.
+func (*FrequencyCap) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FrequencyCap) GetPerDay() int32 {
+	if x != nil {
+		return x.PerDay
+	}
+	return 0
+}
+
+func (x *FrequencyCap) GetPerWeek() int32 {
+	if x != nil {
+		return x.PerWeek
+	}
+	return 0
+}
+
+// ConversionGoal is what counts as a conversion: the event (Order Completed by default)
+// within window_hours (72 by default, at most 720) of the send.
+type ConversionGoal struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Event         string                 `protobuf:"bytes,1,opt,name=event,proto3" json:"event,omitempty"`
+	WindowHours   int32                  `protobuf:"varint,2,opt,name=window_hours,json=windowHours,proto3" json:"window_hours,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConversionGoal) Reset() {
+	*x = ConversionGoal{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConversionGoal) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConversionGoal) ProtoMessage() {}
+
+func (x *ConversionGoal) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConversionGoal.ProtoReflect.Descriptor instead.
+func (*ConversionGoal) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ConversionGoal) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *ConversionGoal) GetWindowHours() int32 {
+	if x != nil {
+		return x.WindowHours
+	}
+	return 0
 }
 
 type CreateCampaignRequest struct {
@@ -315,7 +1812,7 @@ type CreateCampaignRequest struct {
 
 func (x *CreateCampaignRequest) Reset() {
 	*x = CreateCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -327,7 +1824,7 @@ func (x *CreateCampaignRequest) String() string {
 func (*CreateCampaignRequest) ProtoMessage() {}
 
 func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -340,7 +1837,7 @@ func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CreateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{3}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateCampaignRequest) GetCampaign() *Campaign {
@@ -348,6 +1845,416 @@ func (x *CreateCampaignRequest) GetCampaign() *Campaign {
 		return x.Campaign
 	}
 	return nil
+}
+
+type GetCampaignRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCampaignRequest) Reset() {
+	*x = GetCampaignRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCampaignRequest) ProtoMessage() {}
+
+func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
+func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *GetCampaignRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+type ListCampaignsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size is 50 when 0.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignsRequest) Reset() {
+	*x = ListCampaignsRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignsRequest) ProtoMessage() {}
+
+func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
+func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *ListCampaignsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCampaignsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListCampaignsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Campaigns     []*Campaign            `protobuf:"bytes,1,rep,name=campaigns,proto3" json:"campaigns,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCampaignsResponse) Reset() {
+	*x = ListCampaignsResponse{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCampaignsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCampaignsResponse) ProtoMessage() {}
+
+func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
+func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
+	if x != nil {
+		return x.Campaigns
+	}
+	return nil
+}
+
+func (x *ListCampaignsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+type PreviewAudienceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewAudienceRequest) Reset() {
+	*x = PreviewAudienceRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewAudienceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewAudienceRequest) ProtoMessage() {}
+
+func (x *PreviewAudienceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewAudienceRequest.ProtoReflect.Descriptor instead.
+func (*PreviewAudienceRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PreviewAudienceRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+// AudiencePreview counts a campaign's target step by step.
+type AudiencePreview struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	// candidates are the segment members whose predictions pass the filters.
+	Candidates      int64 `protobuf:"varint,2,opt,name=candidates,proto3" json:"candidates,omitempty"`
+	Excluded        int64 `protobuf:"varint,3,opt,name=excluded,proto3" json:"excluded,omitempty"`
+	WithoutConsent  int64 `protobuf:"varint,4,opt,name=without_consent,json=withoutConsent,proto3" json:"without_consent,omitempty"`
+	DoNotContact    int64 `protobuf:"varint,5,opt,name=do_not_contact,json=doNotContact,proto3" json:"do_not_contact,omitempty"`
+	FrequencyCapped int64 `protobuf:"varint,6,opt,name=frequency_capped,json=frequencyCapped,proto3" json:"frequency_capped,omitempty"`
+	// eligible is what remains: the audience, control group included.
+	Eligible int64 `protobuf:"varint,7,opt,name=eligible,proto3" json:"eligible,omitempty"`
+	Control  int64 `protobuf:"varint,8,opt,name=control,proto3" json:"control,omitempty"`
+	Holdout  int64 `protobuf:"varint,9,opt,name=holdout,proto3" json:"holdout,omitempty"`
+	// treated counts the users to message per variant.
+	Treated map[string]int64 `protobuf:"bytes,10,rep,name=treated,proto3" json:"treated,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// empty is true when no user would be messaged.
+	Empty         bool `protobuf:"varint,11,opt,name=empty,proto3" json:"empty,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AudiencePreview) Reset() {
+	*x = AudiencePreview{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AudiencePreview) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AudiencePreview) ProtoMessage() {}
+
+func (x *AudiencePreview) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AudiencePreview.ProtoReflect.Descriptor instead.
+func (*AudiencePreview) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *AudiencePreview) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *AudiencePreview) GetCandidates() int64 {
+	if x != nil {
+		return x.Candidates
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetExcluded() int64 {
+	if x != nil {
+		return x.Excluded
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetWithoutConsent() int64 {
+	if x != nil {
+		return x.WithoutConsent
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetDoNotContact() int64 {
+	if x != nil {
+		return x.DoNotContact
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetFrequencyCapped() int64 {
+	if x != nil {
+		return x.FrequencyCapped
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetEligible() int64 {
+	if x != nil {
+		return x.Eligible
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetControl() int64 {
+	if x != nil {
+		return x.Control
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetHoldout() int64 {
+	if x != nil {
+		return x.Holdout
+	}
+	return 0
+}
+
+func (x *AudiencePreview) GetTreated() map[string]int64 {
+	if x != nil {
+		return x.Treated
+	}
+	return nil
+}
+
+func (x *AudiencePreview) GetEmpty() bool {
+	if x != nil {
+		return x.Empty
+	}
+	return false
+}
+
+type LaunchCampaignRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LaunchCampaignRequest) Reset() {
+	*x = LaunchCampaignRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LaunchCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LaunchCampaignRequest) ProtoMessage() {}
+
+func (x *LaunchCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LaunchCampaignRequest.ProtoReflect.Descriptor instead.
+func (*LaunchCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *LaunchCampaignRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+type CancelCampaignRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId    string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelCampaignRequest) Reset() {
+	*x = CancelCampaignRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelCampaignRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelCampaignRequest) ProtoMessage() {}
+
+func (x *CancelCampaignRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelCampaignRequest.ProtoReflect.Descriptor instead.
+func (*CancelCampaignRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CancelCampaignRequest) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
 }
 
 type GetCampaignReportRequest struct {
@@ -359,7 +2266,7 @@ type GetCampaignReportRequest struct {
 
 func (x *GetCampaignReportRequest) Reset() {
 	*x = GetCampaignReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -371,7 +2278,7 @@ func (x *GetCampaignReportRequest) String() string {
 func (*GetCampaignReportRequest) ProtoMessage() {}
 
 func (x *GetCampaignReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -384,7 +2291,7 @@ func (x *GetCampaignReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignReportRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{4}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GetCampaignReportRequest) GetCampaignId() string {
@@ -394,23 +2301,30 @@ func (x *GetCampaignReportRequest) GetCampaignId() string {
 	return ""
 }
 
-// CampaignReport compares the treated audience with its control group.
+// CampaignReport compares each variant with the control group (the global control and
+// the campaign holdout together: neither was messaged). A conversion is the goal event
+// within the window after the send (for the control, after the launch), attributed to
+// the campaign unless another campaign messaged the user in between (last touch).
 type CampaignReport struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	CampaignId        string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
-	Treated           int64                  `protobuf:"varint,2,opt,name=treated,proto3" json:"treated,omitempty"`
-	Control           int64                  `protobuf:"varint,3,opt,name=control,proto3" json:"control,omitempty"`
-	TreatedConversion float64                `protobuf:"fixed64,4,opt,name=treated_conversion,json=treatedConversion,proto3" json:"treated_conversion,omitempty"`
-	ControlConversion float64                `protobuf:"fixed64,5,opt,name=control_conversion,json=controlConversion,proto3" json:"control_conversion,omitempty"`
-	Uplift            float64                `protobuf:"fixed64,6,opt,name=uplift,proto3" json:"uplift,omitempty"`
-	PValue            float64                `protobuf:"fixed64,7,opt,name=p_value,json=pValue,proto3" json:"p_value,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	CampaignId  string                 `protobuf:"bytes,1,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	GoalEvent   string                 `protobuf:"bytes,2,opt,name=goal_event,json=goalEvent,proto3" json:"goal_event,omitempty"`
+	WindowHours int32                  `protobuf:"varint,3,opt,name=window_hours,json=windowHours,proto3" json:"window_hours,omitempty"`
+	// currency is the currency of every amount; revenue in other currencies is left out.
+	Currency   string                 `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	Variants   []*ArmReport           `protobuf:"bytes,5,rep,name=variants,proto3" json:"variants,omitempty"`
+	Control    *ArmReport             `protobuf:"bytes,6,opt,name=control,proto3" json:"control,omitempty"`
+	LaunchedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=launched_at,json=launchedAt,proto3" json:"launched_at,omitempty"`
+	ComputedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=computed_at,json=computedAt,proto3" json:"computed_at,omitempty"`
+	// window_closed is true once the window has passed for every send.
+	WindowClosed  bool `protobuf:"varint,9,opt,name=window_closed,json=windowClosed,proto3" json:"window_closed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CampaignReport) Reset() {
 	*x = CampaignReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -422,7 +2336,7 @@ func (x *CampaignReport) String() string {
 func (*CampaignReport) ProtoMessage() {}
 
 func (x *CampaignReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -435,7 +2349,7 @@ func (x *CampaignReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignReport.ProtoReflect.Descriptor instead.
 func (*CampaignReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{5}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CampaignReport) GetCampaignId() string {
@@ -445,103 +2359,1199 @@ func (x *CampaignReport) GetCampaignId() string {
 	return ""
 }
 
-func (x *CampaignReport) GetTreated() int64 {
+func (x *CampaignReport) GetGoalEvent() string {
 	if x != nil {
-		return x.Treated
+		return x.GoalEvent
+	}
+	return ""
+}
+
+func (x *CampaignReport) GetWindowHours() int32 {
+	if x != nil {
+		return x.WindowHours
 	}
 	return 0
 }
 
-func (x *CampaignReport) GetControl() int64 {
+func (x *CampaignReport) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *CampaignReport) GetVariants() []*ArmReport {
+	if x != nil {
+		return x.Variants
+	}
+	return nil
+}
+
+func (x *CampaignReport) GetControl() *ArmReport {
 	if x != nil {
 		return x.Control
 	}
-	return 0
+	return nil
 }
 
-func (x *CampaignReport) GetTreatedConversion() float64 {
+func (x *CampaignReport) GetLaunchedAt() *timestamppb.Timestamp {
 	if x != nil {
-		return x.TreatedConversion
+		return x.LaunchedAt
+	}
+	return nil
+}
+
+func (x *CampaignReport) GetComputedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ComputedAt
+	}
+	return nil
+}
+
+func (x *CampaignReport) GetWindowClosed() bool {
+	if x != nil {
+		return x.WindowClosed
+	}
+	return false
+}
+
+// ArmReport is one arm's outcome. The comparison fields (incremental_*, uplift_percent,
+// z, p_value, ci_*) compare the arm with the control and are zero on the control.
+type ArmReport struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Name     string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Audience int64                  `protobuf:"varint,2,opt,name=audience,proto3" json:"audience,omitempty"`
+	// sends counts messages published to strata.crm.messages.v1.
+	Sends     int64 `protobuf:"varint,3,opt,name=sends,proto3" json:"sends,omitempty"`
+	Delivered int64 `protobuf:"varint,4,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	Opened    int64 `protobuf:"varint,5,opt,name=opened,proto3" json:"opened,omitempty"`
+	Clicked   int64 `protobuf:"varint,6,opt,name=clicked,proto3" json:"clicked,omitempty"`
+	// conversions counts users who converted.
+	Conversions             int64   `protobuf:"varint,7,opt,name=conversions,proto3" json:"conversions,omitempty"`
+	ConversionRate          float64 `protobuf:"fixed64,8,opt,name=conversion_rate,json=conversionRate,proto3" json:"conversion_rate,omitempty"`
+	RevenueMinor            int64   `protobuf:"varint,9,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
+	IncrementalConversions  float64 `protobuf:"fixed64,10,opt,name=incremental_conversions,json=incrementalConversions,proto3" json:"incremental_conversions,omitempty"`
+	IncrementalRevenueMinor int64   `protobuf:"varint,11,opt,name=incremental_revenue_minor,json=incrementalRevenueMinor,proto3" json:"incremental_revenue_minor,omitempty"`
+	// uplift_percent is the relative lift of the conversion rate over the control's.
+	UpliftPercent float64 `protobuf:"fixed64,12,opt,name=uplift_percent,json=upliftPercent,proto3" json:"uplift_percent,omitempty"`
+	// z and p_value are the two-proportion z-test (pooled, two-sided) against the control.
+	Z      float64 `protobuf:"fixed64,13,opt,name=z,proto3" json:"z,omitempty"`
+	PValue float64 `protobuf:"fixed64,14,opt,name=p_value,json=pValue,proto3" json:"p_value,omitempty"`
+	// ci_low and ci_high bound the 95 % confidence interval of the difference of
+	// conversion rates (arm − control, unpooled normal approximation).
+	CiLow  float64 `protobuf:"fixed64,15,opt,name=ci_low,json=ciLow,proto3" json:"ci_low,omitempty"`
+	CiHigh float64 `protobuf:"fixed64,16,opt,name=ci_high,json=ciHigh,proto3" json:"ci_high,omitempty"`
+	// discount_cost_minor sums the discounts redeemed with the campaign's coupon.
+	DiscountCostMinor int64 `protobuf:"varint,17,opt,name=discount_cost_minor,json=discountCostMinor,proto3" json:"discount_cost_minor,omitempty"`
+	// net_incremental_revenue_minor is incremental revenue minus discount cost.
+	NetIncrementalRevenueMinor int64 `protobuf:"varint,18,opt,name=net_incremental_revenue_minor,json=netIncrementalRevenueMinor,proto3" json:"net_incremental_revenue_minor,omitempty"`
+	unknownFields              protoimpl.UnknownFields
+	sizeCache                  protoimpl.SizeCache
+}
+
+func (x *ArmReport) Reset() {
+	*x = ArmReport{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArmReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArmReport) ProtoMessage() {}
+
+func (x *ArmReport) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArmReport.ProtoReflect.Descriptor instead.
+func (*ArmReport) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ArmReport) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ArmReport) GetAudience() int64 {
+	if x != nil {
+		return x.Audience
 	}
 	return 0
 }
 
-func (x *CampaignReport) GetControlConversion() float64 {
+func (x *ArmReport) GetSends() int64 {
 	if x != nil {
-		return x.ControlConversion
+		return x.Sends
 	}
 	return 0
 }
 
-func (x *CampaignReport) GetUplift() float64 {
+func (x *ArmReport) GetDelivered() int64 {
 	if x != nil {
-		return x.Uplift
+		return x.Delivered
 	}
 	return 0
 }
 
-func (x *CampaignReport) GetPValue() float64 {
+func (x *ArmReport) GetOpened() int64 {
+	if x != nil {
+		return x.Opened
+	}
+	return 0
+}
+
+func (x *ArmReport) GetClicked() int64 {
+	if x != nil {
+		return x.Clicked
+	}
+	return 0
+}
+
+func (x *ArmReport) GetConversions() int64 {
+	if x != nil {
+		return x.Conversions
+	}
+	return 0
+}
+
+func (x *ArmReport) GetConversionRate() float64 {
+	if x != nil {
+		return x.ConversionRate
+	}
+	return 0
+}
+
+func (x *ArmReport) GetRevenueMinor() int64 {
+	if x != nil {
+		return x.RevenueMinor
+	}
+	return 0
+}
+
+func (x *ArmReport) GetIncrementalConversions() float64 {
+	if x != nil {
+		return x.IncrementalConversions
+	}
+	return 0
+}
+
+func (x *ArmReport) GetIncrementalRevenueMinor() int64 {
+	if x != nil {
+		return x.IncrementalRevenueMinor
+	}
+	return 0
+}
+
+func (x *ArmReport) GetUpliftPercent() float64 {
+	if x != nil {
+		return x.UpliftPercent
+	}
+	return 0
+}
+
+func (x *ArmReport) GetZ() float64 {
+	if x != nil {
+		return x.Z
+	}
+	return 0
+}
+
+func (x *ArmReport) GetPValue() float64 {
 	if x != nil {
 		return x.PValue
 	}
 	return 0
 }
 
+func (x *ArmReport) GetCiLow() float64 {
+	if x != nil {
+		return x.CiLow
+	}
+	return 0
+}
+
+func (x *ArmReport) GetCiHigh() float64 {
+	if x != nil {
+		return x.CiHigh
+	}
+	return 0
+}
+
+func (x *ArmReport) GetDiscountCostMinor() int64 {
+	if x != nil {
+		return x.DiscountCostMinor
+	}
+	return 0
+}
+
+func (x *ArmReport) GetNetIncrementalRevenueMinor() int64 {
+	if x != nil {
+		return x.NetIncrementalRevenueMinor
+	}
+	return 0
+}
+
+type GetSatisfactionReportRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Dimension SatisfactionDimension  `protobuf:"varint,1,opt,name=dimension,proto3,enum=strata.crm.v1.SatisfactionDimension" json:"dimension,omitempty"`
+	// from and to bound the answer time, [from, to); unbounded when unset.
+	From          *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=from,proto3" json:"from,omitempty"`
+	To            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSatisfactionReportRequest) Reset() {
+	*x = GetSatisfactionReportRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSatisfactionReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSatisfactionReportRequest) ProtoMessage() {}
+
+func (x *GetSatisfactionReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSatisfactionReportRequest.ProtoReflect.Descriptor instead.
+func (*GetSatisfactionReportRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *GetSatisfactionReportRequest) GetDimension() SatisfactionDimension {
+	if x != nil {
+		return x.Dimension
+	}
+	return SatisfactionDimension_SATISFACTION_DIMENSION_UNSPECIFIED
+}
+
+func (x *GetSatisfactionReportRequest) GetFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.From
+	}
+	return nil
+}
+
+func (x *GetSatisfactionReportRequest) GetTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.To
+	}
+	return nil
+}
+
+// SatisfactionReport holds one row per group, ordered by key.
+type SatisfactionReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dimension     SatisfactionDimension  `protobuf:"varint,1,opt,name=dimension,proto3,enum=strata.crm.v1.SatisfactionDimension" json:"dimension,omitempty"`
+	Groups        []*SatisfactionGroup   `protobuf:"bytes,2,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SatisfactionReport) Reset() {
+	*x = SatisfactionReport{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SatisfactionReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SatisfactionReport) ProtoMessage() {}
+
+func (x *SatisfactionReport) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SatisfactionReport.ProtoReflect.Descriptor instead.
+func (*SatisfactionReport) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *SatisfactionReport) GetDimension() SatisfactionDimension {
+	if x != nil {
+		return x.Dimension
+	}
+	return SatisfactionDimension_SATISFACTION_DIMENSION_UNSPECIFIED
+}
+
+func (x *SatisfactionReport) GetGroups() []*SatisfactionGroup {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// SatisfactionGroup is the satisfaction of one group. NPS is the % of promoters (9–10)
+// minus the % of detractors (0–6); CSAT is the % of 4–5 answers on 1–5; CES is the mean
+// on 1–7; rating is the mean of 1–5 item ratings. Every score comes with its count.
+type SatisfactionGroup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is the segment id, RFM tier, item id, creator id, or the period's first day
+	// (YYYY-MM-DD, weeks start on Monday); "" for overall or users without a tier.
+	Key           string  `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	NpsResponses  int64   `protobuf:"varint,2,opt,name=nps_responses,json=npsResponses,proto3" json:"nps_responses,omitempty"`
+	Promoters     int64   `protobuf:"varint,3,opt,name=promoters,proto3" json:"promoters,omitempty"`
+	Passives      int64   `protobuf:"varint,4,opt,name=passives,proto3" json:"passives,omitempty"`
+	Detractors    int64   `protobuf:"varint,5,opt,name=detractors,proto3" json:"detractors,omitempty"`
+	Nps           float64 `protobuf:"fixed64,6,opt,name=nps,proto3" json:"nps,omitempty"`
+	CsatResponses int64   `protobuf:"varint,7,opt,name=csat_responses,json=csatResponses,proto3" json:"csat_responses,omitempty"`
+	CsatSatisfied int64   `protobuf:"varint,8,opt,name=csat_satisfied,json=csatSatisfied,proto3" json:"csat_satisfied,omitempty"`
+	Csat          float64 `protobuf:"fixed64,9,opt,name=csat,proto3" json:"csat,omitempty"`
+	CesResponses  int64   `protobuf:"varint,10,opt,name=ces_responses,json=cesResponses,proto3" json:"ces_responses,omitempty"`
+	Ces           float64 `protobuf:"fixed64,11,opt,name=ces,proto3" json:"ces,omitempty"`
+	Ratings       int64   `protobuf:"varint,12,opt,name=ratings,proto3" json:"ratings,omitempty"`
+	RatingMean    float64 `protobuf:"fixed64,13,opt,name=rating_mean,json=ratingMean,proto3" json:"rating_mean,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SatisfactionGroup) Reset() {
+	*x = SatisfactionGroup{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SatisfactionGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SatisfactionGroup) ProtoMessage() {}
+
+func (x *SatisfactionGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SatisfactionGroup.ProtoReflect.Descriptor instead.
+func (*SatisfactionGroup) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *SatisfactionGroup) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *SatisfactionGroup) GetNpsResponses() int64 {
+	if x != nil {
+		return x.NpsResponses
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetPromoters() int64 {
+	if x != nil {
+		return x.Promoters
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetPassives() int64 {
+	if x != nil {
+		return x.Passives
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetDetractors() int64 {
+	if x != nil {
+		return x.Detractors
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetNps() float64 {
+	if x != nil {
+		return x.Nps
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetCsatResponses() int64 {
+	if x != nil {
+		return x.CsatResponses
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetCsatSatisfied() int64 {
+	if x != nil {
+		return x.CsatSatisfied
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetCsat() float64 {
+	if x != nil {
+		return x.Csat
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetCesResponses() int64 {
+	if x != nil {
+		return x.CesResponses
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetCes() float64 {
+	if x != nil {
+		return x.Ces
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetRatings() int64 {
+	if x != nil {
+		return x.Ratings
+	}
+	return 0
+}
+
+func (x *SatisfactionGroup) GetRatingMean() float64 {
+	if x != nil {
+		return x.RatingMean
+	}
+	return 0
+}
+
+type ListFollowUpTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// open_only lists only tasks not yet closed.
+	OpenOnly bool `protobuf:"varint,1,opt,name=open_only,json=openOnly,proto3" json:"open_only,omitempty"`
+	// page_size is 50 when 0.
+	PageSize      int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowUpTasksRequest) Reset() {
+	*x = ListFollowUpTasksRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowUpTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowUpTasksRequest) ProtoMessage() {}
+
+func (x *ListFollowUpTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowUpTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListFollowUpTasksRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ListFollowUpTasksRequest) GetOpenOnly() bool {
+	if x != nil {
+		return x.OpenOnly
+	}
+	return false
+}
+
+func (x *ListFollowUpTasksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+type ListFollowUpTasksResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tasks         []*FollowUpTask        `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListFollowUpTasksResponse) Reset() {
+	*x = ListFollowUpTasksResponse{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListFollowUpTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListFollowUpTasksResponse) ProtoMessage() {}
+
+func (x *ListFollowUpTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListFollowUpTasksResponse.ProtoReflect.Descriptor instead.
+func (*ListFollowUpTasksResponse) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ListFollowUpTasksResponse) GetTasks() []*FollowUpTask {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+// FollowUpTask asks someone to follow up on a customer, e.g. after a detractor answer.
+type FollowUpTask struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	TaskId string                 `protobuf:"bytes,1,opt,name=task_id,json=taskId,proto3" json:"task_id,omitempty"`
+	UserId string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// reason is e.g. "nps_detractor".
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	Score         int32  `protobuf:"varint,4,opt,name=score,proto3" json:"score,omitempty"`
+	SourceEventId string `protobuf:"bytes,5,opt,name=source_event_id,json=sourceEventId,proto3" json:"source_event_id,omitempty"`
+	// status is "open" or "closed".
+	Status        string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FollowUpTask) Reset() {
+	*x = FollowUpTask{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FollowUpTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FollowUpTask) ProtoMessage() {}
+
+func (x *FollowUpTask) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FollowUpTask.ProtoReflect.Descriptor instead.
+func (*FollowUpTask) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *FollowUpTask) GetTaskId() string {
+	if x != nil {
+		return x.TaskId
+	}
+	return ""
+}
+
+func (x *FollowUpTask) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *FollowUpTask) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *FollowUpTask) GetScore() int32 {
+	if x != nil {
+		return x.Score
+	}
+	return 0
+}
+
+func (x *FollowUpTask) GetSourceEventId() string {
+	if x != nil {
+		return x.SourceEventId
+	}
+	return ""
+}
+
+func (x *FollowUpTask) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
+func (x *FollowUpTask) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+// CampaignMessage is published to strata.crm.messages.v1, keyed by user id, for the
+// delivery systems. Delivery is at least once: message_id is stable across retries and
+// relaunches, so deliverers drop the duplicates by it.
+type CampaignMessage struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	MessageId  string                 `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
+	CampaignId string                 `protobuf:"bytes,2,opt,name=campaign_id,json=campaignId,proto3" json:"campaign_id,omitempty"`
+	Variant    string                 `protobuf:"bytes,3,opt,name=variant,proto3" json:"variant,omitempty"`
+	UserId     string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Channel    Channel                `protobuf:"varint,5,opt,name=channel,proto3,enum=strata.crm.v1.Channel" json:"channel,omitempty"`
+	Title      string                 `protobuf:"bytes,6,opt,name=title,proto3" json:"title,omitempty"`
+	Body       string                 `protobuf:"bytes,7,opt,name=body,proto3" json:"body,omitempty"`
+	// offer_* describe the personal offer, if any.
+	OfferItemId        string                 `protobuf:"bytes,8,opt,name=offer_item_id,json=offerItemId,proto3" json:"offer_item_id,omitempty"`
+	OfferPriceMinor    int64                  `protobuf:"varint,9,opt,name=offer_price_minor,json=offerPriceMinor,proto3" json:"offer_price_minor,omitempty"`
+	OfferDiscountMinor int64                  `protobuf:"varint,10,opt,name=offer_discount_minor,json=offerDiscountMinor,proto3" json:"offer_discount_minor,omitempty"`
+	OfferCurrency      string                 `protobuf:"bytes,11,opt,name=offer_currency,json=offerCurrency,proto3" json:"offer_currency,omitempty"`
+	CouponCode         string                 `protobuf:"bytes,12,opt,name=coupon_code,json=couponCode,proto3" json:"coupon_code,omitempty"`
+	ItemIds            []string               `protobuf:"bytes,13,rep,name=item_ids,json=itemIds,proto3" json:"item_ids,omitempty"`
+	CreatedAt          *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *CampaignMessage) Reset() {
+	*x = CampaignMessage{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CampaignMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CampaignMessage) ProtoMessage() {}
+
+func (x *CampaignMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CampaignMessage.ProtoReflect.Descriptor instead.
+func (*CampaignMessage) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *CampaignMessage) GetMessageId() string {
+	if x != nil {
+		return x.MessageId
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetCampaignId() string {
+	if x != nil {
+		return x.CampaignId
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetVariant() string {
+	if x != nil {
+		return x.Variant
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetChannel() Channel {
+	if x != nil {
+		return x.Channel
+	}
+	return Channel_CHANNEL_UNSPECIFIED
+}
+
+func (x *CampaignMessage) GetTitle() string {
+	if x != nil {
+		return x.Title
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetBody() string {
+	if x != nil {
+		return x.Body
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetOfferItemId() string {
+	if x != nil {
+		return x.OfferItemId
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetOfferPriceMinor() int64 {
+	if x != nil {
+		return x.OfferPriceMinor
+	}
+	return 0
+}
+
+func (x *CampaignMessage) GetOfferDiscountMinor() int64 {
+	if x != nil {
+		return x.OfferDiscountMinor
+	}
+	return 0
+}
+
+func (x *CampaignMessage) GetOfferCurrency() string {
+	if x != nil {
+		return x.OfferCurrency
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetCouponCode() string {
+	if x != nil {
+		return x.CouponCode
+	}
+	return ""
+}
+
+func (x *CampaignMessage) GetItemIds() []string {
+	if x != nil {
+		return x.ItemIds
+	}
+	return nil
+}
+
+func (x *CampaignMessage) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
 var File_strata_crm_v1_crm_proto protoreflect.FileDescriptor
 
 const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\n" +
-	"\x17strata/crm/v1/crm.proto\x12\rstrata.crm.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"9\n" +
+	"\x17strata/crm/v1/crm.proto\x12\rstrata.crm.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%strata/prediction/v1/prediction.proto\x1a\x1fstrata/profile/v1/profile.proto\"t\n" +
 	"\x12GetCustomerRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\"\xdf\x01\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x129\n" +
+	"\x12interactions_limit\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x11interactionsLimit\"\xaf\a\n" +
 	"\bCustomer\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x16\n" +
 	"\x06orders\x18\x02 \x01(\x03R\x06orders\x12#\n" +
 	"\rrevenue_minor\x18\x03 \x01(\x03R\frevenueMinor\x12\x1a\n" +
 	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x12\x1a\n" +
 	"\bsegments\x18\x05 \x03(\tR\bsegments\x12E\n" +
-	"\x10last_interaction\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInteraction\"\xbb\x02\n" +
-	"\bCampaign\x12\x1f\n" +
+	"\x10last_interaction\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0flastInteraction\x129\n" +
+	"\n" +
+	"first_seen\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tfirstSeen\x12\x18\n" +
+	"\arefunds\x18\b \x01(\x03R\arefunds\x12%\n" +
+	"\x0erefunded_minor\x18\t \x01(\x03R\rrefundedMinor\x124\n" +
+	"\aprofile\x18\n" +
+	" \x01(\v2\x1a.strata.profile.v1.ProfileR\aprofile\x12@\n" +
+	"\n" +
+	"prediction\x18\v \x01(\v2 .strata.prediction.v1.PredictionR\n" +
+	"prediction\x12>\n" +
+	"\finteractions\x18\f \x03(\v2\x1a.strata.crm.v1.InteractionR\finteractions\x129\n" +
+	"\rrecent_orders\x18\r \x03(\v2\x14.strata.crm.v1.OrderR\frecentOrders\x12E\n" +
+	"\fsatisfaction\x18\x0e \x03(\v2!.strata.crm.v1.SatisfactionAnswerR\fsatisfaction\x12:\n" +
+	"\tcampaigns\x18\x0f \x03(\v2\x1c.strata.crm.v1.CampaignTouchR\tcampaigns\x12$\n" +
+	"\x0edo_not_contact\x18\x10 \x01(\bR\fdoNotContact\x12>\n" +
+	"\aconsent\x18\x11 \x03(\v2$.strata.crm.v1.Customer.ConsentEntryR\aconsent\x12:\n" +
+	"\n" +
+	"open_tasks\x18\x12 \x03(\v2\x1b.strata.crm.v1.FollowUpTaskR\topenTasks\x1a:\n" +
+	"\fConsentEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"\xf5\x02\n" +
+	"\vInteraction\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x14\n" +
+	"\x05event\x18\x02 \x01(\tR\x05event\x12\x12\n" +
+	"\x04kind\x18\x03 \x01(\tR\x04kind\x12;\n" +
+	"\voccurred_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\x12\x17\n" +
+	"\aitem_id\x18\x05 \x01(\tR\x06itemId\x12\x19\n" +
+	"\border_id\x18\x06 \x01(\tR\aorderId\x12!\n" +
+	"\famount_minor\x18\a \x01(\x03R\vamountMinor\x12\x1a\n" +
+	"\bcurrency\x18\b \x01(\tR\bcurrency\x12\x14\n" +
+	"\x05value\x18\t \x01(\x01R\x05value\x12\x1f\n" +
+	"\vcampaign_id\x18\n" +
+	" \x01(\tR\n" +
+	"campaignId\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\v \x01(\tR\tmessageId\x12\x1b\n" +
+	"\tticket_id\x18\f \x01(\tR\bticketId\"\xa3\x02\n" +
+	"\x05Order\x12\x19\n" +
+	"\border_id\x18\x01 \x01(\tR\aorderId\x12=\n" +
+	"\fcompleted_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12#\n" +
+	"\rrevenue_minor\x18\x03 \x01(\x03R\frevenueMinor\x12%\n" +
+	"\x0ediscount_minor\x18\x04 \x01(\x03R\rdiscountMinor\x12\x1a\n" +
+	"\bcurrency\x18\x05 \x01(\tR\bcurrency\x12\x16\n" +
+	"\x06coupon\x18\x06 \x01(\tR\x06coupon\x12%\n" +
+	"\x0erefunded_minor\x18\a \x01(\x03R\rrefundedMinor\x12\x19\n" +
+	"\bitem_ids\x18\b \x03(\tR\aitemIds\"\xb3\x01\n" +
+	"\x12SatisfactionAnswer\x12\x19\n" +
+	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x16\n" +
+	"\x06metric\x18\x02 \x01(\tR\x06metric\x12\x14\n" +
+	"\x05score\x18\x03 \x01(\x05R\x05score\x12;\n" +
+	"\vanswered_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"answeredAt\x12\x17\n" +
+	"\aitem_id\x18\x05 \x01(\tR\x06itemId\"\x8d\x01\n" +
+	"\rCampaignTouch\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x10\n" +
+	"\x03arm\x18\x02 \x01(\tR\x03arm\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x03 \x01(\tR\tmessageId\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"\x85\x01\n" +
+	"\x16SetDoNotContactRequest\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12$\n" +
+	"\x0edo_not_contact\x18\x02 \x01(\bR\fdoNotContact\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\x19\n" +
+	"\x17SetDoNotContactResponse\"\xd7\x06\n" +
+	"\bCampaign\x12B\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB!\xbaH\x1er\x1c\x18@2\x18^([a-z0-9][a-z0-9_-]*)?$R\n" +
 	"campaignId\x12\x1e\n" +
 	"\x04name\x18\x02 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12+\n" +
-	"\vsegment_ids\x18\x03 \x03(\tB\n" +
-	"\xbaH\a\x92\x01\x04\b\x01\x102R\n" +
-	"segmentIds\x12<\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x125\n" +
+	"\x06target\x18\x03 \x01(\v2\x15.strata.crm.v1.TargetB\x06\xbaH\x03\xc8\x01\x01R\x06target\x12<\n" +
 	"\achannel\x18\x04 \x01(\x0e2\x16.strata.crm.v1.ChannelB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\achannel\x122\n" +
-	"\x0fcontrol_percent\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x0f(\x00R\x0econtrolPercent\x12\x14\n" +
-	"\x05state\x18\x06 \x01(\tR\x05state\x129\n" +
+	"\x0fholdout_percent\x18\x05 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\x0eholdoutPercent\x122\n" +
+	"\x05state\x18\x06 \x01(\x0e2\x1c.strata.crm.v1.CampaignStateR\x05state\x129\n" +
 	"\n" +
-	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"T\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12*\n" +
+	"\x05offer\x18\b \x01(\v2\x14.strata.crm.v1.OfferR\x05offer\x120\n" +
+	"\acontent\x18\t \x01(\v2\x16.strata.crm.v1.ContentR\acontent\x12<\n" +
+	"\bvariants\x18\n" +
+	" \x03(\v2\x16.strata.crm.v1.VariantB\b\xbaH\x05\x92\x01\x02\x10\n" +
+	"R\bvariants\x123\n" +
+	"\bschedule\x18\v \x01(\v2\x17.strata.crm.v1.ScheduleR\bschedule\x12@\n" +
+	"\rfrequency_cap\x18\f \x01(\v2\x1b.strata.crm.v1.FrequencyCapR\ffrequencyCap\x121\n" +
+	"\x04goal\x18\r \x01(\v2\x1d.strata.crm.v1.ConversionGoalR\x04goal\x12;\n" +
+	"\vlaunched_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"launchedAt\x12#\n" +
+	"\raudience_size\x18\x0f \x01(\x03R\faudienceSize\x12'\n" +
+	"\x0fcontrol_percent\x18\x10 \x01(\x05R\x0econtrolPercent\"\x8c\x02\n" +
+	"\x06Target\x123\n" +
+	"\vsegment_ids\x18\x01 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x102\"\x06r\x04\x10\x01\x18@R\n" +
+	"segmentIds\x12\x1b\n" +
+	"\tmatch_any\x18\x02 \x01(\bR\bmatchAny\x128\n" +
+	"\x13exclude_segment_ids\x18\x03 \x03(\tB\b\xbaH\x05\x92\x01\x02\x102R\x11excludeSegmentIds\x123\n" +
+	"\x10exclude_user_ids\x18\x04 \x03(\tB\t\xbaH\x06\x92\x01\x03\x10\x90NR\x0eexcludeUserIds\x12A\n" +
+	"\vpredictions\x18\x05 \x01(\v2\x1f.strata.crm.v1.PredictionFilterR\vpredictions\"\xe8\x03\n" +
+	"\x10PredictionFilter\x12T\n" +
+	"\x17min_purchase_propensity\x18\x01 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x00R\x15minPurchasePropensity\x88\x01\x01\x12T\n" +
+	"\x17max_purchase_propensity\x18\x02 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x01R\x15maxPurchasePropensity\x88\x01\x01\x12B\n" +
+	"\x0emin_churn_risk\x18\x03 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x02R\fminChurnRisk\x88\x01\x01\x12B\n" +
+	"\x0emax_churn_risk\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x00\x00\xf0?)\x00\x00\x00\x00\x00\x00\x00\x00H\x03R\fmaxChurnRisk\x88\x01\x01\x120\n" +
+	"\rmin_clv_minor\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00H\x04R\vminClvMinor\x88\x01\x01B\x1a\n" +
+	"\x18_min_purchase_propensityB\x1a\n" +
+	"\x18_max_purchase_propensityB\x11\n" +
+	"\x0f_min_churn_riskB\x11\n" +
+	"\x0f_max_churn_riskB\x10\n" +
+	"\x0e_min_clv_minor\"\xe4\x03\n" +
+	"\x05Offer\x126\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x18.strata.crm.v1.OfferTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x12!\n" +
+	"\aitem_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06itemId\x121\n" +
+	"\x10list_price_minor\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0elistPriceMinor\x120\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$R\bcurrency\x121\n" +
+	"\x10amount_off_minor\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0eamountOffMinor\x12*\n" +
+	"\vpercent_off\x18\x06 \x01(\x05B\t\xbaH\x06\x1a\x04\x18Z(\x00R\n" +
+	"percentOff\x121\n" +
+	"\x0fmax_percent_off\x18\a \x01(\x05B\t\xbaH\x06\x1a\x04\x18Z(\x00R\rmaxPercentOff\x123\n" +
+	"\x11floor_price_minor\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x0ffloorPriceMinor\x12*\n" +
+	"\fbudget_minor\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\vbudgetMinor\x12(\n" +
+	"\vcoupon_code\x18\n" +
+	" \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
+	"couponCode\"}\n" +
+	"\aContent\x12\x1e\n" +
+	"\x05title\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x05title\x12\x1d\n" +
+	"\x04body\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x18\xa0\x9c\x01R\x04body\x123\n" +
+	"\x0frecommendations\x18\x03 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\n" +
+	"(\x00R\x0frecommendations\"\xc0\x01\n" +
+	"\aVariant\x124\n" +
+	"\x04name\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x10\x01\x18@2\x15^[a-z0-9][a-z0-9_-]*$R\x04name\x12!\n" +
+	"\x06weight\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x01R\x06weight\x120\n" +
+	"\acontent\x18\x03 \x01(\v2\x16.strata.crm.v1.ContentR\acontent\x12*\n" +
+	"\x05offer\x18\x04 \x01(\v2\x14.strata.crm.v1.OfferR\x05offer\"q\n" +
+	"\bSchedule\x129\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1b.strata.crm.v1.ScheduleTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"Y\n" +
+	"\fFrequencyCap\x12\"\n" +
+	"\aper_day\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x06perDay\x12%\n" +
+	"\bper_week\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\aperWeek\"_\n" +
+	"\x0eConversionGoal\x12\x1e\n" +
+	"\x05event\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05event\x12-\n" +
+	"\fwindow_hours\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xd0\x05(\x00R\vwindowHours\"T\n" +
 	"\x15CreateCampaignRequest\x12;\n" +
-	"\bcampaign\x18\x01 \x01(\v2\x17.strata.crm.v1.CampaignB\x06\xbaH\x03\xc8\x01\x01R\bcampaign\"G\n" +
-	"\x18GetCampaignReportRequest\x12+\n" +
-	"\vcampaign_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\n" +
-	"campaignId\"\xf4\x01\n" +
+	"\bcampaign\x18\x01 \x01(\v2\x17.strata.crm.v1.CampaignB\x06\xbaH\x03\xc8\x01\x01R\bcampaign\"@\n" +
+	"\x12GetCampaignRequest\x12*\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"campaignId\"h\n" +
+	"\x14ListCampaignsRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\x12'\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\tpageToken\"v\n" +
+	"\x15ListCampaignsResponse\x125\n" +
+	"\tcampaigns\x18\x01 \x03(\v2\x17.strata.crm.v1.CampaignR\tcampaigns\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"D\n" +
+	"\x16PreviewAudienceRequest\x12*\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"campaignId\"\xd1\x03\n" +
+	"\x0fAudiencePreview\x12\x1f\n" +
+	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x1e\n" +
+	"\n" +
+	"candidates\x18\x02 \x01(\x03R\n" +
+	"candidates\x12\x1a\n" +
+	"\bexcluded\x18\x03 \x01(\x03R\bexcluded\x12'\n" +
+	"\x0fwithout_consent\x18\x04 \x01(\x03R\x0ewithoutConsent\x12$\n" +
+	"\x0edo_not_contact\x18\x05 \x01(\x03R\fdoNotContact\x12)\n" +
+	"\x10frequency_capped\x18\x06 \x01(\x03R\x0ffrequencyCapped\x12\x1a\n" +
+	"\beligible\x18\a \x01(\x03R\beligible\x12\x18\n" +
+	"\acontrol\x18\b \x01(\x03R\acontrol\x12\x18\n" +
+	"\aholdout\x18\t \x01(\x03R\aholdout\x12E\n" +
+	"\atreated\x18\n" +
+	" \x03(\v2+.strata.crm.v1.AudiencePreview.TreatedEntryR\atreated\x12\x14\n" +
+	"\x05empty\x18\v \x01(\bR\x05empty\x1a:\n" +
+	"\fTreatedEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"C\n" +
+	"\x15LaunchCampaignRequest\x12*\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"campaignId\"C\n" +
+	"\x15CancelCampaignRequest\x12*\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"campaignId\"F\n" +
+	"\x18GetCampaignReportRequest\x12*\n" +
+	"\vcampaign_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\n" +
+	"campaignId\"\x98\x03\n" +
 	"\x0eCampaignReport\x12\x1f\n" +
 	"\vcampaign_id\x18\x01 \x01(\tR\n" +
+	"campaignId\x12\x1d\n" +
+	"\n" +
+	"goal_event\x18\x02 \x01(\tR\tgoalEvent\x12!\n" +
+	"\fwindow_hours\x18\x03 \x01(\x05R\vwindowHours\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x124\n" +
+	"\bvariants\x18\x05 \x03(\v2\x18.strata.crm.v1.ArmReportR\bvariants\x122\n" +
+	"\acontrol\x18\x06 \x01(\v2\x18.strata.crm.v1.ArmReportR\acontrol\x12;\n" +
+	"\vlaunched_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"launchedAt\x12;\n" +
+	"\vcomputed_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"computedAt\x12#\n" +
+	"\rwindow_closed\x18\t \x01(\bR\fwindowClosed\"\xf7\x04\n" +
+	"\tArmReport\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\baudience\x18\x02 \x01(\x03R\baudience\x12\x14\n" +
+	"\x05sends\x18\x03 \x01(\x03R\x05sends\x12\x1c\n" +
+	"\tdelivered\x18\x04 \x01(\x03R\tdelivered\x12\x16\n" +
+	"\x06opened\x18\x05 \x01(\x03R\x06opened\x12\x18\n" +
+	"\aclicked\x18\x06 \x01(\x03R\aclicked\x12 \n" +
+	"\vconversions\x18\a \x01(\x03R\vconversions\x12'\n" +
+	"\x0fconversion_rate\x18\b \x01(\x01R\x0econversionRate\x12#\n" +
+	"\rrevenue_minor\x18\t \x01(\x03R\frevenueMinor\x127\n" +
+	"\x17incremental_conversions\x18\n" +
+	" \x01(\x01R\x16incrementalConversions\x12:\n" +
+	"\x19incremental_revenue_minor\x18\v \x01(\x03R\x17incrementalRevenueMinor\x12%\n" +
+	"\x0euplift_percent\x18\f \x01(\x01R\rupliftPercent\x12\f\n" +
+	"\x01z\x18\r \x01(\x01R\x01z\x12\x17\n" +
+	"\ap_value\x18\x0e \x01(\x01R\x06pValue\x12\x15\n" +
+	"\x06ci_low\x18\x0f \x01(\x01R\x05ciLow\x12\x17\n" +
+	"\aci_high\x18\x10 \x01(\x01R\x06ciHigh\x12.\n" +
+	"\x13discount_cost_minor\x18\x11 \x01(\x03R\x11discountCostMinor\x12A\n" +
+	"\x1dnet_incremental_revenue_minor\x18\x12 \x01(\x03R\x1anetIncrementalRevenueMinor\"\xc8\x01\n" +
+	"\x1cGetSatisfactionReportRequest\x12L\n" +
+	"\tdimension\x18\x01 \x01(\x0e2$.strata.crm.v1.SatisfactionDimensionB\b\xbaH\x05\x82\x01\x02\x10\x01R\tdimension\x12.\n" +
+	"\x04from\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04from\x12*\n" +
+	"\x02to\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x02to\"\x92\x01\n" +
+	"\x12SatisfactionReport\x12B\n" +
+	"\tdimension\x18\x01 \x01(\x0e2$.strata.crm.v1.SatisfactionDimensionR\tdimension\x128\n" +
+	"\x06groups\x18\x02 \x03(\v2 .strata.crm.v1.SatisfactionGroupR\x06groups\"\x8a\x03\n" +
+	"\x11SatisfactionGroup\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12#\n" +
+	"\rnps_responses\x18\x02 \x01(\x03R\fnpsResponses\x12\x1c\n" +
+	"\tpromoters\x18\x03 \x01(\x03R\tpromoters\x12\x1a\n" +
+	"\bpassives\x18\x04 \x01(\x03R\bpassives\x12\x1e\n" +
+	"\n" +
+	"detractors\x18\x05 \x01(\x03R\n" +
+	"detractors\x12\x10\n" +
+	"\x03nps\x18\x06 \x01(\x01R\x03nps\x12%\n" +
+	"\x0ecsat_responses\x18\a \x01(\x03R\rcsatResponses\x12%\n" +
+	"\x0ecsat_satisfied\x18\b \x01(\x03R\rcsatSatisfied\x12\x12\n" +
+	"\x04csat\x18\t \x01(\x01R\x04csat\x12#\n" +
+	"\rces_responses\x18\n" +
+	" \x01(\x03R\fcesResponses\x12\x10\n" +
+	"\x03ces\x18\v \x01(\x01R\x03ces\x12\x18\n" +
+	"\aratings\x18\f \x01(\x03R\aratings\x12\x1f\n" +
+	"\vrating_mean\x18\r \x01(\x01R\n" +
+	"ratingMean\"`\n" +
+	"\x18ListFollowUpTasksRequest\x12\x1b\n" +
+	"\topen_only\x18\x01 \x01(\bR\bopenOnly\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xf4\x03(\x00R\bpageSize\"N\n" +
+	"\x19ListFollowUpTasksResponse\x121\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x1b.strata.crm.v1.FollowUpTaskR\x05tasks\"\xe9\x01\n" +
+	"\fFollowUpTask\x12\x17\n" +
+	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n" +
+	"\x05score\x18\x04 \x01(\x05R\x05score\x12&\n" +
+	"\x0fsource_event_id\x18\x05 \x01(\tR\rsourceEventId\x12\x16\n" +
+	"\x06status\x18\x06 \x01(\tR\x06status\x129\n" +
+	"\n" +
+	"created_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x80\x04\n" +
+	"\x0fCampaignMessage\x12\x1d\n" +
+	"\n" +
+	"message_id\x18\x01 \x01(\tR\tmessageId\x12\x1f\n" +
+	"\vcampaign_id\x18\x02 \x01(\tR\n" +
 	"campaignId\x12\x18\n" +
-	"\atreated\x18\x02 \x01(\x03R\atreated\x12\x18\n" +
-	"\acontrol\x18\x03 \x01(\x03R\acontrol\x12-\n" +
-	"\x12treated_conversion\x18\x04 \x01(\x01R\x11treatedConversion\x12-\n" +
-	"\x12control_conversion\x18\x05 \x01(\x01R\x11controlConversion\x12\x16\n" +
-	"\x06uplift\x18\x06 \x01(\x01R\x06uplift\x12\x17\n" +
-	"\ap_value\x18\a \x01(\x01R\x06pValue*l\n" +
+	"\avariant\x18\x03 \x01(\tR\avariant\x12\x17\n" +
+	"\auser_id\x18\x04 \x01(\tR\x06userId\x120\n" +
+	"\achannel\x18\x05 \x01(\x0e2\x16.strata.crm.v1.ChannelR\achannel\x12\x14\n" +
+	"\x05title\x18\x06 \x01(\tR\x05title\x12\x12\n" +
+	"\x04body\x18\a \x01(\tR\x04body\x12\"\n" +
+	"\roffer_item_id\x18\b \x01(\tR\vofferItemId\x12*\n" +
+	"\x11offer_price_minor\x18\t \x01(\x03R\x0fofferPriceMinor\x120\n" +
+	"\x14offer_discount_minor\x18\n" +
+	" \x01(\x03R\x12offerDiscountMinor\x12%\n" +
+	"\x0eoffer_currency\x18\v \x01(\tR\rofferCurrency\x12\x1f\n" +
+	"\vcoupon_code\x18\f \x01(\tR\n" +
+	"couponCode\x12\x19\n" +
+	"\bitem_ids\x18\r \x03(\tR\aitemIds\x129\n" +
+	"\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*l\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fCHANNEL_PUSH\x10\x01\x12\x0f\n" +
 	"\vCHANNEL_SMS\x10\x02\x12\x11\n" +
 	"\rCHANNEL_EMAIL\x10\x03\x12\x12\n" +
-	"\x0eCHANNEL_IN_APP\x10\x042\x92\x03\n" +
+	"\x0eCHANNEL_IN_APP\x10\x04*\xa2\x01\n" +
+	"\rCampaignState\x12\x1e\n" +
+	"\x1aCAMPAIGN_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14CAMPAIGN_STATE_DRAFT\x10\x01\x12\x1c\n" +
+	"\x18CAMPAIGN_STATE_SCHEDULED\x10\x02\x12\x1b\n" +
+	"\x17CAMPAIGN_STATE_LAUNCHED\x10\x03\x12\x1c\n" +
+	"\x18CAMPAIGN_STATE_CANCELLED\x10\x04*\x87\x01\n" +
+	"\tOfferType\x12\x1a\n" +
+	"\x16OFFER_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
+	"\x0fOFFER_TYPE_NONE\x10\x01\x12\x14\n" +
+	"\x10OFFER_TYPE_FIXED\x10\x02\x12\x16\n" +
+	"\x12OFFER_TYPE_PERCENT\x10\x03\x12\x1b\n" +
+	"\x17OFFER_TYPE_PERSONALISED\x10\x04*Z\n" +
+	"\fScheduleType\x12\x1d\n" +
+	"\x19SCHEDULE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11SCHEDULE_TYPE_NOW\x10\x01\x12\x14\n" +
+	"\x10SCHEDULE_TYPE_AT\x10\x02*\xd4\x02\n" +
+	"\x15SatisfactionDimension\x12&\n" +
+	"\"SATISFACTION_DIMENSION_UNSPECIFIED\x10\x00\x12\"\n" +
+	"\x1eSATISFACTION_DIMENSION_OVERALL\x10\x01\x12\"\n" +
+	"\x1eSATISFACTION_DIMENSION_SEGMENT\x10\x02\x12#\n" +
+	"\x1fSATISFACTION_DIMENSION_RFM_TIER\x10\x03\x12\x1f\n" +
+	"\x1bSATISFACTION_DIMENSION_ITEM\x10\x04\x12\"\n" +
+	"\x1eSATISFACTION_DIMENSION_CREATOR\x10\x05\x12\x1e\n" +
+	"\x1aSATISFACTION_DIMENSION_DAY\x10\x06\x12\x1f\n" +
+	"\x1bSATISFACTION_DIMENSION_WEEK\x10\a\x12 \n" +
+	"\x1cSATISFACTION_DIMENSION_MONTH\x10\b2\xf0\v\n" +
 	"\n" +
 	"CRMService\x12t\n" +
-	"\vGetCustomer\x12!.strata.crm.v1.GetCustomerRequest\x1a\x17.strata.crm.v1.Customer\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/customers/{user_id}\x12z\n" +
-	"\x0eCreateCampaign\x12$.strata.crm.v1.CreateCampaignRequest\x1a\x17.strata.crm.v1.Campaign\")\x82\xd3\xe4\x93\x02#:\bcampaign\"\x17/api/v1/admin/campaigns\x12\x91\x01\n" +
-	"\x11GetCampaignReport\x12'.strata.crm.v1.GetCampaignReportRequest\x1a\x1d.strata.crm.v1.CampaignReport\"4\x82\xd3\xe4\x93\x02.\x12,/api/v1/admin/campaigns/{campaign_id}/reportB6Z4github.com/stratahq/strata/proto/strata/crm/v1;crmv1b\x06proto3"
+	"\vGetCustomer\x12!.strata.crm.v1.GetCustomerRequest\x1a\x17.strata.crm.v1.Customer\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/customers/{user_id}\x12\x9d\x01\n" +
+	"\x0fSetDoNotContact\x12%.strata.crm.v1.SetDoNotContactRequest\x1a&.strata.crm.v1.SetDoNotContactResponse\";\x82\xd3\xe4\x93\x025:\x01*\x1a0/api/v1/admin/customers/{user_id}/do-not-contact\x12z\n" +
+	"\x0eCreateCampaign\x12$.strata.crm.v1.CreateCampaignRequest\x1a\x17.strata.crm.v1.Campaign\")\x82\xd3\xe4\x93\x02#:\bcampaign\"\x17/api/v1/admin/campaigns\x12x\n" +
+	"\vGetCampaign\x12!.strata.crm.v1.GetCampaignRequest\x1a\x17.strata.crm.v1.Campaign\"-\x82\xd3\xe4\x93\x02'\x12%/api/v1/admin/campaigns/{campaign_id}\x12{\n" +
+	"\rListCampaigns\x12#.strata.crm.v1.ListCampaignsRequest\x1a$.strata.crm.v1.ListCampaignsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/admin/campaigns\x12\x90\x01\n" +
+	"\x0fPreviewAudience\x12%.strata.crm.v1.PreviewAudienceRequest\x1a\x1e.strata.crm.v1.AudiencePreview\"6\x82\xd3\xe4\x93\x020\x12./api/v1/admin/campaigns/{campaign_id}/audience\x12\x88\x01\n" +
+	"\x0eLaunchCampaign\x12$.strata.crm.v1.LaunchCampaignRequest\x1a\x17.strata.crm.v1.Campaign\"7\x82\xd3\xe4\x93\x021:\x01*\",/api/v1/admin/campaigns/{campaign_id}:launch\x12\x88\x01\n" +
+	"\x0eCancelCampaign\x12$.strata.crm.v1.CancelCampaignRequest\x1a\x17.strata.crm.v1.Campaign\"7\x82\xd3\xe4\x93\x021:\x01*\",/api/v1/admin/campaigns/{campaign_id}:cancel\x12\x91\x01\n" +
+	"\x11GetCampaignReport\x12'.strata.crm.v1.GetCampaignReportRequest\x1a\x1d.strata.crm.v1.CampaignReport\"4\x82\xd3\xe4\x93\x02.\x12,/api/v1/admin/campaigns/{campaign_id}/report\x12\x8b\x01\n" +
+	"\x15GetSatisfactionReport\x12+.strata.crm.v1.GetSatisfactionReportRequest\x1a!.strata.crm.v1.SatisfactionReport\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/admin/satisfaction\x12\x8d\x01\n" +
+	"\x11ListFollowUpTasks\x12'.strata.crm.v1.ListFollowUpTasksRequest\x1a(.strata.crm.v1.ListFollowUpTasksResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/admin/follow-up-tasksB6Z4github.com/stratahq/strata/proto/strata/crm/v1;crmv1b\x06proto3"
 
 var (
 	file_strata_crm_v1_crm_proto_rawDescOnce sync.Once
@@ -555,34 +3565,130 @@ func file_strata_crm_v1_crm_proto_rawDescGZIP() []byte {
 	return file_strata_crm_v1_crm_proto_rawDescData
 }
 
-var file_strata_crm_v1_crm_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_strata_crm_v1_crm_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
 var file_strata_crm_v1_crm_proto_goTypes = []any{
-	(Channel)(0),                     // 0: strata.crm.v1.Channel
-	(*GetCustomerRequest)(nil),       // 1: strata.crm.v1.GetCustomerRequest
-	(*Customer)(nil),                 // 2: strata.crm.v1.Customer
-	(*Campaign)(nil),                 // 3: strata.crm.v1.Campaign
-	(*CreateCampaignRequest)(nil),    // 4: strata.crm.v1.CreateCampaignRequest
-	(*GetCampaignReportRequest)(nil), // 5: strata.crm.v1.GetCampaignReportRequest
-	(*CampaignReport)(nil),           // 6: strata.crm.v1.CampaignReport
-	(*timestamppb.Timestamp)(nil),    // 7: google.protobuf.Timestamp
+	(Channel)(0),                         // 0: strata.crm.v1.Channel
+	(CampaignState)(0),                   // 1: strata.crm.v1.CampaignState
+	(OfferType)(0),                       // 2: strata.crm.v1.OfferType
+	(ScheduleType)(0),                    // 3: strata.crm.v1.ScheduleType
+	(SatisfactionDimension)(0),           // 4: strata.crm.v1.SatisfactionDimension
+	(*GetCustomerRequest)(nil),           // 5: strata.crm.v1.GetCustomerRequest
+	(*Customer)(nil),                     // 6: strata.crm.v1.Customer
+	(*Interaction)(nil),                  // 7: strata.crm.v1.Interaction
+	(*Order)(nil),                        // 8: strata.crm.v1.Order
+	(*SatisfactionAnswer)(nil),           // 9: strata.crm.v1.SatisfactionAnswer
+	(*CampaignTouch)(nil),                // 10: strata.crm.v1.CampaignTouch
+	(*SetDoNotContactRequest)(nil),       // 11: strata.crm.v1.SetDoNotContactRequest
+	(*SetDoNotContactResponse)(nil),      // 12: strata.crm.v1.SetDoNotContactResponse
+	(*Campaign)(nil),                     // 13: strata.crm.v1.Campaign
+	(*Target)(nil),                       // 14: strata.crm.v1.Target
+	(*PredictionFilter)(nil),             // 15: strata.crm.v1.PredictionFilter
+	(*Offer)(nil),                        // 16: strata.crm.v1.Offer
+	(*Content)(nil),                      // 17: strata.crm.v1.Content
+	(*Variant)(nil),                      // 18: strata.crm.v1.Variant
+	(*Schedule)(nil),                     // 19: strata.crm.v1.Schedule
+	(*FrequencyCap)(nil),                 // 20: strata.crm.v1.FrequencyCap
+	(*ConversionGoal)(nil),               // 21: strata.crm.v1.ConversionGoal
+	(*CreateCampaignRequest)(nil),        // 22: strata.crm.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),           // 23: strata.crm.v1.GetCampaignRequest
+	(*ListCampaignsRequest)(nil),         // 24: strata.crm.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),        // 25: strata.crm.v1.ListCampaignsResponse
+	(*PreviewAudienceRequest)(nil),       // 26: strata.crm.v1.PreviewAudienceRequest
+	(*AudiencePreview)(nil),              // 27: strata.crm.v1.AudiencePreview
+	(*LaunchCampaignRequest)(nil),        // 28: strata.crm.v1.LaunchCampaignRequest
+	(*CancelCampaignRequest)(nil),        // 29: strata.crm.v1.CancelCampaignRequest
+	(*GetCampaignReportRequest)(nil),     // 30: strata.crm.v1.GetCampaignReportRequest
+	(*CampaignReport)(nil),               // 31: strata.crm.v1.CampaignReport
+	(*ArmReport)(nil),                    // 32: strata.crm.v1.ArmReport
+	(*GetSatisfactionReportRequest)(nil), // 33: strata.crm.v1.GetSatisfactionReportRequest
+	(*SatisfactionReport)(nil),           // 34: strata.crm.v1.SatisfactionReport
+	(*SatisfactionGroup)(nil),            // 35: strata.crm.v1.SatisfactionGroup
+	(*ListFollowUpTasksRequest)(nil),     // 36: strata.crm.v1.ListFollowUpTasksRequest
+	(*ListFollowUpTasksResponse)(nil),    // 37: strata.crm.v1.ListFollowUpTasksResponse
+	(*FollowUpTask)(nil),                 // 38: strata.crm.v1.FollowUpTask
+	(*CampaignMessage)(nil),              // 39: strata.crm.v1.CampaignMessage
+	nil,                                  // 40: strata.crm.v1.Customer.ConsentEntry
+	nil,                                  // 41: strata.crm.v1.AudiencePreview.TreatedEntry
+	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
+	(*v1.Profile)(nil),                   // 43: strata.profile.v1.Profile
+	(*v11.Prediction)(nil),               // 44: strata.prediction.v1.Prediction
 }
 var file_strata_crm_v1_crm_proto_depIdxs = []int32{
-	7, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
-	0, // 1: strata.crm.v1.Campaign.channel:type_name -> strata.crm.v1.Channel
-	7, // 2: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	3, // 3: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
-	1, // 4: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
-	4, // 5: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
-	5, // 6: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
-	2, // 7: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
-	3, // 8: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
-	6, // 9: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	42, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
+	42, // 1: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
+	43, // 2: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
+	44, // 3: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
+	7,  // 4: strata.crm.v1.Customer.interactions:type_name -> strata.crm.v1.Interaction
+	8,  // 5: strata.crm.v1.Customer.recent_orders:type_name -> strata.crm.v1.Order
+	9,  // 6: strata.crm.v1.Customer.satisfaction:type_name -> strata.crm.v1.SatisfactionAnswer
+	10, // 7: strata.crm.v1.Customer.campaigns:type_name -> strata.crm.v1.CampaignTouch
+	40, // 8: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
+	38, // 9: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
+	42, // 10: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
+	42, // 11: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
+	42, // 12: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
+	42, // 13: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
+	14, // 14: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
+	0,  // 15: strata.crm.v1.Campaign.channel:type_name -> strata.crm.v1.Channel
+	1,  // 16: strata.crm.v1.Campaign.state:type_name -> strata.crm.v1.CampaignState
+	42, // 17: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	16, // 18: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
+	17, // 19: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
+	18, // 20: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
+	19, // 21: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
+	20, // 22: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
+	21, // 23: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
+	42, // 24: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
+	15, // 25: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
+	2,  // 26: strata.crm.v1.Offer.type:type_name -> strata.crm.v1.OfferType
+	17, // 27: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
+	16, // 28: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
+	3,  // 29: strata.crm.v1.Schedule.type:type_name -> strata.crm.v1.ScheduleType
+	42, // 30: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
+	13, // 31: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
+	13, // 32: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
+	41, // 33: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
+	32, // 34: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
+	32, // 35: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
+	42, // 36: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
+	42, // 37: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
+	4,  // 38: strata.crm.v1.GetSatisfactionReportRequest.dimension:type_name -> strata.crm.v1.SatisfactionDimension
+	42, // 39: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
+	42, // 40: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
+	4,  // 41: strata.crm.v1.SatisfactionReport.dimension:type_name -> strata.crm.v1.SatisfactionDimension
+	35, // 42: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
+	38, // 43: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
+	42, // 44: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 45: strata.crm.v1.CampaignMessage.channel:type_name -> strata.crm.v1.Channel
+	42, // 46: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 47: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
+	11, // 48: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
+	22, // 49: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
+	23, // 50: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
+	24, // 51: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
+	26, // 52: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
+	28, // 53: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
+	29, // 54: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
+	30, // 55: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
+	33, // 56: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
+	36, // 57: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
+	6,  // 58: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
+	12, // 59: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
+	13, // 60: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
+	13, // 61: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
+	25, // 62: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
+	27, // 63: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
+	13, // 64: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
+	13, // 65: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
+	31, // 66: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
+	34, // 67: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
+	37, // 68: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
+	58, // [58:69] is the sub-list for method output_type
+	47, // [47:58] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_strata_crm_v1_crm_proto_init() }
@@ -590,13 +3696,14 @@ func file_strata_crm_v1_crm_proto_init() {
 	if File_strata_crm_v1_crm_proto != nil {
 		return
 	}
+	file_strata_crm_v1_crm_proto_msgTypes[10].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_crm_v1_crm_proto_rawDesc), len(file_strata_crm_v1_crm_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      5,
+			NumMessages:   37,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -4,8 +4,12 @@
 // - protoc             (unknown)
 // source: strata/crm/v1/crm.proto
 
-// Package strata.crm.v1 is customer relationship management: customer 360, campaigns and
-// their reports.
+// Package strata.crm.v1 is customer relationship management: the customer 360 view,
+// targeted campaigns with a global control group, their measured uplift, satisfaction
+// analysis and follow-up tasks.
+//
+// Money is always an integer amount in minor units of a currency (fen, cents) plus the
+// ISO 4217 code; never a float.
 
 package crmv1
 
@@ -22,23 +26,57 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	CRMService_GetCustomer_FullMethodName       = "/strata.crm.v1.CRMService/GetCustomer"
-	CRMService_CreateCampaign_FullMethodName    = "/strata.crm.v1.CRMService/CreateCampaign"
-	CRMService_GetCampaignReport_FullMethodName = "/strata.crm.v1.CRMService/GetCampaignReport"
+	CRMService_GetCustomer_FullMethodName           = "/strata.crm.v1.CRMService/GetCustomer"
+	CRMService_SetDoNotContact_FullMethodName       = "/strata.crm.v1.CRMService/SetDoNotContact"
+	CRMService_CreateCampaign_FullMethodName        = "/strata.crm.v1.CRMService/CreateCampaign"
+	CRMService_GetCampaign_FullMethodName           = "/strata.crm.v1.CRMService/GetCampaign"
+	CRMService_ListCampaigns_FullMethodName         = "/strata.crm.v1.CRMService/ListCampaigns"
+	CRMService_PreviewAudience_FullMethodName       = "/strata.crm.v1.CRMService/PreviewAudience"
+	CRMService_LaunchCampaign_FullMethodName        = "/strata.crm.v1.CRMService/LaunchCampaign"
+	CRMService_CancelCampaign_FullMethodName        = "/strata.crm.v1.CRMService/CancelCampaign"
+	CRMService_GetCampaignReport_FullMethodName     = "/strata.crm.v1.CRMService/GetCampaignReport"
+	CRMService_GetSatisfactionReport_FullMethodName = "/strata.crm.v1.CRMService/GetSatisfactionReport"
+	CRMService_ListFollowUpTasks_FullMethodName     = "/strata.crm.v1.CRMService/ListFollowUpTasks"
 )
 
 // CRMServiceClient is the client API for CRMService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// CRMService manages customers and campaigns.
+// CRMService manages customers, campaigns and their reports.
 type CRMServiceClient interface {
-	// GetCustomer returns the 360 view of a customer.
+	// GetCustomer returns the 360 view of a customer; NotFound if the CRM has seen nothing
+	// of the user.
 	GetCustomer(ctx context.Context, in *GetCustomerRequest, opts ...grpc.CallOption) (*Customer, error)
-	// CreateCampaign creates a draft campaign.
+	// SetDoNotContact puts a customer on the do-not-contact list or takes them off it.
+	// Campaigns never message a customer on the list.
+	SetDoNotContact(ctx context.Context, in *SetDoNotContactRequest, opts ...grpc.CallOption) (*SetDoNotContactResponse, error)
+	// CreateCampaign creates a draft campaign. An invalid definition is InvalidArgument
+	// naming the field; a campaign_id already used by a different definition is
+	// AlreadyExists, by the same definition returns the stored campaign.
 	CreateCampaign(ctx context.Context, in *CreateCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
-	// GetCampaignReport returns a campaign's measured outcome.
+	// GetCampaign returns one campaign.
+	GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
+	// ListCampaigns lists campaigns, newest first.
+	ListCampaigns(ctx context.Context, in *ListCampaignsRequest, opts ...grpc.CallOption) (*ListCampaignsResponse, error)
+	// PreviewAudience evaluates a campaign's target now, without sending anything: how
+	// many users each rule removes and how the audience would split.
+	PreviewAudience(ctx context.Context, in *PreviewAudienceRequest, opts ...grpc.CallOption) (*AudiencePreview, error)
+	// LaunchCampaign launches a draft campaign: now, or at its scheduled time. The audience,
+	// its split and every message are written in one transaction with the campaign state;
+	// launching an already launched campaign changes and sends nothing. An empty target is
+	// FailedPrecondition.
+	LaunchCampaign(ctx context.Context, in *LaunchCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
+	// CancelCampaign cancels a draft or scheduled campaign.
+	CancelCampaign(ctx context.Context, in *CancelCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
+	// GetCampaignReport returns a launched campaign's measured outcome: per variant and
+	// for the control group, conversions within the goal window (last touch), uplift and
+	// its significance.
 	GetCampaignReport(ctx context.Context, in *GetCampaignReportRequest, opts ...grpc.CallOption) (*CampaignReport, error)
+	// GetSatisfactionReport returns NPS, CSAT, CES and ratings grouped by a dimension.
+	GetSatisfactionReport(ctx context.Context, in *GetSatisfactionReportRequest, opts ...grpc.CallOption) (*SatisfactionReport, error)
+	// ListFollowUpTasks lists the follow-up tasks opened by detractor answers, newest first.
+	ListFollowUpTasks(ctx context.Context, in *ListFollowUpTasksRequest, opts ...grpc.CallOption) (*ListFollowUpTasksResponse, error)
 }
 
 type cRMServiceClient struct {
@@ -59,10 +97,70 @@ func (c *cRMServiceClient) GetCustomer(ctx context.Context, in *GetCustomerReque
 	return out, nil
 }
 
+func (c *cRMServiceClient) SetDoNotContact(ctx context.Context, in *SetDoNotContactRequest, opts ...grpc.CallOption) (*SetDoNotContactResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetDoNotContactResponse)
+	err := c.cc.Invoke(ctx, CRMService_SetDoNotContact_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *cRMServiceClient) CreateCampaign(ctx context.Context, in *CreateCampaignRequest, opts ...grpc.CallOption) (*Campaign, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(Campaign)
 	err := c.cc.Invoke(ctx, CRMService_CreateCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) GetCampaign(ctx context.Context, in *GetCampaignRequest, opts ...grpc.CallOption) (*Campaign, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Campaign)
+	err := c.cc.Invoke(ctx, CRMService_GetCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) ListCampaigns(ctx context.Context, in *ListCampaignsRequest, opts ...grpc.CallOption) (*ListCampaignsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCampaignsResponse)
+	err := c.cc.Invoke(ctx, CRMService_ListCampaigns_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) PreviewAudience(ctx context.Context, in *PreviewAudienceRequest, opts ...grpc.CallOption) (*AudiencePreview, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AudiencePreview)
+	err := c.cc.Invoke(ctx, CRMService_PreviewAudience_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) LaunchCampaign(ctx context.Context, in *LaunchCampaignRequest, opts ...grpc.CallOption) (*Campaign, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Campaign)
+	err := c.cc.Invoke(ctx, CRMService_LaunchCampaign_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) CancelCampaign(ctx context.Context, in *CancelCampaignRequest, opts ...grpc.CallOption) (*Campaign, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Campaign)
+	err := c.cc.Invoke(ctx, CRMService_CancelCampaign_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -79,18 +177,64 @@ func (c *cRMServiceClient) GetCampaignReport(ctx context.Context, in *GetCampaig
 	return out, nil
 }
 
+func (c *cRMServiceClient) GetSatisfactionReport(ctx context.Context, in *GetSatisfactionReportRequest, opts ...grpc.CallOption) (*SatisfactionReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SatisfactionReport)
+	err := c.cc.Invoke(ctx, CRMService_GetSatisfactionReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) ListFollowUpTasks(ctx context.Context, in *ListFollowUpTasksRequest, opts ...grpc.CallOption) (*ListFollowUpTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListFollowUpTasksResponse)
+	err := c.cc.Invoke(ctx, CRMService_ListFollowUpTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CRMServiceServer is the server API for CRMService service.
 // All implementations must embed UnimplementedCRMServiceServer
 // for forward compatibility.
 //
-// CRMService manages customers and campaigns.
+// CRMService manages customers, campaigns and their reports.
 type CRMServiceServer interface {
-	// GetCustomer returns the 360 view of a customer.
+	// GetCustomer returns the 360 view of a customer; NotFound if the CRM has seen nothing
+	// of the user.
 	GetCustomer(context.Context, *GetCustomerRequest) (*Customer, error)
-	// CreateCampaign creates a draft campaign.
+	// SetDoNotContact puts a customer on the do-not-contact list or takes them off it.
+	// Campaigns never message a customer on the list.
+	SetDoNotContact(context.Context, *SetDoNotContactRequest) (*SetDoNotContactResponse, error)
+	// CreateCampaign creates a draft campaign. An invalid definition is InvalidArgument
+	// naming the field; a campaign_id already used by a different definition is
+	// AlreadyExists, by the same definition returns the stored campaign.
 	CreateCampaign(context.Context, *CreateCampaignRequest) (*Campaign, error)
-	// GetCampaignReport returns a campaign's measured outcome.
+	// GetCampaign returns one campaign.
+	GetCampaign(context.Context, *GetCampaignRequest) (*Campaign, error)
+	// ListCampaigns lists campaigns, newest first.
+	ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error)
+	// PreviewAudience evaluates a campaign's target now, without sending anything: how
+	// many users each rule removes and how the audience would split.
+	PreviewAudience(context.Context, *PreviewAudienceRequest) (*AudiencePreview, error)
+	// LaunchCampaign launches a draft campaign: now, or at its scheduled time. The audience,
+	// its split and every message are written in one transaction with the campaign state;
+	// launching an already launched campaign changes and sends nothing. An empty target is
+	// FailedPrecondition.
+	LaunchCampaign(context.Context, *LaunchCampaignRequest) (*Campaign, error)
+	// CancelCampaign cancels a draft or scheduled campaign.
+	CancelCampaign(context.Context, *CancelCampaignRequest) (*Campaign, error)
+	// GetCampaignReport returns a launched campaign's measured outcome: per variant and
+	// for the control group, conversions within the goal window (last touch), uplift and
+	// its significance.
 	GetCampaignReport(context.Context, *GetCampaignReportRequest) (*CampaignReport, error)
+	// GetSatisfactionReport returns NPS, CSAT, CES and ratings grouped by a dimension.
+	GetSatisfactionReport(context.Context, *GetSatisfactionReportRequest) (*SatisfactionReport, error)
+	// ListFollowUpTasks lists the follow-up tasks opened by detractor answers, newest first.
+	ListFollowUpTasks(context.Context, *ListFollowUpTasksRequest) (*ListFollowUpTasksResponse, error)
 	mustEmbedUnimplementedCRMServiceServer()
 }
 
@@ -104,11 +248,35 @@ type UnimplementedCRMServiceServer struct{}
 func (UnimplementedCRMServiceServer) GetCustomer(context.Context, *GetCustomerRequest) (*Customer, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCustomer not implemented")
 }
+func (UnimplementedCRMServiceServer) SetDoNotContact(context.Context, *SetDoNotContactRequest) (*SetDoNotContactResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetDoNotContact not implemented")
+}
 func (UnimplementedCRMServiceServer) CreateCampaign(context.Context, *CreateCampaignRequest) (*Campaign, error) {
 	return nil, status.Error(codes.Unimplemented, "method CreateCampaign not implemented")
 }
+func (UnimplementedCRMServiceServer) GetCampaign(context.Context, *GetCampaignRequest) (*Campaign, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCampaign not implemented")
+}
+func (UnimplementedCRMServiceServer) ListCampaigns(context.Context, *ListCampaignsRequest) (*ListCampaignsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCampaigns not implemented")
+}
+func (UnimplementedCRMServiceServer) PreviewAudience(context.Context, *PreviewAudienceRequest) (*AudiencePreview, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewAudience not implemented")
+}
+func (UnimplementedCRMServiceServer) LaunchCampaign(context.Context, *LaunchCampaignRequest) (*Campaign, error) {
+	return nil, status.Error(codes.Unimplemented, "method LaunchCampaign not implemented")
+}
+func (UnimplementedCRMServiceServer) CancelCampaign(context.Context, *CancelCampaignRequest) (*Campaign, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelCampaign not implemented")
+}
 func (UnimplementedCRMServiceServer) GetCampaignReport(context.Context, *GetCampaignReportRequest) (*CampaignReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCampaignReport not implemented")
+}
+func (UnimplementedCRMServiceServer) GetSatisfactionReport(context.Context, *GetSatisfactionReportRequest) (*SatisfactionReport, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSatisfactionReport not implemented")
+}
+func (UnimplementedCRMServiceServer) ListFollowUpTasks(context.Context, *ListFollowUpTasksRequest) (*ListFollowUpTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFollowUpTasks not implemented")
 }
 func (UnimplementedCRMServiceServer) mustEmbedUnimplementedCRMServiceServer() {}
 func (UnimplementedCRMServiceServer) testEmbeddedByValue()                    {}
@@ -149,6 +317,24 @@ func _CRMService_GetCustomer_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CRMService_SetDoNotContact_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetDoNotContactRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).SetDoNotContact(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_SetDoNotContact_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).SetDoNotContact(ctx, req.(*SetDoNotContactRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _CRMService_CreateCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(CreateCampaignRequest)
 	if err := dec(in); err != nil {
@@ -163,6 +349,96 @@ func _CRMService_CreateCampaign_Handler(srv interface{}, ctx context.Context, de
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(CRMServiceServer).CreateCampaign(ctx, req.(*CreateCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_GetCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).GetCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_GetCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).GetCampaign(ctx, req.(*GetCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_ListCampaigns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCampaignsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).ListCampaigns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_ListCampaigns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).ListCampaigns(ctx, req.(*ListCampaignsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_PreviewAudience_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewAudienceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).PreviewAudience(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_PreviewAudience_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).PreviewAudience(ctx, req.(*PreviewAudienceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_LaunchCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LaunchCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).LaunchCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_LaunchCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).LaunchCampaign(ctx, req.(*LaunchCampaignRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_CancelCampaign_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelCampaignRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).CancelCampaign(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_CancelCampaign_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).CancelCampaign(ctx, req.(*CancelCampaignRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -185,6 +461,42 @@ func _CRMService_GetCampaignReport_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CRMService_GetSatisfactionReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSatisfactionReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).GetSatisfactionReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_GetSatisfactionReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).GetSatisfactionReport(ctx, req.(*GetSatisfactionReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_ListFollowUpTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListFollowUpTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).ListFollowUpTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_ListFollowUpTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).ListFollowUpTasks(ctx, req.(*ListFollowUpTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CRMService_ServiceDesc is the grpc.ServiceDesc for CRMService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -197,12 +509,44 @@ var CRMService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _CRMService_GetCustomer_Handler,
 		},
 		{
+			MethodName: "SetDoNotContact",
+			Handler:    _CRMService_SetDoNotContact_Handler,
+		},
+		{
 			MethodName: "CreateCampaign",
 			Handler:    _CRMService_CreateCampaign_Handler,
 		},
 		{
+			MethodName: "GetCampaign",
+			Handler:    _CRMService_GetCampaign_Handler,
+		},
+		{
+			MethodName: "ListCampaigns",
+			Handler:    _CRMService_ListCampaigns_Handler,
+		},
+		{
+			MethodName: "PreviewAudience",
+			Handler:    _CRMService_PreviewAudience_Handler,
+		},
+		{
+			MethodName: "LaunchCampaign",
+			Handler:    _CRMService_LaunchCampaign_Handler,
+		},
+		{
+			MethodName: "CancelCampaign",
+			Handler:    _CRMService_CancelCampaign_Handler,
+		},
+		{
 			MethodName: "GetCampaignReport",
 			Handler:    _CRMService_GetCampaignReport_Handler,
+		},
+		{
+			MethodName: "GetSatisfactionReport",
+			Handler:    _CRMService_GetSatisfactionReport_Handler,
+		},
+		{
+			MethodName: "ListFollowUpTasks",
+			Handler:    _CRMService_ListFollowUpTasks_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

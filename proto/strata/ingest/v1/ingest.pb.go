@@ -160,9 +160,12 @@ func (x *IngestBatchRequest) GetEvents() []*v1.Event {
 }
 
 type IngestBatchResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Accepted      int32                  `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
-	Rejected      []*Rejection           `protobuf:"bytes,2,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// accepted counts the events acknowledged, duplicates included.
+	Accepted int32        `protobuf:"varint,1,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Rejected []*Rejection `protobuf:"bytes,2,rep,name=rejected,proto3" json:"rejected,omitempty"`
+	// duplicates counts the accepted events that were seen before and not published again.
+	Duplicates    int32 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -209,6 +212,13 @@ func (x *IngestBatchResponse) GetRejected() []*Rejection {
 		return x.Rejected
 	}
 	return nil
+}
+
+func (x *IngestBatchResponse) GetDuplicates() int32 {
+	if x != nil {
+		return x.Duplicates
+	}
+	return 0
 }
 
 // Rejection says why the event at index was not accepted.
@@ -368,6 +378,94 @@ func (x *UpsertItemsResponse) GetUpserted() int32 {
 	return 0
 }
 
+type DeleteItemsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ItemIds       []string               `protobuf:"bytes,1,rep,name=item_ids,json=itemIds,proto3" json:"item_ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteItemsRequest) Reset() {
+	*x = DeleteItemsRequest{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteItemsRequest) ProtoMessage() {}
+
+func (x *DeleteItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteItemsRequest.ProtoReflect.Descriptor instead.
+func (*DeleteItemsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *DeleteItemsRequest) GetItemIds() []string {
+	if x != nil {
+		return x.ItemIds
+	}
+	return nil
+}
+
+type DeleteItemsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deleted       int32                  `protobuf:"varint,1,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteItemsResponse) Reset() {
+	*x = DeleteItemsResponse{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteItemsResponse) ProtoMessage() {}
+
+func (x *DeleteItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteItemsResponse.ProtoReflect.Descriptor instead.
+func (*DeleteItemsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeleteItemsResponse) GetDeleted() int32 {
+	if x != nil {
+		return x.Deleted
+	}
+	return 0
+}
+
 var File_strata_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_strata_ingest_v1_ingest_proto_rawDesc = "" +
@@ -378,10 +476,13 @@ const file_strata_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x0eIngestResponse\x12\x1c\n" +
 	"\tduplicate\x18\x01 \x01(\bR\tduplicate\"Q\n" +
 	"\x12IngestBatchRequest\x12;\n" +
-	"\x06events\x18\x01 \x03(\v2\x16.strata.event.v1.EventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x06events\"j\n" +
+	"\x06events\x18\x01 \x03(\v2\x16.strata.event.v1.EventB\v\xbaH\b\x92\x01\x05\b\x01\x10\xf4\x03R\x06events\"\x8a\x01\n" +
 	"\x13IngestBatchResponse\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\x05R\baccepted\x127\n" +
-	"\brejected\x18\x02 \x03(\v2\x1b.strata.ingest.v1.RejectionR\brejected\"j\n" +
+	"\brejected\x18\x02 \x03(\v2\x1b.strata.ingest.v1.RejectionR\brejected\x12\x1e\n" +
+	"\n" +
+	"duplicates\x18\x03 \x01(\x05R\n" +
+	"duplicates\"j\n" +
 	"\tRejection\x12\x14\n" +
 	"\x05index\x18\x01 \x01(\x05R\x05index\x12\x19\n" +
 	"\bevent_id\x18\x02 \x01(\tR\aeventId\x12\x14\n" +
@@ -390,11 +491,16 @@ const file_strata_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x12UpsertItemsRequest\x12?\n" +
 	"\x05items\x18\x01 \x03(\v2\x1c.strata.event.v1.CatalogItemB\v\xbaH\b\x92\x01\x05\b\x01\x10\xe8\aR\x05items\"1\n" +
 	"\x13UpsertItemsResponse\x12\x1a\n" +
-	"\bupserted\x18\x01 \x01(\x05R\bupserted2\xf9\x02\n" +
+	"\bupserted\x18\x01 \x01(\x05R\bupserted\"E\n" +
+	"\x12DeleteItemsRequest\x12/\n" +
+	"\bitem_ids\x18\x01 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xe8\a\"\ar\x05\x10\x01\x18\x80\x01R\aitemIds\"/\n" +
+	"\x13DeleteItemsResponse\x12\x18\n" +
+	"\adeleted\x18\x01 \x01(\x05R\adeleted2\x85\x04\n" +
 	"\rIngestService\x12f\n" +
 	"\x06Ingest\x12\x1f.strata.ingest.v1.IngestRequest\x1a .strata.ingest.v1.IngestResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/api/v1/events\x12{\n" +
 	"\vIngestBatch\x12$.strata.ingest.v1.IngestBatchRequest\x1a%.strata.ingest.v1.IngestBatchResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/api/v1/events:batch\x12\x82\x01\n" +
-	"\vUpsertItems\x12$.strata.ingest.v1.UpsertItemsRequest\x1a%.strata.ingest.v1.UpsertItemsResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/admin/catalog/itemsB<Z:github.com/stratahq/strata/proto/strata/ingest/v1;ingestv1b\x06proto3"
+	"\vUpsertItems\x12$.strata.ingest.v1.UpsertItemsRequest\x1a%.strata.ingest.v1.UpsertItemsResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/admin/catalog/items\x12\x89\x01\n" +
+	"\vDeleteItems\x12$.strata.ingest.v1.DeleteItemsRequest\x1a%.strata.ingest.v1.DeleteItemsResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/api/v1/admin/catalog/items:deleteB<Z:github.com/stratahq/strata/proto/strata/ingest/v1;ingestv1b\x06proto3"
 
 var (
 	file_strata_ingest_v1_ingest_proto_rawDescOnce sync.Once
@@ -408,7 +514,7 @@ func file_strata_ingest_v1_ingest_proto_rawDescGZIP() []byte {
 	return file_strata_ingest_v1_ingest_proto_rawDescData
 }
 
-var file_strata_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_strata_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_strata_ingest_v1_ingest_proto_goTypes = []any{
 	(*IngestRequest)(nil),       // 0: strata.ingest.v1.IngestRequest
 	(*IngestResponse)(nil),      // 1: strata.ingest.v1.IngestResponse
@@ -417,25 +523,29 @@ var file_strata_ingest_v1_ingest_proto_goTypes = []any{
 	(*Rejection)(nil),           // 4: strata.ingest.v1.Rejection
 	(*UpsertItemsRequest)(nil),  // 5: strata.ingest.v1.UpsertItemsRequest
 	(*UpsertItemsResponse)(nil), // 6: strata.ingest.v1.UpsertItemsResponse
-	(*v1.Event)(nil),            // 7: strata.event.v1.Event
-	(*v1.CatalogItem)(nil),      // 8: strata.event.v1.CatalogItem
+	(*DeleteItemsRequest)(nil),  // 7: strata.ingest.v1.DeleteItemsRequest
+	(*DeleteItemsResponse)(nil), // 8: strata.ingest.v1.DeleteItemsResponse
+	(*v1.Event)(nil),            // 9: strata.event.v1.Event
+	(*v1.CatalogItem)(nil),      // 10: strata.event.v1.CatalogItem
 }
 var file_strata_ingest_v1_ingest_proto_depIdxs = []int32{
-	7, // 0: strata.ingest.v1.IngestRequest.event:type_name -> strata.event.v1.Event
-	7, // 1: strata.ingest.v1.IngestBatchRequest.events:type_name -> strata.event.v1.Event
-	4, // 2: strata.ingest.v1.IngestBatchResponse.rejected:type_name -> strata.ingest.v1.Rejection
-	8, // 3: strata.ingest.v1.UpsertItemsRequest.items:type_name -> strata.event.v1.CatalogItem
-	0, // 4: strata.ingest.v1.IngestService.Ingest:input_type -> strata.ingest.v1.IngestRequest
-	2, // 5: strata.ingest.v1.IngestService.IngestBatch:input_type -> strata.ingest.v1.IngestBatchRequest
-	5, // 6: strata.ingest.v1.IngestService.UpsertItems:input_type -> strata.ingest.v1.UpsertItemsRequest
-	1, // 7: strata.ingest.v1.IngestService.Ingest:output_type -> strata.ingest.v1.IngestResponse
-	3, // 8: strata.ingest.v1.IngestService.IngestBatch:output_type -> strata.ingest.v1.IngestBatchResponse
-	6, // 9: strata.ingest.v1.IngestService.UpsertItems:output_type -> strata.ingest.v1.UpsertItemsResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	9,  // 0: strata.ingest.v1.IngestRequest.event:type_name -> strata.event.v1.Event
+	9,  // 1: strata.ingest.v1.IngestBatchRequest.events:type_name -> strata.event.v1.Event
+	4,  // 2: strata.ingest.v1.IngestBatchResponse.rejected:type_name -> strata.ingest.v1.Rejection
+	10, // 3: strata.ingest.v1.UpsertItemsRequest.items:type_name -> strata.event.v1.CatalogItem
+	0,  // 4: strata.ingest.v1.IngestService.Ingest:input_type -> strata.ingest.v1.IngestRequest
+	2,  // 5: strata.ingest.v1.IngestService.IngestBatch:input_type -> strata.ingest.v1.IngestBatchRequest
+	5,  // 6: strata.ingest.v1.IngestService.UpsertItems:input_type -> strata.ingest.v1.UpsertItemsRequest
+	7,  // 7: strata.ingest.v1.IngestService.DeleteItems:input_type -> strata.ingest.v1.DeleteItemsRequest
+	1,  // 8: strata.ingest.v1.IngestService.Ingest:output_type -> strata.ingest.v1.IngestResponse
+	3,  // 9: strata.ingest.v1.IngestService.IngestBatch:output_type -> strata.ingest.v1.IngestBatchResponse
+	6,  // 10: strata.ingest.v1.IngestService.UpsertItems:output_type -> strata.ingest.v1.UpsertItemsResponse
+	8,  // 11: strata.ingest.v1.IngestService.DeleteItems:output_type -> strata.ingest.v1.DeleteItemsResponse
+	8,  // [8:12] is the sub-list for method output_type
+	4,  // [4:8] is the sub-list for method input_type
+	4,  // [4:4] is the sub-list for extension type_name
+	4,  // [4:4] is the sub-list for extension extendee
+	0,  // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_strata_ingest_v1_ingest_proto_init() }
@@ -449,7 +559,7 @@ func file_strata_ingest_v1_ingest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_ingest_v1_ingest_proto_rawDesc), len(file_strata_ingest_v1_ingest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	IngestService_Ingest_FullMethodName      = "/strata.ingest.v1.IngestService/Ingest"
 	IngestService_IngestBatch_FullMethodName = "/strata.ingest.v1.IngestService/IngestBatch"
 	IngestService_UpsertItems_FullMethodName = "/strata.ingest.v1.IngestService/UpsertItems"
+	IngestService_DeleteItems_FullMethodName = "/strata.ingest.v1.IngestService/DeleteItems"
 )
 
 // IngestServiceClient is the client API for IngestService service.
@@ -39,6 +40,9 @@ type IngestServiceClient interface {
 	IngestBatch(ctx context.Context, in *IngestBatchRequest, opts ...grpc.CallOption) (*IngestBatchResponse, error)
 	// UpsertItems publishes catalog items to strata.catalog.v1.
 	UpsertItems(ctx context.Context, in *UpsertItemsRequest, opts ...grpc.CallOption) (*UpsertItemsResponse, error)
+	// DeleteItems publishes a tombstone (a record with a null value) for each item id to the
+	// compacted strata.catalog.v1, which removes the items once the topic is compacted.
+	DeleteItems(ctx context.Context, in *DeleteItemsRequest, opts ...grpc.CallOption) (*DeleteItemsResponse, error)
 }
 
 type ingestServiceClient struct {
@@ -79,6 +83,16 @@ func (c *ingestServiceClient) UpsertItems(ctx context.Context, in *UpsertItemsRe
 	return out, nil
 }
 
+func (c *ingestServiceClient) DeleteItems(ctx context.Context, in *DeleteItemsRequest, opts ...grpc.CallOption) (*DeleteItemsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteItemsResponse)
+	err := c.cc.Invoke(ctx, IngestService_DeleteItems_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestServiceServer is the server API for IngestService service.
 // All implementations must embed UnimplementedIngestServiceServer
 // for forward compatibility.
@@ -92,6 +106,9 @@ type IngestServiceServer interface {
 	IngestBatch(context.Context, *IngestBatchRequest) (*IngestBatchResponse, error)
 	// UpsertItems publishes catalog items to strata.catalog.v1.
 	UpsertItems(context.Context, *UpsertItemsRequest) (*UpsertItemsResponse, error)
+	// DeleteItems publishes a tombstone (a record with a null value) for each item id to the
+	// compacted strata.catalog.v1, which removes the items once the topic is compacted.
+	DeleteItems(context.Context, *DeleteItemsRequest) (*DeleteItemsResponse, error)
 	mustEmbedUnimplementedIngestServiceServer()
 }
 
@@ -110,6 +127,9 @@ func (UnimplementedIngestServiceServer) IngestBatch(context.Context, *IngestBatc
 }
 func (UnimplementedIngestServiceServer) UpsertItems(context.Context, *UpsertItemsRequest) (*UpsertItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpsertItems not implemented")
+}
+func (UnimplementedIngestServiceServer) DeleteItems(context.Context, *DeleteItemsRequest) (*DeleteItemsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteItems not implemented")
 }
 func (UnimplementedIngestServiceServer) mustEmbedUnimplementedIngestServiceServer() {}
 func (UnimplementedIngestServiceServer) testEmbeddedByValue()                       {}
@@ -186,6 +206,24 @@ func _IngestService_UpsertItems_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestService_DeleteItems_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteItemsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestServiceServer).DeleteItems(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestService_DeleteItems_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestServiceServer).DeleteItems(ctx, req.(*DeleteItemsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestService_ServiceDesc is the grpc.ServiceDesc for IngestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -204,6 +242,10 @@ var IngestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpsertItems",
 			Handler:    _IngestService_UpsertItems_Handler,
+		},
+		{
+			MethodName: "DeleteItems",
+			Handler:    _IngestService_DeleteItems_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -5,12 +5,20 @@
 // source: strata/profile/v1/profile.proto
 
 // Package strata.profile.v1 is the user profile: the computed state the profile service
-// keeps per user, publishes to the compacted strata.profiles.v1 and serves over gRPC.
+// keeps per user, publishes to the compacted strata.profiles.v1 and serves over gRPC, and
+// the segments, RFM tiers and behaviour clusters built on it.
+//
+// A profile has two kinds of fields. Folded fields (counts, daily buckets, purchases,
+// traits, interests, predictions) depend only on the events applied, in event time, so a
+// replay gives the same values. Derived fields (the 7/30/90-day windows, RFM, lifecycle
+// stage, value tier, decayed interest weights) are computed from the folded ones as of
+// the time in as_of; GetProfile derives them again as of the time of the request.
 
 package profilev1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
+	v1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -27,6 +35,108 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// SegmentStatus is where a segment's back-fill stands.
+type SegmentStatus int32
+
+const (
+	SegmentStatus_SEGMENT_STATUS_UNSPECIFIED SegmentStatus = 0
+	// SEGMENT_STATUS_COMPUTING: the definition is being evaluated over every profile.
+	SegmentStatus_SEGMENT_STATUS_COMPUTING SegmentStatus = 1
+	// SEGMENT_STATUS_READY: every profile was evaluated; members follow profile changes.
+	SegmentStatus_SEGMENT_STATUS_READY SegmentStatus = 2
+)
+
+// Enum value maps for SegmentStatus.
+var (
+	SegmentStatus_name = map[int32]string{
+		0: "SEGMENT_STATUS_UNSPECIFIED",
+		1: "SEGMENT_STATUS_COMPUTING",
+		2: "SEGMENT_STATUS_READY",
+	}
+	SegmentStatus_value = map[string]int32{
+		"SEGMENT_STATUS_UNSPECIFIED": 0,
+		"SEGMENT_STATUS_COMPUTING":   1,
+		"SEGMENT_STATUS_READY":       2,
+	}
+)
+
+func (x SegmentStatus) Enum() *SegmentStatus {
+	p := new(SegmentStatus)
+	*p = x
+	return p
+}
+
+func (x SegmentStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SegmentStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_profile_v1_profile_proto_enumTypes[0].Descriptor()
+}
+
+func (SegmentStatus) Type() protoreflect.EnumType {
+	return &file_strata_profile_v1_profile_proto_enumTypes[0]
+}
+
+func (x SegmentStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SegmentStatus.Descriptor instead.
+func (SegmentStatus) EnumDescriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{0}
+}
+
+// SegmentEventType says whether a user entered or left a segment.
+type SegmentEventType int32
+
+const (
+	SegmentEventType_SEGMENT_EVENT_TYPE_UNSPECIFIED SegmentEventType = 0
+	SegmentEventType_SEGMENT_EVENT_TYPE_ENTER       SegmentEventType = 1
+	SegmentEventType_SEGMENT_EVENT_TYPE_EXIT        SegmentEventType = 2
+)
+
+// Enum value maps for SegmentEventType.
+var (
+	SegmentEventType_name = map[int32]string{
+		0: "SEGMENT_EVENT_TYPE_UNSPECIFIED",
+		1: "SEGMENT_EVENT_TYPE_ENTER",
+		2: "SEGMENT_EVENT_TYPE_EXIT",
+	}
+	SegmentEventType_value = map[string]int32{
+		"SEGMENT_EVENT_TYPE_UNSPECIFIED": 0,
+		"SEGMENT_EVENT_TYPE_ENTER":       1,
+		"SEGMENT_EVENT_TYPE_EXIT":        2,
+	}
+)
+
+func (x SegmentEventType) Enum() *SegmentEventType {
+	p := new(SegmentEventType)
+	*p = x
+	return p
+}
+
+func (x SegmentEventType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (SegmentEventType) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_profile_v1_profile_proto_enumTypes[1].Descriptor()
+}
+
+func (SegmentEventType) Type() protoreflect.EnumType {
+	return &file_strata_profile_v1_profile_proto_enumTypes[1]
+}
+
+func (x SegmentEventType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use SegmentEventType.Descriptor instead.
+func (SegmentEventType) EnumDescriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{1}
+}
 
 type GetProfileRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -76,20 +186,53 @@ func (x *GetProfileRequest) GetUserId() string {
 type Profile struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// anonymous_ids are the anonymous ids merged into this user.
+	// anonymous_ids are the anonymous ids seen on this user's events.
 	AnonymousIds []string `protobuf:"bytes,2,rep,name=anonymous_ids,json=anonymousIds,proto3" json:"anonymous_ids,omitempty"`
-	// traits are the latest identify traits.
+	// traits are the latest identify traits, as sent.
 	Traits *structpb.Struct `protobuf:"bytes,3,opt,name=traits,proto3" json:"traits,omitempty"`
 	// event_counts counts applied events by name (track event name, or the call type).
 	EventCounts map[string]int64       `protobuf:"bytes,4,rep,name=event_counts,json=eventCounts,proto3" json:"event_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	EventsTotal int64                  `protobuf:"varint,5,opt,name=events_total,json=eventsTotal,proto3" json:"events_total,omitempty"`
 	FirstSeen   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=first_seen,json=firstSeen,proto3" json:"first_seen,omitempty"`
 	LastSeen    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_seen,json=lastSeen,proto3" json:"last_seen,omitempty"`
-	// version increases by one with every applied event.
+	// version increases by one with every applied event, prediction or merge.
 	Version int64 `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
-	// applied is the Kafka position of the last event applied, for idempotent replay.
-	Applied       *Position              `protobuf:"bytes,9,opt,name=applied,proto3" json:"applied,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// applied is the Kafka position of the last strata.events.v1 message applied, for
+	// idempotent replay.
+	Applied   *Position              `protobuf:"bytes,9,opt,name=applied,proto3" json:"applied,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// demographics are the typed traits read from identify calls.
+	Demographics *Demographics `protobuf:"bytes,11,opt,name=demographics,proto3" json:"demographics,omitempty"`
+	// consent is the opt-in per channel ("email", "sms", "push", "in_app", …); a channel
+	// absent from the map has no recorded consent.
+	Consent map[string]bool `protobuf:"bytes,12,rep,name=consent,proto3" json:"consent,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// aggregates are behaviour counts in the 7/30/90-day windows (derived) and lifetime.
+	Aggregates *Aggregates `protobuf:"bytes,13,opt,name=aggregates,proto3" json:"aggregates,omitempty"`
+	// last_purchase is the time of the latest Order Completed.
+	LastPurchase *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=last_purchase,json=lastPurchase,proto3" json:"last_purchase,omitempty"`
+	// interests are the time-decayed interest weights.
+	Interests *Interests `protobuf:"bytes,15,opt,name=interests,proto3" json:"interests,omitempty"`
+	// lifecycle is the lifecycle stage (derived).
+	Lifecycle *Lifecycle `protobuf:"bytes,16,opt,name=lifecycle,proto3" json:"lifecycle,omitempty"`
+	// value_tier is "prospect" (never purchased), "lapsed" (no purchase in 365 days),
+	// "unscored" (RFM not calibrated yet), or "low" (M score 1–2), "medium" (3), "high" (4),
+	// "vip" (5) by the M quintile of the last 365 days (derived).
+	ValueTier string `protobuf:"bytes,17,opt,name=value_tier,json=valueTier,proto3" json:"value_tier,omitempty"`
+	// rfm holds the RFM values, scores and tier (derived).
+	Rfm *Rfm `protobuf:"bytes,18,opt,name=rfm,proto3" json:"rfm,omitempty"`
+	// predictions are the latest scores from strata.predictions.v1.
+	Predictions *v1.Prediction `protobuf:"bytes,19,opt,name=predictions,proto3" json:"predictions,omitempty"`
+	// segments are the ids of the rule segments the user belongs to.
+	Segments []string `protobuf:"bytes,20,rep,name=segments,proto3" json:"segments,omitempty"`
+	// as_of is the time the derived fields were computed for.
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,21,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// merged_ids are the ids whose history was merged into this profile by alias calls.
+	MergedIds []string `protobuf:"bytes,22,rep,name=merged_ids,json=mergedIds,proto3" json:"merged_ids,omitempty"`
+	// predictions_applied is the Kafka position of the last strata.predictions.v1 message
+	// applied.
+	PredictionsApplied *Position `protobuf:"bytes,23,opt,name=predictions_applied,json=predictionsApplied,proto3" json:"predictions_applied,omitempty"`
+	// activity is the folded state the windows are derived from.
+	Activity      *Activity `protobuf:"bytes,24,opt,name=activity,proto3" json:"activity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -194,6 +337,889 @@ func (x *Profile) GetUpdatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Profile) GetDemographics() *Demographics {
+	if x != nil {
+		return x.Demographics
+	}
+	return nil
+}
+
+func (x *Profile) GetConsent() map[string]bool {
+	if x != nil {
+		return x.Consent
+	}
+	return nil
+}
+
+func (x *Profile) GetAggregates() *Aggregates {
+	if x != nil {
+		return x.Aggregates
+	}
+	return nil
+}
+
+func (x *Profile) GetLastPurchase() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastPurchase
+	}
+	return nil
+}
+
+func (x *Profile) GetInterests() *Interests {
+	if x != nil {
+		return x.Interests
+	}
+	return nil
+}
+
+func (x *Profile) GetLifecycle() *Lifecycle {
+	if x != nil {
+		return x.Lifecycle
+	}
+	return nil
+}
+
+func (x *Profile) GetValueTier() string {
+	if x != nil {
+		return x.ValueTier
+	}
+	return ""
+}
+
+func (x *Profile) GetRfm() *Rfm {
+	if x != nil {
+		return x.Rfm
+	}
+	return nil
+}
+
+func (x *Profile) GetPredictions() *v1.Prediction {
+	if x != nil {
+		return x.Predictions
+	}
+	return nil
+}
+
+func (x *Profile) GetSegments() []string {
+	if x != nil {
+		return x.Segments
+	}
+	return nil
+}
+
+func (x *Profile) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+func (x *Profile) GetMergedIds() []string {
+	if x != nil {
+		return x.MergedIds
+	}
+	return nil
+}
+
+func (x *Profile) GetPredictionsApplied() *Position {
+	if x != nil {
+		return x.PredictionsApplied
+	}
+	return nil
+}
+
+func (x *Profile) GetActivity() *Activity {
+	if x != nil {
+		return x.Activity
+	}
+	return nil
+}
+
+// Demographics are the user features identify calls carry.
+type Demographics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// age_band is e.g. "18-24", "25-34"; from the trait age_band, or banded from age.
+	AgeBand     string `protobuf:"bytes,1,opt,name=age_band,json=ageBand,proto3" json:"age_band,omitempty"`
+	Gender      string `protobuf:"bytes,2,opt,name=gender,proto3" json:"gender,omitempty"`
+	Occupation  string `protobuf:"bytes,3,opt,name=occupation,proto3" json:"occupation,omitempty"`
+	IncomeLevel string `protobuf:"bytes,4,opt,name=income_level,json=incomeLevel,proto3" json:"income_level,omitempty"`
+	// city_tier is e.g. "1", "new-1", "2".
+	CityTier string `protobuf:"bytes,5,opt,name=city_tier,json=cityTier,proto3" json:"city_tier,omitempty"`
+	// interests are the interests the user declared.
+	Interests     []string `protobuf:"bytes,6,rep,name=interests,proto3" json:"interests,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Demographics) Reset() {
+	*x = Demographics{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Demographics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Demographics) ProtoMessage() {}
+
+func (x *Demographics) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Demographics.ProtoReflect.Descriptor instead.
+func (*Demographics) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Demographics) GetAgeBand() string {
+	if x != nil {
+		return x.AgeBand
+	}
+	return ""
+}
+
+func (x *Demographics) GetGender() string {
+	if x != nil {
+		return x.Gender
+	}
+	return ""
+}
+
+func (x *Demographics) GetOccupation() string {
+	if x != nil {
+		return x.Occupation
+	}
+	return ""
+}
+
+func (x *Demographics) GetIncomeLevel() string {
+	if x != nil {
+		return x.IncomeLevel
+	}
+	return ""
+}
+
+func (x *Demographics) GetCityTier() string {
+	if x != nil {
+		return x.CityTier
+	}
+	return ""
+}
+
+func (x *Demographics) GetInterests() []string {
+	if x != nil {
+		return x.Interests
+	}
+	return nil
+}
+
+// Aggregates are behaviour counts over time windows.
+type Aggregates struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// currency is the ISO 4217 code revenue is summed in: the first one seen.
+	Currency string `protobuf:"bytes,1,opt,name=currency,proto3" json:"currency,omitempty"`
+	// d7, d30 and d90 cover the 7, 30 and 90 UTC calendar days ending with as_of's day.
+	D7            *Window `protobuf:"bytes,2,opt,name=d7,proto3" json:"d7,omitempty"`
+	D30           *Window `protobuf:"bytes,3,opt,name=d30,proto3" json:"d30,omitempty"`
+	D90           *Window `protobuf:"bytes,4,opt,name=d90,proto3" json:"d90,omitempty"`
+	Lifetime      *Window `protobuf:"bytes,5,opt,name=lifetime,proto3" json:"lifetime,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Aggregates) Reset() {
+	*x = Aggregates{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Aggregates) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Aggregates) ProtoMessage() {}
+
+func (x *Aggregates) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Aggregates.ProtoReflect.Descriptor instead.
+func (*Aggregates) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Aggregates) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *Aggregates) GetD7() *Window {
+	if x != nil {
+		return x.D7
+	}
+	return nil
+}
+
+func (x *Aggregates) GetD30() *Window {
+	if x != nil {
+		return x.D30
+	}
+	return nil
+}
+
+func (x *Aggregates) GetD90() *Window {
+	if x != nil {
+		return x.D90
+	}
+	return nil
+}
+
+func (x *Aggregates) GetLifetime() *Window {
+	if x != nil {
+		return x.Lifetime
+	}
+	return nil
+}
+
+// Window holds behaviour counts over a time window (or one day, in a bucket).
+type Window struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// views counts Product Viewed events and page and screen calls.
+	Views            int64 `protobuf:"varint,1,opt,name=views,proto3" json:"views,omitempty"`
+	LessonsStarted   int64 `protobuf:"varint,2,opt,name=lessons_started,json=lessonsStarted,proto3" json:"lessons_started,omitempty"`
+	LessonsCompleted int64 `protobuf:"varint,3,opt,name=lessons_completed,json=lessonsCompleted,proto3" json:"lessons_completed,omitempty"`
+	// learning_minutes sums the minutes of Lesson Completed events.
+	LearningMinutes float64 `protobuf:"fixed64,4,opt,name=learning_minutes,json=learningMinutes,proto3" json:"learning_minutes,omitempty"`
+	// favorites counts Item Favorited events.
+	Favorites int64 `protobuf:"varint,5,opt,name=favorites,proto3" json:"favorites,omitempty"`
+	// cart_adds counts Product Added events.
+	CartAdds int64 `protobuf:"varint,6,opt,name=cart_adds,json=cartAdds,proto3" json:"cart_adds,omitempty"`
+	// orders counts Order Completed events.
+	Orders int64 `protobuf:"varint,7,opt,name=orders,proto3" json:"orders,omitempty"`
+	// revenue_minor is order revenue net of refunds, in minor units of Aggregates.currency.
+	RevenueMinor int64 `protobuf:"varint,8,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
+	// refunds counts Order Refunded events; refund_minor sums their amounts.
+	Refunds     int64 `protobuf:"varint,9,opt,name=refunds,proto3" json:"refunds,omitempty"`
+	RefundMinor int64 `protobuf:"varint,10,opt,name=refund_minor,json=refundMinor,proto3" json:"refund_minor,omitempty"`
+	// ratings_count counts Item Rated events; rating_mean is the mean of their 1–5 ratings.
+	RatingsCount int64   `protobuf:"varint,11,opt,name=ratings_count,json=ratingsCount,proto3" json:"ratings_count,omitempty"`
+	RatingsSum   float64 `protobuf:"fixed64,12,opt,name=ratings_sum,json=ratingsSum,proto3" json:"ratings_sum,omitempty"`
+	RatingMean   float64 `protobuf:"fixed64,13,opt,name=rating_mean,json=ratingMean,proto3" json:"rating_mean,omitempty"`
+	// active_days counts the days with at least one track, page or screen event.
+	ActiveDays int64 `protobuf:"varint,14,opt,name=active_days,json=activeDays,proto3" json:"active_days,omitempty"`
+	// sessions counts activity bursts separated by more than the session gap (30 minutes).
+	Sessions int64 `protobuf:"varint,15,opt,name=sessions,proto3" json:"sessions,omitempty"`
+	// events counts every applied event.
+	Events        int64 `protobuf:"varint,16,opt,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Window) Reset() {
+	*x = Window{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Window) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Window) ProtoMessage() {}
+
+func (x *Window) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Window.ProtoReflect.Descriptor instead.
+func (*Window) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Window) GetViews() int64 {
+	if x != nil {
+		return x.Views
+	}
+	return 0
+}
+
+func (x *Window) GetLessonsStarted() int64 {
+	if x != nil {
+		return x.LessonsStarted
+	}
+	return 0
+}
+
+func (x *Window) GetLessonsCompleted() int64 {
+	if x != nil {
+		return x.LessonsCompleted
+	}
+	return 0
+}
+
+func (x *Window) GetLearningMinutes() float64 {
+	if x != nil {
+		return x.LearningMinutes
+	}
+	return 0
+}
+
+func (x *Window) GetFavorites() int64 {
+	if x != nil {
+		return x.Favorites
+	}
+	return 0
+}
+
+func (x *Window) GetCartAdds() int64 {
+	if x != nil {
+		return x.CartAdds
+	}
+	return 0
+}
+
+func (x *Window) GetOrders() int64 {
+	if x != nil {
+		return x.Orders
+	}
+	return 0
+}
+
+func (x *Window) GetRevenueMinor() int64 {
+	if x != nil {
+		return x.RevenueMinor
+	}
+	return 0
+}
+
+func (x *Window) GetRefunds() int64 {
+	if x != nil {
+		return x.Refunds
+	}
+	return 0
+}
+
+func (x *Window) GetRefundMinor() int64 {
+	if x != nil {
+		return x.RefundMinor
+	}
+	return 0
+}
+
+func (x *Window) GetRatingsCount() int64 {
+	if x != nil {
+		return x.RatingsCount
+	}
+	return 0
+}
+
+func (x *Window) GetRatingsSum() float64 {
+	if x != nil {
+		return x.RatingsSum
+	}
+	return 0
+}
+
+func (x *Window) GetRatingMean() float64 {
+	if x != nil {
+		return x.RatingMean
+	}
+	return 0
+}
+
+func (x *Window) GetActiveDays() int64 {
+	if x != nil {
+		return x.ActiveDays
+	}
+	return 0
+}
+
+func (x *Window) GetSessions() int64 {
+	if x != nil {
+		return x.Sessions
+	}
+	return 0
+}
+
+func (x *Window) GetEvents() int64 {
+	if x != nil {
+		return x.Events
+	}
+	return 0
+}
+
+// Interests are interest weights per catalog category and tag. Each interaction adds a
+// weight that halves every half-life (30 days by default); the weights are decayed to
+// as_of.
+type Interests struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Categories    map[string]float64     `protobuf:"bytes,1,rep,name=categories,proto3" json:"categories,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	Tags          map[string]float64     `protobuf:"bytes,2,rep,name=tags,proto3" json:"tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Interests) Reset() {
+	*x = Interests{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Interests) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Interests) ProtoMessage() {}
+
+func (x *Interests) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Interests.ProtoReflect.Descriptor instead.
+func (*Interests) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Interests) GetCategories() map[string]float64 {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *Interests) GetTags() map[string]float64 {
+	if x != nil {
+		return x.Tags
+	}
+	return nil
+}
+
+func (x *Interests) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
+// Lifecycle is the user's lifecycle stage.
+type Lifecycle struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// stage is one of "new", "active", "engaged", "at_risk", "dormant", "churned",
+	// "reactivated"; see the profile service documentation for the rules.
+	Stage string `protobuf:"bytes,1,opt,name=stage,proto3" json:"stage,omitempty"`
+	// days_inactive is the number of whole days from last_seen to as_of.
+	DaysInactive int32 `protobuf:"varint,2,opt,name=days_inactive,json=daysInactive,proto3" json:"days_inactive,omitempty"`
+	// returned_at is when the user last came back after a long absence.
+	ReturnedAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=returned_at,json=returnedAt,proto3" json:"returned_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lifecycle) Reset() {
+	*x = Lifecycle{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lifecycle) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lifecycle) ProtoMessage() {}
+
+func (x *Lifecycle) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lifecycle.ProtoReflect.Descriptor instead.
+func (*Lifecycle) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Lifecycle) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *Lifecycle) GetDaysInactive() int32 {
+	if x != nil {
+		return x.DaysInactive
+	}
+	return 0
+}
+
+func (x *Lifecycle) GetReturnedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReturnedAt
+	}
+	return nil
+}
+
+// Rfm is a user's recency, frequency and monetary values and scores.
+type Rfm struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// recency_days is the number of days since the last purchase (-1 if none).
+	RecencyDays int32 `protobuf:"varint,1,opt,name=recency_days,json=recencyDays,proto3" json:"recency_days,omitempty"`
+	// frequency counts orders in the last 365 days.
+	Frequency int64 `protobuf:"varint,2,opt,name=frequency,proto3" json:"frequency,omitempty"`
+	// monetary_minor is the net revenue of the last 365 days, in minor units.
+	MonetaryMinor int64 `protobuf:"varint,3,opt,name=monetary_minor,json=monetaryMinor,proto3" json:"monetary_minor,omitempty"`
+	// r, f and m are the 1–5 quintile scores (0 for users who never purchased).
+	R int32 `protobuf:"varint,4,opt,name=r,proto3" json:"r,omitempty"`
+	F int32 `protobuf:"varint,5,opt,name=f,proto3" json:"f,omitempty"`
+	M int32 `protobuf:"varint,6,opt,name=m,proto3" json:"m,omitempty"`
+	// score is the three digits, e.g. "545".
+	Score string `protobuf:"bytes,7,opt,name=score,proto3" json:"score,omitempty"`
+	// tier is the named RFM tier ("Champions", …, "Others"), empty for non-purchasers.
+	Tier string `protobuf:"bytes,8,opt,name=tier,proto3" json:"tier,omitempty"`
+	// boundaries_version names the calibration the scores used.
+	BoundariesVersion int64 `protobuf:"varint,9,opt,name=boundaries_version,json=boundariesVersion,proto3" json:"boundaries_version,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *Rfm) Reset() {
+	*x = Rfm{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rfm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rfm) ProtoMessage() {}
+
+func (x *Rfm) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rfm.ProtoReflect.Descriptor instead.
+func (*Rfm) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Rfm) GetRecencyDays() int32 {
+	if x != nil {
+		return x.RecencyDays
+	}
+	return 0
+}
+
+func (x *Rfm) GetFrequency() int64 {
+	if x != nil {
+		return x.Frequency
+	}
+	return 0
+}
+
+func (x *Rfm) GetMonetaryMinor() int64 {
+	if x != nil {
+		return x.MonetaryMinor
+	}
+	return 0
+}
+
+func (x *Rfm) GetR() int32 {
+	if x != nil {
+		return x.R
+	}
+	return 0
+}
+
+func (x *Rfm) GetF() int32 {
+	if x != nil {
+		return x.F
+	}
+	return 0
+}
+
+func (x *Rfm) GetM() int32 {
+	if x != nil {
+		return x.M
+	}
+	return 0
+}
+
+func (x *Rfm) GetScore() string {
+	if x != nil {
+		return x.Score
+	}
+	return ""
+}
+
+func (x *Rfm) GetTier() string {
+	if x != nil {
+		return x.Tier
+	}
+	return ""
+}
+
+func (x *Rfm) GetBoundariesVersion() int64 {
+	if x != nil {
+		return x.BoundariesVersion
+	}
+	return 0
+}
+
+// Activity is the folded state behind the windows.
+type Activity struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// days are daily buckets (UTC) for the latest 90 days of event time, oldest first.
+	Days []*DayBucket `protobuf:"bytes,1,rep,name=days,proto3" json:"days,omitempty"`
+	// purchases are daily purchase totals for the latest 366 days of event time.
+	Purchases []*PurchaseDay `protobuf:"bytes,2,rep,name=purchases,proto3" json:"purchases,omitempty"`
+	// last_active is the time of the latest track, page or screen event.
+	LastActive *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=last_active,json=lastActive,proto3" json:"last_active,omitempty"`
+	// unconverted_revenue_minor sums revenue in currencies other than Aggregates.currency.
+	UnconvertedRevenueMinor map[string]int64 `protobuf:"bytes,4,rep,name=unconverted_revenue_minor,json=unconvertedRevenueMinor,proto3" json:"unconverted_revenue_minor,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// recent_events are hashes of the latest event ids, to drop duplicates the producer
+	// wrote at different offsets.
+	RecentEvents  []uint64 `protobuf:"fixed64,5,rep,packed,name=recent_events,json=recentEvents,proto3" json:"recent_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Activity) Reset() {
+	*x = Activity{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Activity) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Activity) ProtoMessage() {}
+
+func (x *Activity) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Activity.ProtoReflect.Descriptor instead.
+func (*Activity) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Activity) GetDays() []*DayBucket {
+	if x != nil {
+		return x.Days
+	}
+	return nil
+}
+
+func (x *Activity) GetPurchases() []*PurchaseDay {
+	if x != nil {
+		return x.Purchases
+	}
+	return nil
+}
+
+func (x *Activity) GetLastActive() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastActive
+	}
+	return nil
+}
+
+func (x *Activity) GetUnconvertedRevenueMinor() map[string]int64 {
+	if x != nil {
+		return x.UnconvertedRevenueMinor
+	}
+	return nil
+}
+
+func (x *Activity) GetRecentEvents() []uint64 {
+	if x != nil {
+		return x.RecentEvents
+	}
+	return nil
+}
+
+// DayBucket holds one UTC day's counts.
+type DayBucket struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// day is the number of days since 1970-01-01 (UTC).
+	Day           int32   `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	Counts        *Window `protobuf:"bytes,2,opt,name=counts,proto3" json:"counts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DayBucket) Reset() {
+	*x = DayBucket{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DayBucket) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DayBucket) ProtoMessage() {}
+
+func (x *DayBucket) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DayBucket.ProtoReflect.Descriptor instead.
+func (*DayBucket) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DayBucket) GetDay() int32 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *DayBucket) GetCounts() *Window {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// PurchaseDay holds one UTC day's orders and net revenue.
+type PurchaseDay struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Day           int32                  `protobuf:"varint,1,opt,name=day,proto3" json:"day,omitempty"`
+	Orders        int64                  `protobuf:"varint,2,opt,name=orders,proto3" json:"orders,omitempty"`
+	RevenueMinor  int64                  `protobuf:"varint,3,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PurchaseDay) Reset() {
+	*x = PurchaseDay{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PurchaseDay) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PurchaseDay) ProtoMessage() {}
+
+func (x *PurchaseDay) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PurchaseDay.ProtoReflect.Descriptor instead.
+func (*PurchaseDay) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PurchaseDay) GetDay() int32 {
+	if x != nil {
+		return x.Day
+	}
+	return 0
+}
+
+func (x *PurchaseDay) GetOrders() int64 {
+	if x != nil {
+		return x.Orders
+	}
+	return 0
+}
+
+func (x *PurchaseDay) GetRevenueMinor() int64 {
+	if x != nil {
+		return x.RevenueMinor
+	}
+	return 0
+}
+
 // Position is a Kafka partition and offset.
 type Position struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -205,7 +1231,7 @@ type Position struct {
 
 func (x *Position) Reset() {
 	*x = Position{}
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[2]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -217,7 +1243,7 @@ func (x *Position) String() string {
 func (*Position) ProtoMessage() {}
 
 func (x *Position) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[2]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -230,7 +1256,7 @@ func (x *Position) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Position.ProtoReflect.Descriptor instead.
 func (*Position) Descriptor() ([]byte, []int) {
-	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{2}
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Position) GetPartition() int32 {
@@ -257,7 +1283,7 @@ type ListSegmentsRequest struct {
 
 func (x *ListSegmentsRequest) Reset() {
 	*x = ListSegmentsRequest{}
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[3]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -269,7 +1295,7 @@ func (x *ListSegmentsRequest) String() string {
 func (*ListSegmentsRequest) ProtoMessage() {}
 
 func (x *ListSegmentsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[3]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -282,7 +1308,7 @@ func (x *ListSegmentsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSegmentsRequest.ProtoReflect.Descriptor instead.
 func (*ListSegmentsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{3}
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListSegmentsRequest) GetPageSize() int32 {
@@ -309,7 +1335,7 @@ type ListSegmentsResponse struct {
 
 func (x *ListSegmentsResponse) Reset() {
 	*x = ListSegmentsResponse{}
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[4]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -321,7 +1347,7 @@ func (x *ListSegmentsResponse) String() string {
 func (*ListSegmentsResponse) ProtoMessage() {}
 
 func (x *ListSegmentsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[4]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -334,7 +1360,7 @@ func (x *ListSegmentsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSegmentsResponse.ProtoReflect.Descriptor instead.
 func (*ListSegmentsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{4}
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListSegmentsResponse) GetSegments() []*Segment {
@@ -351,20 +1377,32 @@ func (x *ListSegmentsResponse) GetNextPageToken() string {
 	return ""
 }
 
-// Segment is a named set of users defined by a CEL rule over the profile.
+// Segment is a named set of users defined by a CEL rule over the profile, which the rule
+// sees as the variable p (e.g. `p.rfm.tier == "At Risk" && p.aggregates.d30.learning_minutes > 60`).
 type Segment struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	SegmentId     string                 `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Rule          string                 `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
-	Size          int64                  `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SegmentId string                 `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Rule      string                 `protobuf:"bytes,3,opt,name=rule,proto3" json:"rule,omitempty"`
+	// size is the number of members.
+	Size        int64         `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	Description string        `protobuf:"bytes,5,opt,name=description,proto3" json:"description,omitempty"`
+	Status      SegmentStatus `protobuf:"varint,6,opt,name=status,proto3,enum=strata.profile.v1.SegmentStatus" json:"status,omitempty"`
+	// last_computed_at is when the last back-fill finished.
+	LastComputedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=last_computed_at,json=lastComputedAt,proto3" json:"last_computed_at,omitempty"`
+	// version increases with every change of the definition.
+	Version   int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// computed_version is the definition version the members were last back-filled for.
+	ComputedVersion int64 `protobuf:"varint,11,opt,name=computed_version,json=computedVersion,proto3" json:"computed_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *Segment) Reset() {
 	*x = Segment{}
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[5]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -376,7 +1414,7 @@ func (x *Segment) String() string {
 func (*Segment) ProtoMessage() {}
 
 func (x *Segment) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_profile_v1_profile_proto_msgTypes[5]
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -389,7 +1427,7 @@ func (x *Segment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Segment.ProtoReflect.Descriptor instead.
 func (*Segment) Descriptor() ([]byte, []int) {
-	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{5}
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Segment) GetSegmentId() string {
@@ -420,14 +1458,954 @@ func (x *Segment) GetSize() int64 {
 	return 0
 }
 
+func (x *Segment) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *Segment) GetStatus() SegmentStatus {
+	if x != nil {
+		return x.Status
+	}
+	return SegmentStatus_SEGMENT_STATUS_UNSPECIFIED
+}
+
+func (x *Segment) GetLastComputedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastComputedAt
+	}
+	return nil
+}
+
+func (x *Segment) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+func (x *Segment) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Segment) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Segment) GetComputedVersion() int64 {
+	if x != nil {
+		return x.ComputedVersion
+	}
+	return 0
+}
+
+type GetSegmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SegmentId     string                 `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSegmentRequest) Reset() {
+	*x = GetSegmentRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSegmentRequest) ProtoMessage() {}
+
+func (x *GetSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSegmentRequest.ProtoReflect.Descriptor instead.
+func (*GetSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetSegmentRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+type CreateSegmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// segment_id is lower-case letters, digits, '-' and '_'; generated when empty.
+	SegmentId     string `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Rule          string `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSegmentRequest) Reset() {
+	*x = CreateSegmentRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSegmentRequest) ProtoMessage() {}
+
+func (x *CreateSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSegmentRequest.ProtoReflect.Descriptor instead.
+func (*CreateSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CreateSegmentRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+func (x *CreateSegmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateSegmentRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *CreateSegmentRequest) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+type UpdateSegmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SegmentId     string                 `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Description   string                 `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
+	Rule          string                 `protobuf:"bytes,4,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSegmentRequest) Reset() {
+	*x = UpdateSegmentRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSegmentRequest) ProtoMessage() {}
+
+func (x *UpdateSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSegmentRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *UpdateSegmentRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+func (x *UpdateSegmentRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateSegmentRequest) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *UpdateSegmentRequest) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+type DeleteSegmentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SegmentId     string                 `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSegmentRequest) Reset() {
+	*x = DeleteSegmentRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSegmentRequest) ProtoMessage() {}
+
+func (x *DeleteSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSegmentRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *DeleteSegmentRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+type DeleteSegmentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSegmentResponse) Reset() {
+	*x = DeleteSegmentResponse{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSegmentResponse) ProtoMessage() {}
+
+func (x *DeleteSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSegmentResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{19}
+}
+
+type PreviewSegmentRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  string                 `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// sample_size is the number of members to return, 10 when 0.
+	SampleSize    int32 `protobuf:"varint,2,opt,name=sample_size,json=sampleSize,proto3" json:"sample_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewSegmentRequest) Reset() {
+	*x = PreviewSegmentRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewSegmentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewSegmentRequest) ProtoMessage() {}
+
+func (x *PreviewSegmentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewSegmentRequest.ProtoReflect.Descriptor instead.
+func (*PreviewSegmentRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PreviewSegmentRequest) GetRule() string {
+	if x != nil {
+		return x.Rule
+	}
+	return ""
+}
+
+func (x *PreviewSegmentRequest) GetSampleSize() int32 {
+	if x != nil {
+		return x.SampleSize
+	}
+	return 0
+}
+
+type PreviewSegmentResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// count is the number of profiles the rule matches.
+	Count int64 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	// scanned is the number of profiles evaluated.
+	Scanned int64 `protobuf:"varint,2,opt,name=scanned,proto3" json:"scanned,omitempty"`
+	// sample are member user ids, the smallest ids first.
+	Sample        []string `protobuf:"bytes,3,rep,name=sample,proto3" json:"sample,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PreviewSegmentResponse) Reset() {
+	*x = PreviewSegmentResponse{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PreviewSegmentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PreviewSegmentResponse) ProtoMessage() {}
+
+func (x *PreviewSegmentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PreviewSegmentResponse.ProtoReflect.Descriptor instead.
+func (*PreviewSegmentResponse) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PreviewSegmentResponse) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *PreviewSegmentResponse) GetScanned() int64 {
+	if x != nil {
+		return x.Scanned
+	}
+	return 0
+}
+
+func (x *PreviewSegmentResponse) GetSample() []string {
+	if x != nil {
+		return x.Sample
+	}
+	return nil
+}
+
+type ListSegmentMembersRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SegmentId string                 `protobuf:"bytes,1,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	// page_size is 100 when 0.
+	PageSize      int32  `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentMembersRequest) Reset() {
+	*x = ListSegmentMembersRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentMembersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentMembersRequest) ProtoMessage() {}
+
+func (x *ListSegmentMembersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentMembersRequest.ProtoReflect.Descriptor instead.
+func (*ListSegmentMembersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListSegmentMembersRequest) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+func (x *ListSegmentMembersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSegmentMembersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListSegmentMembersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserIds       []string               `protobuf:"bytes,1,rep,name=user_ids,json=userIds,proto3" json:"user_ids,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// total is the number of members.
+	Total         int64 `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSegmentMembersResponse) Reset() {
+	*x = ListSegmentMembersResponse{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSegmentMembersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSegmentMembersResponse) ProtoMessage() {}
+
+func (x *ListSegmentMembersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSegmentMembersResponse.ProtoReflect.Descriptor instead.
+func (*ListSegmentMembersResponse) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListSegmentMembersResponse) GetUserIds() []string {
+	if x != nil {
+		return x.UserIds
+	}
+	return nil
+}
+
+func (x *ListSegmentMembersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListSegmentMembersResponse) GetTotal() int64 {
+	if x != nil {
+		return x.Total
+	}
+	return 0
+}
+
+// SegmentEvent is published to strata.segments.v1, keyed by user id, when a user enters
+// or leaves a segment. Delivery is at least once: (user_id, segment_id, profile_version,
+// type) identifies an event.
+type SegmentEvent struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	UserId    string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	SegmentId string                 `protobuf:"bytes,2,opt,name=segment_id,json=segmentId,proto3" json:"segment_id,omitempty"`
+	Type      SegmentEventType       `protobuf:"varint,3,opt,name=type,proto3,enum=strata.profile.v1.SegmentEventType" json:"type,omitempty"`
+	// profile_version is the profile version the membership was evaluated on.
+	ProfileVersion int64 `protobuf:"varint,4,opt,name=profile_version,json=profileVersion,proto3" json:"profile_version,omitempty"`
+	// segment_version is the definition version the membership was evaluated with.
+	SegmentVersion int64                  `protobuf:"varint,5,opt,name=segment_version,json=segmentVersion,proto3" json:"segment_version,omitempty"`
+	OccurredAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *SegmentEvent) Reset() {
+	*x = SegmentEvent{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SegmentEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SegmentEvent) ProtoMessage() {}
+
+func (x *SegmentEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SegmentEvent.ProtoReflect.Descriptor instead.
+func (*SegmentEvent) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *SegmentEvent) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SegmentEvent) GetSegmentId() string {
+	if x != nil {
+		return x.SegmentId
+	}
+	return ""
+}
+
+func (x *SegmentEvent) GetType() SegmentEventType {
+	if x != nil {
+		return x.Type
+	}
+	return SegmentEventType_SEGMENT_EVENT_TYPE_UNSPECIFIED
+}
+
+func (x *SegmentEvent) GetProfileVersion() int64 {
+	if x != nil {
+		return x.ProfileVersion
+	}
+	return 0
+}
+
+func (x *SegmentEvent) GetSegmentVersion() int64 {
+	if x != nil {
+		return x.SegmentVersion
+	}
+	return 0
+}
+
+func (x *SegmentEvent) GetOccurredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredAt
+	}
+	return nil
+}
+
+type GetRfmGridRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRfmGridRequest) Reset() {
+	*x = GetRfmGridRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRfmGridRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRfmGridRequest) ProtoMessage() {}
+
+func (x *GetRfmGridRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRfmGridRequest.ProtoReflect.Descriptor instead.
+func (*GetRfmGridRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{25}
+}
+
+type RecalibrateRfmRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RecalibrateRfmRequest) Reset() {
+	*x = RecalibrateRfmRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RecalibrateRfmRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RecalibrateRfmRequest) ProtoMessage() {}
+
+func (x *RecalibrateRfmRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RecalibrateRfmRequest.ProtoReflect.Descriptor instead.
+func (*RecalibrateRfmRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{26}
+}
+
+// RfmBoundaries are the quintile cut points of one calibration: a value v scores
+// 1 + the number of cut points below it for F and M, and 5 - that number for R.
+type RfmBoundaries struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// recency, frequency and monetary hold 4 ascending cut points each.
+	Recency   []int64 `protobuf:"varint,1,rep,packed,name=recency,proto3" json:"recency,omitempty"`
+	Frequency []int64 `protobuf:"varint,2,rep,packed,name=frequency,proto3" json:"frequency,omitempty"`
+	Monetary  []int64 `protobuf:"varint,3,rep,packed,name=monetary,proto3" json:"monetary,omitempty"`
+	// population is the number of purchasers (an order in the last 365 days) they came from.
+	Population int64                  `protobuf:"varint,4,opt,name=population,proto3" json:"population,omitempty"`
+	ComputedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=computed_at,json=computedAt,proto3" json:"computed_at,omitempty"`
+	// version increases with every calibration.
+	Version       int64 `protobuf:"varint,6,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RfmBoundaries) Reset() {
+	*x = RfmBoundaries{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RfmBoundaries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RfmBoundaries) ProtoMessage() {}
+
+func (x *RfmBoundaries) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RfmBoundaries.ProtoReflect.Descriptor instead.
+func (*RfmBoundaries) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *RfmBoundaries) GetRecency() []int64 {
+	if x != nil {
+		return x.Recency
+	}
+	return nil
+}
+
+func (x *RfmBoundaries) GetFrequency() []int64 {
+	if x != nil {
+		return x.Frequency
+	}
+	return nil
+}
+
+func (x *RfmBoundaries) GetMonetary() []int64 {
+	if x != nil {
+		return x.Monetary
+	}
+	return nil
+}
+
+func (x *RfmBoundaries) GetPopulation() int64 {
+	if x != nil {
+		return x.Population
+	}
+	return 0
+}
+
+func (x *RfmBoundaries) GetComputedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ComputedAt
+	}
+	return nil
+}
+
+func (x *RfmBoundaries) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// RfmCell is one cell of the R × F grid.
+type RfmCell struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	R     int32                  `protobuf:"varint,1,opt,name=r,proto3" json:"r,omitempty"`
+	F     int32                  `protobuf:"varint,2,opt,name=f,proto3" json:"f,omitempty"`
+	Users int64                  `protobuf:"varint,3,opt,name=users,proto3" json:"users,omitempty"`
+	// revenue_minor is the members' net revenue of the last 365 days.
+	RevenueMinor  int64 `protobuf:"varint,4,opt,name=revenue_minor,json=revenueMinor,proto3" json:"revenue_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RfmCell) Reset() {
+	*x = RfmCell{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RfmCell) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RfmCell) ProtoMessage() {}
+
+func (x *RfmCell) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RfmCell.ProtoReflect.Descriptor instead.
+func (*RfmCell) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RfmCell) GetR() int32 {
+	if x != nil {
+		return x.R
+	}
+	return 0
+}
+
+func (x *RfmCell) GetF() int32 {
+	if x != nil {
+		return x.F
+	}
+	return 0
+}
+
+func (x *RfmCell) GetUsers() int64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *RfmCell) GetRevenueMinor() int64 {
+	if x != nil {
+		return x.RevenueMinor
+	}
+	return 0
+}
+
+// RfmGrid is the R × F grid of the scored users, for the console.
+type RfmGrid struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Cells []*RfmCell             `protobuf:"bytes,1,rep,name=cells,proto3" json:"cells,omitempty"`
+	// tiers counts users per tier name.
+	Tiers      map[string]int64 `protobuf:"bytes,2,rep,name=tiers,proto3" json:"tiers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	Boundaries *RfmBoundaries   `protobuf:"bytes,3,opt,name=boundaries,proto3" json:"boundaries,omitempty"`
+	// currency is the currency of revenue_minor (revenue in others is left out).
+	Currency      string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RfmGrid) Reset() {
+	*x = RfmGrid{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RfmGrid) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RfmGrid) ProtoMessage() {}
+
+func (x *RfmGrid) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RfmGrid.ProtoReflect.Descriptor instead.
+func (*RfmGrid) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *RfmGrid) GetCells() []*RfmCell {
+	if x != nil {
+		return x.Cells
+	}
+	return nil
+}
+
+func (x *RfmGrid) GetTiers() map[string]int64 {
+	if x != nil {
+		return x.Tiers
+	}
+	return nil
+}
+
+func (x *RfmGrid) GetBoundaries() *RfmBoundaries {
+	if x != nil {
+		return x.Boundaries
+	}
+	return nil
+}
+
+func (x *RfmGrid) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
 var File_strata_profile_v1_profile_proto protoreflect.FileDescriptor
 
 const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
-	"\x1fstrata/profile/v1/profile.proto\x12\x11strata.profile.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"8\n" +
+	"\x1fstrata/profile/v1/profile.proto\x12\x11strata.profile.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%strata/prediction/v1/prediction.proto\"8\n" +
 	"\x11GetProfileRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\"\xab\x04\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\"\xe7\n" +
+	"\n" +
 	"\aProfile\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12#\n" +
 	"\ranonymous_ids\x18\x02 \x03(\tR\fanonymousIds\x12/\n" +
@@ -441,10 +2419,112 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\aapplied\x18\t \x01(\v2\x1b.strata.profile.v1.PositionR\aapplied\x129\n" +
 	"\n" +
 	"updated_at\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x1a>\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12C\n" +
+	"\fdemographics\x18\v \x01(\v2\x1f.strata.profile.v1.DemographicsR\fdemographics\x12A\n" +
+	"\aconsent\x18\f \x03(\v2'.strata.profile.v1.Profile.ConsentEntryR\aconsent\x12=\n" +
+	"\n" +
+	"aggregates\x18\r \x01(\v2\x1d.strata.profile.v1.AggregatesR\n" +
+	"aggregates\x12?\n" +
+	"\rlast_purchase\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\flastPurchase\x12:\n" +
+	"\tinterests\x18\x0f \x01(\v2\x1c.strata.profile.v1.InterestsR\tinterests\x12:\n" +
+	"\tlifecycle\x18\x10 \x01(\v2\x1c.strata.profile.v1.LifecycleR\tlifecycle\x12\x1d\n" +
+	"\n" +
+	"value_tier\x18\x11 \x01(\tR\tvalueTier\x12(\n" +
+	"\x03rfm\x18\x12 \x01(\v2\x16.strata.profile.v1.RfmR\x03rfm\x12B\n" +
+	"\vpredictions\x18\x13 \x01(\v2 .strata.prediction.v1.PredictionR\vpredictions\x12\x1a\n" +
+	"\bsegments\x18\x14 \x03(\tR\bsegments\x12/\n" +
+	"\x05as_of\x18\x15 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x12\x1d\n" +
+	"\n" +
+	"merged_ids\x18\x16 \x03(\tR\tmergedIds\x12L\n" +
+	"\x13predictions_applied\x18\x17 \x01(\v2\x1b.strata.profile.v1.PositionR\x12predictionsApplied\x127\n" +
+	"\bactivity\x18\x18 \x01(\v2\x1b.strata.profile.v1.ActivityR\bactivity\x1a>\n" +
 	"\x10EventCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"@\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
+	"\fConsentEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\bR\x05value:\x028\x01\"\xbf\x01\n" +
+	"\fDemographics\x12\x19\n" +
+	"\bage_band\x18\x01 \x01(\tR\aageBand\x12\x16\n" +
+	"\x06gender\x18\x02 \x01(\tR\x06gender\x12\x1e\n" +
+	"\n" +
+	"occupation\x18\x03 \x01(\tR\n" +
+	"occupation\x12!\n" +
+	"\fincome_level\x18\x04 \x01(\tR\vincomeLevel\x12\x1b\n" +
+	"\tcity_tier\x18\x05 \x01(\tR\bcityTier\x12\x1c\n" +
+	"\tinterests\x18\x06 \x03(\tR\tinterests\"\xe4\x01\n" +
+	"\n" +
+	"Aggregates\x12\x1a\n" +
+	"\bcurrency\x18\x01 \x01(\tR\bcurrency\x12)\n" +
+	"\x02d7\x18\x02 \x01(\v2\x19.strata.profile.v1.WindowR\x02d7\x12+\n" +
+	"\x03d30\x18\x03 \x01(\v2\x19.strata.profile.v1.WindowR\x03d30\x12+\n" +
+	"\x03d90\x18\x04 \x01(\v2\x19.strata.profile.v1.WindowR\x03d90\x125\n" +
+	"\blifetime\x18\x05 \x01(\v2\x19.strata.profile.v1.WindowR\blifetime\"\x90\x04\n" +
+	"\x06Window\x12\x14\n" +
+	"\x05views\x18\x01 \x01(\x03R\x05views\x12'\n" +
+	"\x0flessons_started\x18\x02 \x01(\x03R\x0elessonsStarted\x12+\n" +
+	"\x11lessons_completed\x18\x03 \x01(\x03R\x10lessonsCompleted\x12)\n" +
+	"\x10learning_minutes\x18\x04 \x01(\x01R\x0flearningMinutes\x12\x1c\n" +
+	"\tfavorites\x18\x05 \x01(\x03R\tfavorites\x12\x1b\n" +
+	"\tcart_adds\x18\x06 \x01(\x03R\bcartAdds\x12\x16\n" +
+	"\x06orders\x18\a \x01(\x03R\x06orders\x12#\n" +
+	"\rrevenue_minor\x18\b \x01(\x03R\frevenueMinor\x12\x18\n" +
+	"\arefunds\x18\t \x01(\x03R\arefunds\x12!\n" +
+	"\frefund_minor\x18\n" +
+	" \x01(\x03R\vrefundMinor\x12#\n" +
+	"\rratings_count\x18\v \x01(\x03R\fratingsCount\x12\x1f\n" +
+	"\vratings_sum\x18\f \x01(\x01R\n" +
+	"ratingsSum\x12\x1f\n" +
+	"\vrating_mean\x18\r \x01(\x01R\n" +
+	"ratingMean\x12\x1f\n" +
+	"\vactive_days\x18\x0e \x01(\x03R\n" +
+	"activeDays\x12\x1a\n" +
+	"\bsessions\x18\x0f \x01(\x03R\bsessions\x12\x16\n" +
+	"\x06events\x18\x10 \x01(\x03R\x06events\"\xbe\x02\n" +
+	"\tInterests\x12L\n" +
+	"\n" +
+	"categories\x18\x01 \x03(\v2,.strata.profile.v1.Interests.CategoriesEntryR\n" +
+	"categories\x12:\n" +
+	"\x04tags\x18\x02 \x03(\v2&.strata.profile.v1.Interests.TagsEntryR\x04tags\x12/\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x1a=\n" +
+	"\x0fCategoriesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\x1a7\n" +
+	"\tTagsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x83\x01\n" +
+	"\tLifecycle\x12\x14\n" +
+	"\x05stage\x18\x01 \x01(\tR\x05stage\x12#\n" +
+	"\rdays_inactive\x18\x02 \x01(\x05R\fdaysInactive\x12;\n" +
+	"\vreturned_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"returnedAt\"\xf0\x01\n" +
+	"\x03Rfm\x12!\n" +
+	"\frecency_days\x18\x01 \x01(\x05R\vrecencyDays\x12\x1c\n" +
+	"\tfrequency\x18\x02 \x01(\x03R\tfrequency\x12%\n" +
+	"\x0emonetary_minor\x18\x03 \x01(\x03R\rmonetaryMinor\x12\f\n" +
+	"\x01r\x18\x04 \x01(\x05R\x01r\x12\f\n" +
+	"\x01f\x18\x05 \x01(\x05R\x01f\x12\f\n" +
+	"\x01m\x18\x06 \x01(\x05R\x01m\x12\x14\n" +
+	"\x05score\x18\a \x01(\tR\x05score\x12\x12\n" +
+	"\x04tier\x18\b \x01(\tR\x04tier\x12-\n" +
+	"\x12boundaries_version\x18\t \x01(\x03R\x11boundariesVersion\"\x9e\x03\n" +
+	"\bActivity\x120\n" +
+	"\x04days\x18\x01 \x03(\v2\x1c.strata.profile.v1.DayBucketR\x04days\x12<\n" +
+	"\tpurchases\x18\x02 \x03(\v2\x1e.strata.profile.v1.PurchaseDayR\tpurchases\x12;\n" +
+	"\vlast_active\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"lastActive\x12t\n" +
+	"\x19unconverted_revenue_minor\x18\x04 \x03(\v28.strata.profile.v1.Activity.UnconvertedRevenueMinorEntryR\x17unconvertedRevenueMinor\x12#\n" +
+	"\rrecent_events\x18\x05 \x03(\x06R\frecentEvents\x1aJ\n" +
+	"\x1cUnconvertedRevenueMinorEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"P\n" +
+	"\tDayBucket\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x05R\x03day\x121\n" +
+	"\x06counts\x18\x02 \x01(\v2\x19.strata.profile.v1.WindowR\x06counts\"\\\n" +
+	"\vPurchaseDay\x12\x10\n" +
+	"\x03day\x18\x01 \x01(\x05R\x03day\x12\x16\n" +
+	"\x06orders\x18\x02 \x01(\x03R\x06orders\x12#\n" +
+	"\rrevenue_minor\x18\x03 \x01(\x03R\frevenueMinor\"@\n" +
 	"\bPosition\x12\x1c\n" +
 	"\tpartition\x18\x01 \x01(\x05R\tpartition\x12\x16\n" +
 	"\x06offset\x18\x02 \x01(\x03R\x06offset\"]\n" +
@@ -455,17 +2535,127 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"v\n" +
 	"\x14ListSegmentsResponse\x126\n" +
 	"\bsegments\x18\x01 \x03(\v2\x1a.strata.profile.v1.SegmentR\bsegments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"d\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc1\x03\n" +
 	"\aSegment\x12\x1d\n" +
 	"\n" +
 	"segment_id\x18\x01 \x01(\tR\tsegmentId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x12\n" +
 	"\x04rule\x18\x03 \x01(\tR\x04rule\x12\x12\n" +
-	"\x04size\x18\x04 \x01(\x03R\x04size2\x8a\x02\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\x12 \n" +
+	"\vdescription\x18\x05 \x01(\tR\vdescription\x128\n" +
+	"\x06status\x18\x06 \x01(\x0e2 .strata.profile.v1.SegmentStatusR\x06status\x12D\n" +
+	"\x10last_computed_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x0elastComputedAt\x12\x18\n" +
+	"\aversion\x18\b \x01(\x03R\aversion\x129\n" +
+	"\n" +
+	"created_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12)\n" +
+	"\x10computed_version\x18\v \x01(\x03R\x0fcomputedVersion\"=\n" +
+	"\x11GetSegmentRequest\x12(\n" +
+	"\n" +
+	"segment_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tsegmentId\"\xc4\x01\n" +
+	"\x14CreateSegmentRequest\x12@\n" +
+	"\n" +
+	"segment_id\x18\x01 \x01(\tB!\xbaH\x1er\x1c\x18@2\x18^([a-z0-9][a-z0-9_-]*)?$R\tsegmentId\x12\x1e\n" +
+	"\x04name\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12\x1e\n" +
+	"\x04rule\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x90NR\x04rule\"\xac\x01\n" +
+	"\x14UpdateSegmentRequest\x12(\n" +
+	"\n" +
+	"segment_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tsegmentId\x12\x1e\n" +
+	"\x04name\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\xc8\x01R\x04name\x12*\n" +
+	"\vdescription\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xd0\x0fR\vdescription\x12\x1e\n" +
+	"\x04rule\x18\x04 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x90NR\x04rule\"@\n" +
+	"\x14DeleteSegmentRequest\x12(\n" +
+	"\n" +
+	"segment_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tsegmentId\"\x17\n" +
+	"\x15DeleteSegmentResponse\"d\n" +
+	"\x15PreviewSegmentRequest\x12\x1e\n" +
+	"\x04rule\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x90NR\x04rule\x12+\n" +
+	"\vsample_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\n" +
+	"sampleSize\"`\n" +
+	"\x16PreviewSegmentResponse\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x03R\x05count\x12\x18\n" +
+	"\ascanned\x18\x02 \x01(\x03R\ascanned\x12\x16\n" +
+	"\x06sample\x18\x03 \x03(\tR\x06sample\"\x8d\x01\n" +
+	"\x19ListSegmentMembersRequest\x12(\n" +
+	"\n" +
+	"segment_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\tsegmentId\x12'\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"u\n" +
+	"\x1aListSegmentMembersResponse\x12\x19\n" +
+	"\buser_ids\x18\x01 \x03(\tR\auserIds\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x14\n" +
+	"\x05total\x18\x03 \x01(\x03R\x05total\"\x8e\x02\n" +
+	"\fSegmentEvent\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x1d\n" +
+	"\n" +
+	"segment_id\x18\x02 \x01(\tR\tsegmentId\x127\n" +
+	"\x04type\x18\x03 \x01(\x0e2#.strata.profile.v1.SegmentEventTypeR\x04type\x12'\n" +
+	"\x0fprofile_version\x18\x04 \x01(\x03R\x0eprofileVersion\x12'\n" +
+	"\x0fsegment_version\x18\x05 \x01(\x03R\x0esegmentVersion\x12;\n" +
+	"\voccurred_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredAt\"\x13\n" +
+	"\x11GetRfmGridRequest\"\x17\n" +
+	"\x15RecalibrateRfmRequest\"\xda\x01\n" +
+	"\rRfmBoundaries\x12\x18\n" +
+	"\arecency\x18\x01 \x03(\x03R\arecency\x12\x1c\n" +
+	"\tfrequency\x18\x02 \x03(\x03R\tfrequency\x12\x1a\n" +
+	"\bmonetary\x18\x03 \x03(\x03R\bmonetary\x12\x1e\n" +
+	"\n" +
+	"population\x18\x04 \x01(\x03R\n" +
+	"population\x12;\n" +
+	"\vcomputed_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"computedAt\x12\x18\n" +
+	"\aversion\x18\x06 \x01(\x03R\aversion\"`\n" +
+	"\aRfmCell\x12\f\n" +
+	"\x01r\x18\x01 \x01(\x05R\x01r\x12\f\n" +
+	"\x01f\x18\x02 \x01(\x05R\x01f\x12\x14\n" +
+	"\x05users\x18\x03 \x01(\x03R\x05users\x12#\n" +
+	"\rrevenue_minor\x18\x04 \x01(\x03R\frevenueMinor\"\x90\x02\n" +
+	"\aRfmGrid\x120\n" +
+	"\x05cells\x18\x01 \x03(\v2\x1a.strata.profile.v1.RfmCellR\x05cells\x12;\n" +
+	"\x05tiers\x18\x02 \x03(\v2%.strata.profile.v1.RfmGrid.TiersEntryR\x05tiers\x12@\n" +
+	"\n" +
+	"boundaries\x18\x03 \x01(\v2 .strata.profile.v1.RfmBoundariesR\n" +
+	"boundaries\x12\x1a\n" +
+	"\bcurrency\x18\x04 \x01(\tR\bcurrency\x1a8\n" +
+	"\n" +
+	"TiersEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*g\n" +
+	"\rSegmentStatus\x12\x1e\n" +
+	"\x1aSEGMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SEGMENT_STATUS_COMPUTING\x10\x01\x12\x18\n" +
+	"\x14SEGMENT_STATUS_READY\x10\x02*q\n" +
+	"\x10SegmentEventType\x12\"\n" +
+	"\x1eSEGMENT_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18SEGMENT_EVENT_TYPE_ENTER\x10\x01\x12\x1b\n" +
+	"\x17SEGMENT_EVENT_TYPE_EXIT\x10\x022\xc8\n" +
+	"\n" +
 	"\x0eProfileService\x12w\n" +
 	"\n" +
 	"GetProfile\x12$.strata.profile.v1.GetProfileRequest\x1a\x1a.strata.profile.v1.Profile\"'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/users/{user_id}/profile\x12\x7f\n" +
-	"\fListSegments\x12&.strata.profile.v1.ListSegmentsRequest\x1a'.strata.profile.v1.ListSegmentsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/segmentsB>Z<github.com/stratahq/strata/proto/strata/profile/v1;profilev1b\x06proto3"
+	"\fListSegments\x12&.strata.profile.v1.ListSegmentsRequest\x1a'.strata.profile.v1.ListSegmentsResponse\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/segments\x12{\n" +
+	"\n" +
+	"GetSegment\x12$.strata.profile.v1.GetSegmentRequest\x1a\x1a.strata.profile.v1.Segment\"+\x82\xd3\xe4\x93\x02%\x12#/api/v1/admin/segments/{segment_id}\x12w\n" +
+	"\rCreateSegment\x12'.strata.profile.v1.CreateSegmentRequest\x1a\x1a.strata.profile.v1.Segment\"!\x82\xd3\xe4\x93\x02\x1b:\x01*\"\x16/api/v1/admin/segments\x12\x84\x01\n" +
+	"\rUpdateSegment\x12'.strata.profile.v1.UpdateSegmentRequest\x1a\x1a.strata.profile.v1.Segment\".\x82\xd3\xe4\x93\x02(:\x01*2#/api/v1/admin/segments/{segment_id}\x12\x8f\x01\n" +
+	"\rDeleteSegment\x12'.strata.profile.v1.DeleteSegmentRequest\x1a(.strata.profile.v1.DeleteSegmentResponse\"+\x82\xd3\xe4\x93\x02%*#/api/v1/admin/segments/{segment_id}\x12\x90\x01\n" +
+	"\x0ePreviewSegment\x12(.strata.profile.v1.PreviewSegmentRequest\x1a).strata.profile.v1.PreviewSegmentResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/api/v1/admin/segments:preview\x12\xa6\x01\n" +
+	"\x12ListSegmentMembers\x12,.strata.profile.v1.ListSegmentMembersRequest\x1a-.strata.profile.v1.ListSegmentMembersResponse\"3\x82\xd3\xe4\x93\x02-\x12+/api/v1/admin/segments/{segment_id}/members\x12n\n" +
+	"\n" +
+	"GetRfmGrid\x12$.strata.profile.v1.GetRfmGridRequest\x1a\x1a.strata.profile.v1.RfmGrid\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/rfm/grid\x12\x80\x01\n" +
+	"\x0eRecalibrateRfm\x12(.strata.profile.v1.RecalibrateRfmRequest\x1a\x1a.strata.profile.v1.RfmGrid\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/admin/rfm:recalibrateB>Z<github.com/stratahq/strata/proto/strata/profile/v1;profilev1b\x06proto3"
 
 var (
 	file_strata_profile_v1_profile_proto_rawDescOnce sync.Once
@@ -479,35 +2669,118 @@ func file_strata_profile_v1_profile_proto_rawDescGZIP() []byte {
 	return file_strata_profile_v1_profile_proto_rawDescData
 }
 
-var file_strata_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_strata_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_strata_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
 var file_strata_profile_v1_profile_proto_goTypes = []any{
-	(*GetProfileRequest)(nil),     // 0: strata.profile.v1.GetProfileRequest
-	(*Profile)(nil),               // 1: strata.profile.v1.Profile
-	(*Position)(nil),              // 2: strata.profile.v1.Position
-	(*ListSegmentsRequest)(nil),   // 3: strata.profile.v1.ListSegmentsRequest
-	(*ListSegmentsResponse)(nil),  // 4: strata.profile.v1.ListSegmentsResponse
-	(*Segment)(nil),               // 5: strata.profile.v1.Segment
-	nil,                           // 6: strata.profile.v1.Profile.EventCountsEntry
-	(*structpb.Struct)(nil),       // 7: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(SegmentStatus)(0),                 // 0: strata.profile.v1.SegmentStatus
+	(SegmentEventType)(0),              // 1: strata.profile.v1.SegmentEventType
+	(*GetProfileRequest)(nil),          // 2: strata.profile.v1.GetProfileRequest
+	(*Profile)(nil),                    // 3: strata.profile.v1.Profile
+	(*Demographics)(nil),               // 4: strata.profile.v1.Demographics
+	(*Aggregates)(nil),                 // 5: strata.profile.v1.Aggregates
+	(*Window)(nil),                     // 6: strata.profile.v1.Window
+	(*Interests)(nil),                  // 7: strata.profile.v1.Interests
+	(*Lifecycle)(nil),                  // 8: strata.profile.v1.Lifecycle
+	(*Rfm)(nil),                        // 9: strata.profile.v1.Rfm
+	(*Activity)(nil),                   // 10: strata.profile.v1.Activity
+	(*DayBucket)(nil),                  // 11: strata.profile.v1.DayBucket
+	(*PurchaseDay)(nil),                // 12: strata.profile.v1.PurchaseDay
+	(*Position)(nil),                   // 13: strata.profile.v1.Position
+	(*ListSegmentsRequest)(nil),        // 14: strata.profile.v1.ListSegmentsRequest
+	(*ListSegmentsResponse)(nil),       // 15: strata.profile.v1.ListSegmentsResponse
+	(*Segment)(nil),                    // 16: strata.profile.v1.Segment
+	(*GetSegmentRequest)(nil),          // 17: strata.profile.v1.GetSegmentRequest
+	(*CreateSegmentRequest)(nil),       // 18: strata.profile.v1.CreateSegmentRequest
+	(*UpdateSegmentRequest)(nil),       // 19: strata.profile.v1.UpdateSegmentRequest
+	(*DeleteSegmentRequest)(nil),       // 20: strata.profile.v1.DeleteSegmentRequest
+	(*DeleteSegmentResponse)(nil),      // 21: strata.profile.v1.DeleteSegmentResponse
+	(*PreviewSegmentRequest)(nil),      // 22: strata.profile.v1.PreviewSegmentRequest
+	(*PreviewSegmentResponse)(nil),     // 23: strata.profile.v1.PreviewSegmentResponse
+	(*ListSegmentMembersRequest)(nil),  // 24: strata.profile.v1.ListSegmentMembersRequest
+	(*ListSegmentMembersResponse)(nil), // 25: strata.profile.v1.ListSegmentMembersResponse
+	(*SegmentEvent)(nil),               // 26: strata.profile.v1.SegmentEvent
+	(*GetRfmGridRequest)(nil),          // 27: strata.profile.v1.GetRfmGridRequest
+	(*RecalibrateRfmRequest)(nil),      // 28: strata.profile.v1.RecalibrateRfmRequest
+	(*RfmBoundaries)(nil),              // 29: strata.profile.v1.RfmBoundaries
+	(*RfmCell)(nil),                    // 30: strata.profile.v1.RfmCell
+	(*RfmGrid)(nil),                    // 31: strata.profile.v1.RfmGrid
+	nil,                                // 32: strata.profile.v1.Profile.EventCountsEntry
+	nil,                                // 33: strata.profile.v1.Profile.ConsentEntry
+	nil,                                // 34: strata.profile.v1.Interests.CategoriesEntry
+	nil,                                // 35: strata.profile.v1.Interests.TagsEntry
+	nil,                                // 36: strata.profile.v1.Activity.UnconvertedRevenueMinorEntry
+	nil,                                // 37: strata.profile.v1.RfmGrid.TiersEntry
+	(*structpb.Struct)(nil),            // 38: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
+	(*v1.Prediction)(nil),              // 40: strata.prediction.v1.Prediction
 }
 var file_strata_profile_v1_profile_proto_depIdxs = []int32{
-	7, // 0: strata.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
-	6, // 1: strata.profile.v1.Profile.event_counts:type_name -> strata.profile.v1.Profile.EventCountsEntry
-	8, // 2: strata.profile.v1.Profile.first_seen:type_name -> google.protobuf.Timestamp
-	8, // 3: strata.profile.v1.Profile.last_seen:type_name -> google.protobuf.Timestamp
-	2, // 4: strata.profile.v1.Profile.applied:type_name -> strata.profile.v1.Position
-	8, // 5: strata.profile.v1.Profile.updated_at:type_name -> google.protobuf.Timestamp
-	5, // 6: strata.profile.v1.ListSegmentsResponse.segments:type_name -> strata.profile.v1.Segment
-	0, // 7: strata.profile.v1.ProfileService.GetProfile:input_type -> strata.profile.v1.GetProfileRequest
-	3, // 8: strata.profile.v1.ProfileService.ListSegments:input_type -> strata.profile.v1.ListSegmentsRequest
-	1, // 9: strata.profile.v1.ProfileService.GetProfile:output_type -> strata.profile.v1.Profile
-	4, // 10: strata.profile.v1.ProfileService.ListSegments:output_type -> strata.profile.v1.ListSegmentsResponse
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	38, // 0: strata.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
+	32, // 1: strata.profile.v1.Profile.event_counts:type_name -> strata.profile.v1.Profile.EventCountsEntry
+	39, // 2: strata.profile.v1.Profile.first_seen:type_name -> google.protobuf.Timestamp
+	39, // 3: strata.profile.v1.Profile.last_seen:type_name -> google.protobuf.Timestamp
+	13, // 4: strata.profile.v1.Profile.applied:type_name -> strata.profile.v1.Position
+	39, // 5: strata.profile.v1.Profile.updated_at:type_name -> google.protobuf.Timestamp
+	4,  // 6: strata.profile.v1.Profile.demographics:type_name -> strata.profile.v1.Demographics
+	33, // 7: strata.profile.v1.Profile.consent:type_name -> strata.profile.v1.Profile.ConsentEntry
+	5,  // 8: strata.profile.v1.Profile.aggregates:type_name -> strata.profile.v1.Aggregates
+	39, // 9: strata.profile.v1.Profile.last_purchase:type_name -> google.protobuf.Timestamp
+	7,  // 10: strata.profile.v1.Profile.interests:type_name -> strata.profile.v1.Interests
+	8,  // 11: strata.profile.v1.Profile.lifecycle:type_name -> strata.profile.v1.Lifecycle
+	9,  // 12: strata.profile.v1.Profile.rfm:type_name -> strata.profile.v1.Rfm
+	40, // 13: strata.profile.v1.Profile.predictions:type_name -> strata.prediction.v1.Prediction
+	39, // 14: strata.profile.v1.Profile.as_of:type_name -> google.protobuf.Timestamp
+	13, // 15: strata.profile.v1.Profile.predictions_applied:type_name -> strata.profile.v1.Position
+	10, // 16: strata.profile.v1.Profile.activity:type_name -> strata.profile.v1.Activity
+	6,  // 17: strata.profile.v1.Aggregates.d7:type_name -> strata.profile.v1.Window
+	6,  // 18: strata.profile.v1.Aggregates.d30:type_name -> strata.profile.v1.Window
+	6,  // 19: strata.profile.v1.Aggregates.d90:type_name -> strata.profile.v1.Window
+	6,  // 20: strata.profile.v1.Aggregates.lifetime:type_name -> strata.profile.v1.Window
+	34, // 21: strata.profile.v1.Interests.categories:type_name -> strata.profile.v1.Interests.CategoriesEntry
+	35, // 22: strata.profile.v1.Interests.tags:type_name -> strata.profile.v1.Interests.TagsEntry
+	39, // 23: strata.profile.v1.Interests.as_of:type_name -> google.protobuf.Timestamp
+	39, // 24: strata.profile.v1.Lifecycle.returned_at:type_name -> google.protobuf.Timestamp
+	11, // 25: strata.profile.v1.Activity.days:type_name -> strata.profile.v1.DayBucket
+	12, // 26: strata.profile.v1.Activity.purchases:type_name -> strata.profile.v1.PurchaseDay
+	39, // 27: strata.profile.v1.Activity.last_active:type_name -> google.protobuf.Timestamp
+	36, // 28: strata.profile.v1.Activity.unconverted_revenue_minor:type_name -> strata.profile.v1.Activity.UnconvertedRevenueMinorEntry
+	6,  // 29: strata.profile.v1.DayBucket.counts:type_name -> strata.profile.v1.Window
+	16, // 30: strata.profile.v1.ListSegmentsResponse.segments:type_name -> strata.profile.v1.Segment
+	0,  // 31: strata.profile.v1.Segment.status:type_name -> strata.profile.v1.SegmentStatus
+	39, // 32: strata.profile.v1.Segment.last_computed_at:type_name -> google.protobuf.Timestamp
+	39, // 33: strata.profile.v1.Segment.created_at:type_name -> google.protobuf.Timestamp
+	39, // 34: strata.profile.v1.Segment.updated_at:type_name -> google.protobuf.Timestamp
+	1,  // 35: strata.profile.v1.SegmentEvent.type:type_name -> strata.profile.v1.SegmentEventType
+	39, // 36: strata.profile.v1.SegmentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	39, // 37: strata.profile.v1.RfmBoundaries.computed_at:type_name -> google.protobuf.Timestamp
+	30, // 38: strata.profile.v1.RfmGrid.cells:type_name -> strata.profile.v1.RfmCell
+	37, // 39: strata.profile.v1.RfmGrid.tiers:type_name -> strata.profile.v1.RfmGrid.TiersEntry
+	29, // 40: strata.profile.v1.RfmGrid.boundaries:type_name -> strata.profile.v1.RfmBoundaries
+	2,  // 41: strata.profile.v1.ProfileService.GetProfile:input_type -> strata.profile.v1.GetProfileRequest
+	14, // 42: strata.profile.v1.ProfileService.ListSegments:input_type -> strata.profile.v1.ListSegmentsRequest
+	17, // 43: strata.profile.v1.ProfileService.GetSegment:input_type -> strata.profile.v1.GetSegmentRequest
+	18, // 44: strata.profile.v1.ProfileService.CreateSegment:input_type -> strata.profile.v1.CreateSegmentRequest
+	19, // 45: strata.profile.v1.ProfileService.UpdateSegment:input_type -> strata.profile.v1.UpdateSegmentRequest
+	20, // 46: strata.profile.v1.ProfileService.DeleteSegment:input_type -> strata.profile.v1.DeleteSegmentRequest
+	22, // 47: strata.profile.v1.ProfileService.PreviewSegment:input_type -> strata.profile.v1.PreviewSegmentRequest
+	24, // 48: strata.profile.v1.ProfileService.ListSegmentMembers:input_type -> strata.profile.v1.ListSegmentMembersRequest
+	27, // 49: strata.profile.v1.ProfileService.GetRfmGrid:input_type -> strata.profile.v1.GetRfmGridRequest
+	28, // 50: strata.profile.v1.ProfileService.RecalibrateRfm:input_type -> strata.profile.v1.RecalibrateRfmRequest
+	3,  // 51: strata.profile.v1.ProfileService.GetProfile:output_type -> strata.profile.v1.Profile
+	15, // 52: strata.profile.v1.ProfileService.ListSegments:output_type -> strata.profile.v1.ListSegmentsResponse
+	16, // 53: strata.profile.v1.ProfileService.GetSegment:output_type -> strata.profile.v1.Segment
+	16, // 54: strata.profile.v1.ProfileService.CreateSegment:output_type -> strata.profile.v1.Segment
+	16, // 55: strata.profile.v1.ProfileService.UpdateSegment:output_type -> strata.profile.v1.Segment
+	21, // 56: strata.profile.v1.ProfileService.DeleteSegment:output_type -> strata.profile.v1.DeleteSegmentResponse
+	23, // 57: strata.profile.v1.ProfileService.PreviewSegment:output_type -> strata.profile.v1.PreviewSegmentResponse
+	25, // 58: strata.profile.v1.ProfileService.ListSegmentMembers:output_type -> strata.profile.v1.ListSegmentMembersResponse
+	31, // 59: strata.profile.v1.ProfileService.GetRfmGrid:output_type -> strata.profile.v1.RfmGrid
+	31, // 60: strata.profile.v1.ProfileService.RecalibrateRfm:output_type -> strata.profile.v1.RfmGrid
+	51, // [51:61] is the sub-list for method output_type
+	41, // [41:51] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_strata_profile_v1_profile_proto_init() }
@@ -520,13 +2793,14 @@ func file_strata_profile_v1_profile_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_profile_v1_profile_proto_rawDesc), len(file_strata_profile_v1_profile_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   7,
+			NumEnums:      2,
+			NumMessages:   36,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_strata_profile_v1_profile_proto_goTypes,
 		DependencyIndexes: file_strata_profile_v1_profile_proto_depIdxs,
+		EnumInfos:         file_strata_profile_v1_profile_proto_enumTypes,
 		MessageInfos:      file_strata_profile_v1_profile_proto_msgTypes,
 	}.Build()
 	File_strata_profile_v1_profile_proto = out.File

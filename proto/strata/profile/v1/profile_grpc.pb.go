@@ -5,7 +5,14 @@
 // source: strata/profile/v1/profile.proto
 
 // Package strata.profile.v1 is the user profile: the computed state the profile service
-// keeps per user, publishes to the compacted strata.profiles.v1 and serves over gRPC.
+// keeps per user, publishes to the compacted strata.profiles.v1 and serves over gRPC, and
+// the segments, RFM tiers and behaviour clusters built on it.
+//
+// A profile has two kinds of fields. Folded fields (counts, daily buckets, purchases,
+// traits, interests, predictions) depend only on the events applied, in event time, so a
+// replay gives the same values. Derived fields (the 7/30/90-day windows, RFM, lifecycle
+// stage, value tier, decayed interest weights) are computed from the folded ones as of
+// the time in as_of; GetProfile derives them again as of the time of the request.
 
 package profilev1
 
@@ -22,20 +29,51 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ProfileService_GetProfile_FullMethodName   = "/strata.profile.v1.ProfileService/GetProfile"
-	ProfileService_ListSegments_FullMethodName = "/strata.profile.v1.ProfileService/ListSegments"
+	ProfileService_GetProfile_FullMethodName         = "/strata.profile.v1.ProfileService/GetProfile"
+	ProfileService_ListSegments_FullMethodName       = "/strata.profile.v1.ProfileService/ListSegments"
+	ProfileService_GetSegment_FullMethodName         = "/strata.profile.v1.ProfileService/GetSegment"
+	ProfileService_CreateSegment_FullMethodName      = "/strata.profile.v1.ProfileService/CreateSegment"
+	ProfileService_UpdateSegment_FullMethodName      = "/strata.profile.v1.ProfileService/UpdateSegment"
+	ProfileService_DeleteSegment_FullMethodName      = "/strata.profile.v1.ProfileService/DeleteSegment"
+	ProfileService_PreviewSegment_FullMethodName     = "/strata.profile.v1.ProfileService/PreviewSegment"
+	ProfileService_ListSegmentMembers_FullMethodName = "/strata.profile.v1.ProfileService/ListSegmentMembers"
+	ProfileService_GetRfmGrid_FullMethodName         = "/strata.profile.v1.ProfileService/GetRfmGrid"
+	ProfileService_RecalibrateRfm_FullMethodName     = "/strata.profile.v1.ProfileService/RecalibrateRfm"
 )
 
 // ProfileServiceClient is the client API for ProfileService service.
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// ProfileService reads profiles and segments.
+// ProfileService reads profiles, manages segments and serves RFM tiers and behaviour
+// clusters.
 type ProfileServiceClient interface {
-	// GetProfile returns the current profile of a user; NotFound if the user has no events.
+	// GetProfile returns the current profile of a user, with derived fields as of now and
+	// the user's current segment memberships; NotFound if the user has no events.
 	GetProfile(ctx context.Context, in *GetProfileRequest, opts ...grpc.CallOption) (*Profile, error)
-	// ListSegments lists segment definitions.
+	// ListSegments lists segment definitions with their status, ordered by segment id.
 	ListSegments(ctx context.Context, in *ListSegmentsRequest, opts ...grpc.CallOption) (*ListSegmentsResponse, error)
+	// GetSegment returns one segment definition with its status.
+	GetSegment(ctx context.Context, in *GetSegmentRequest, opts ...grpc.CallOption) (*Segment, error)
+	// CreateSegment stores a new rule segment and starts its back-fill. A rule that does not
+	// compile is InvalidArgument with the position and message; an existing id is
+	// AlreadyExists.
+	CreateSegment(ctx context.Context, in *CreateSegmentRequest, opts ...grpc.CallOption) (*Segment, error)
+	// UpdateSegment replaces a segment's name, description and rule; a changed rule is
+	// back-filled again.
+	UpdateSegment(ctx context.Context, in *UpdateSegmentRequest, opts ...grpc.CallOption) (*Segment, error)
+	// DeleteSegment removes a segment and its members.
+	DeleteSegment(ctx context.Context, in *DeleteSegmentRequest, opts ...grpc.CallOption) (*DeleteSegmentResponse, error)
+	// PreviewSegment evaluates a rule over the current profiles without saving it: the
+	// member count and a sample of members.
+	PreviewSegment(ctx context.Context, in *PreviewSegmentRequest, opts ...grpc.CallOption) (*PreviewSegmentResponse, error)
+	// ListSegmentMembers lists the members of a segment, paged, ordered by user id.
+	ListSegmentMembers(ctx context.Context, in *ListSegmentMembersRequest, opts ...grpc.CallOption) (*ListSegmentMembersResponse, error)
+	// GetRfmGrid returns the RFM grid (R × F counts and revenue), the tier sizes and the
+	// quintile boundaries of the last calibration.
+	GetRfmGrid(ctx context.Context, in *GetRfmGridRequest, opts ...grpc.CallOption) (*RfmGrid, error)
+	// RecalibrateRfm recomputes the RFM quintile boundaries and grid now and returns them.
+	RecalibrateRfm(ctx context.Context, in *RecalibrateRfmRequest, opts ...grpc.CallOption) (*RfmGrid, error)
 }
 
 type profileServiceClient struct {
@@ -66,16 +104,119 @@ func (c *profileServiceClient) ListSegments(ctx context.Context, in *ListSegment
 	return out, nil
 }
 
+func (c *profileServiceClient) GetSegment(ctx context.Context, in *GetSegmentRequest, opts ...grpc.CallOption) (*Segment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Segment)
+	err := c.cc.Invoke(ctx, ProfileService_GetSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) CreateSegment(ctx context.Context, in *CreateSegmentRequest, opts ...grpc.CallOption) (*Segment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Segment)
+	err := c.cc.Invoke(ctx, ProfileService_CreateSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) UpdateSegment(ctx context.Context, in *UpdateSegmentRequest, opts ...grpc.CallOption) (*Segment, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Segment)
+	err := c.cc.Invoke(ctx, ProfileService_UpdateSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) DeleteSegment(ctx context.Context, in *DeleteSegmentRequest, opts ...grpc.CallOption) (*DeleteSegmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DeleteSegmentResponse)
+	err := c.cc.Invoke(ctx, ProfileService_DeleteSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) PreviewSegment(ctx context.Context, in *PreviewSegmentRequest, opts ...grpc.CallOption) (*PreviewSegmentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PreviewSegmentResponse)
+	err := c.cc.Invoke(ctx, ProfileService_PreviewSegment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) ListSegmentMembers(ctx context.Context, in *ListSegmentMembersRequest, opts ...grpc.CallOption) (*ListSegmentMembersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListSegmentMembersResponse)
+	err := c.cc.Invoke(ctx, ProfileService_ListSegmentMembers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) GetRfmGrid(ctx context.Context, in *GetRfmGridRequest, opts ...grpc.CallOption) (*RfmGrid, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RfmGrid)
+	err := c.cc.Invoke(ctx, ProfileService_GetRfmGrid_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *profileServiceClient) RecalibrateRfm(ctx context.Context, in *RecalibrateRfmRequest, opts ...grpc.CallOption) (*RfmGrid, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RfmGrid)
+	err := c.cc.Invoke(ctx, ProfileService_RecalibrateRfm_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProfileServiceServer is the server API for ProfileService service.
 // All implementations must embed UnimplementedProfileServiceServer
 // for forward compatibility.
 //
-// ProfileService reads profiles and segments.
+// ProfileService reads profiles, manages segments and serves RFM tiers and behaviour
+// clusters.
 type ProfileServiceServer interface {
-	// GetProfile returns the current profile of a user; NotFound if the user has no events.
+	// GetProfile returns the current profile of a user, with derived fields as of now and
+	// the user's current segment memberships; NotFound if the user has no events.
 	GetProfile(context.Context, *GetProfileRequest) (*Profile, error)
-	// ListSegments lists segment definitions.
+	// ListSegments lists segment definitions with their status, ordered by segment id.
 	ListSegments(context.Context, *ListSegmentsRequest) (*ListSegmentsResponse, error)
+	// GetSegment returns one segment definition with its status.
+	GetSegment(context.Context, *GetSegmentRequest) (*Segment, error)
+	// CreateSegment stores a new rule segment and starts its back-fill. A rule that does not
+	// compile is InvalidArgument with the position and message; an existing id is
+	// AlreadyExists.
+	CreateSegment(context.Context, *CreateSegmentRequest) (*Segment, error)
+	// UpdateSegment replaces a segment's name, description and rule; a changed rule is
+	// back-filled again.
+	UpdateSegment(context.Context, *UpdateSegmentRequest) (*Segment, error)
+	// DeleteSegment removes a segment and its members.
+	DeleteSegment(context.Context, *DeleteSegmentRequest) (*DeleteSegmentResponse, error)
+	// PreviewSegment evaluates a rule over the current profiles without saving it: the
+	// member count and a sample of members.
+	PreviewSegment(context.Context, *PreviewSegmentRequest) (*PreviewSegmentResponse, error)
+	// ListSegmentMembers lists the members of a segment, paged, ordered by user id.
+	ListSegmentMembers(context.Context, *ListSegmentMembersRequest) (*ListSegmentMembersResponse, error)
+	// GetRfmGrid returns the RFM grid (R × F counts and revenue), the tier sizes and the
+	// quintile boundaries of the last calibration.
+	GetRfmGrid(context.Context, *GetRfmGridRequest) (*RfmGrid, error)
+	// RecalibrateRfm recomputes the RFM quintile boundaries and grid now and returns them.
+	RecalibrateRfm(context.Context, *RecalibrateRfmRequest) (*RfmGrid, error)
 	mustEmbedUnimplementedProfileServiceServer()
 }
 
@@ -91,6 +232,30 @@ func (UnimplementedProfileServiceServer) GetProfile(context.Context, *GetProfile
 }
 func (UnimplementedProfileServiceServer) ListSegments(context.Context, *ListSegmentsRequest) (*ListSegmentsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListSegments not implemented")
+}
+func (UnimplementedProfileServiceServer) GetSegment(context.Context, *GetSegmentRequest) (*Segment, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSegment not implemented")
+}
+func (UnimplementedProfileServiceServer) CreateSegment(context.Context, *CreateSegmentRequest) (*Segment, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateSegment not implemented")
+}
+func (UnimplementedProfileServiceServer) UpdateSegment(context.Context, *UpdateSegmentRequest) (*Segment, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateSegment not implemented")
+}
+func (UnimplementedProfileServiceServer) DeleteSegment(context.Context, *DeleteSegmentRequest) (*DeleteSegmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DeleteSegment not implemented")
+}
+func (UnimplementedProfileServiceServer) PreviewSegment(context.Context, *PreviewSegmentRequest) (*PreviewSegmentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PreviewSegment not implemented")
+}
+func (UnimplementedProfileServiceServer) ListSegmentMembers(context.Context, *ListSegmentMembersRequest) (*ListSegmentMembersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListSegmentMembers not implemented")
+}
+func (UnimplementedProfileServiceServer) GetRfmGrid(context.Context, *GetRfmGridRequest) (*RfmGrid, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRfmGrid not implemented")
+}
+func (UnimplementedProfileServiceServer) RecalibrateRfm(context.Context, *RecalibrateRfmRequest) (*RfmGrid, error) {
+	return nil, status.Error(codes.Unimplemented, "method RecalibrateRfm not implemented")
 }
 func (UnimplementedProfileServiceServer) mustEmbedUnimplementedProfileServiceServer() {}
 func (UnimplementedProfileServiceServer) testEmbeddedByValue()                        {}
@@ -149,6 +314,150 @@ func _ProfileService_ListSegments_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProfileService_GetSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).GetSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_GetSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).GetSegment(ctx, req.(*GetSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_CreateSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).CreateSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_CreateSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).CreateSegment(ctx, req.(*CreateSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_UpdateSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).UpdateSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_UpdateSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).UpdateSegment(ctx, req.(*UpdateSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_DeleteSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DeleteSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).DeleteSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_DeleteSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).DeleteSegment(ctx, req.(*DeleteSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_PreviewSegment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PreviewSegmentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).PreviewSegment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_PreviewSegment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).PreviewSegment(ctx, req.(*PreviewSegmentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_ListSegmentMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListSegmentMembersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).ListSegmentMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_ListSegmentMembers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).ListSegmentMembers(ctx, req.(*ListSegmentMembersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_GetRfmGrid_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRfmGridRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).GetRfmGrid(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_GetRfmGrid_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).GetRfmGrid(ctx, req.(*GetRfmGridRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ProfileService_RecalibrateRfm_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RecalibrateRfmRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).RecalibrateRfm(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_RecalibrateRfm_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).RecalibrateRfm(ctx, req.(*RecalibrateRfmRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProfileService_ServiceDesc is the grpc.ServiceDesc for ProfileService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -163,6 +472,38 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListSegments",
 			Handler:    _ProfileService_ListSegments_Handler,
+		},
+		{
+			MethodName: "GetSegment",
+			Handler:    _ProfileService_GetSegment_Handler,
+		},
+		{
+			MethodName: "CreateSegment",
+			Handler:    _ProfileService_CreateSegment_Handler,
+		},
+		{
+			MethodName: "UpdateSegment",
+			Handler:    _ProfileService_UpdateSegment_Handler,
+		},
+		{
+			MethodName: "DeleteSegment",
+			Handler:    _ProfileService_DeleteSegment_Handler,
+		},
+		{
+			MethodName: "PreviewSegment",
+			Handler:    _ProfileService_PreviewSegment_Handler,
+		},
+		{
+			MethodName: "ListSegmentMembers",
+			Handler:    _ProfileService_ListSegmentMembers_Handler,
+		},
+		{
+			MethodName: "GetRfmGrid",
+			Handler:    _ProfileService_GetRfmGrid_Handler,
+		},
+		{
+			MethodName: "RecalibrateRfm",
+			Handler:    _ProfileService_RecalibrateRfm_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,166 @@
+// Package metrics scores probabilistic binary predictions: ROC AUC, log loss, Brier
+// score, precision at the top decile and the calibration curve. Functions are pure and
+// safe for concurrent use; they take parallel slices of scores and 0/1 labels.
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+)
+
+// ErrShape is returned when scores and labels differ in length or are empty.
+var ErrShape = errors.New("metrics: scores and labels must be non-empty and of equal length")
+
+func check(scores, y []float64) error {
+	if len(scores) == 0 || len(scores) != len(y) {
+		return fmt.Errorf("%w: %d scores, %d labels", ErrShape, len(scores), len(y))
+	}
+	return nil
+}
+
+// AUC returns the area under the ROC curve (the probability that a random positive
+// outscores a random negative, ties counting one half). It is NaN with one class only.
+func AUC(scores, y []float64) (float64, error) {
+	if err := check(scores, y); err != nil {
+		return 0, err
+	}
+	idx := sortedByScore(scores)
+	// Mann-Whitney U with average ranks for ties.
+	var rankSumPos, pos float64
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && scores[idx[j]] == scores[idx[i]] {
+			j++
+		}
+		avg := float64(i+j+1) / 2 // ranks i+1..j
+		for k := i; k < j; k++ {
+			if y[idx[k]] == 1 {
+				rankSumPos += avg
+				pos++
+			}
+		}
+		i = j
+	}
+	neg := float64(len(y)) - pos
+	if pos == 0 || neg == 0 {
+		return math.NaN(), nil
+	}
+	return (rankSumPos - pos*(pos+1)/2) / (pos * neg), nil
+}
+
+// LogLoss returns the mean negative log-likelihood, with probabilities clipped to
+// [1e-15, 1-1e-15].
+func LogLoss(scores, y []float64) (float64, error) {
+	if err := check(scores, y); err != nil {
+		return 0, err
+	}
+	var s float64
+	for i, p := range scores {
+		p = math.Min(math.Max(p, 1e-15), 1-1e-15)
+		if y[i] == 1 {
+			s -= math.Log(p)
+		} else {
+			s -= math.Log(1 - p)
+		}
+	}
+	return s / float64(len(y)), nil
+}
+
+// Brier returns the mean squared error of the probabilities.
+func Brier(scores, y []float64) (float64, error) {
+	if err := check(scores, y); err != nil {
+		return 0, err
+	}
+	var s float64
+	for i, p := range scores {
+		s += (p - y[i]) * (p - y[i])
+	}
+	return s / float64(len(y)), nil
+}
+
+// PrecisionAtTop returns the share of positives among the top frac of scores (at least
+// one example).
+func PrecisionAtTop(scores, y []float64, frac float64) (float64, error) {
+	if err := check(scores, y); err != nil {
+		return 0, err
+	}
+	idx := sortedByScore(scores)
+	k := max(1, int(math.Round(frac*float64(len(y)))))
+	var pos float64
+	for _, i := range idx[len(idx)-k:] {
+		pos += y[i]
+	}
+	return pos / float64(k), nil
+}
+
+// Bin is one point of a calibration curve.
+type Bin struct {
+	// MeanPredicted and FractionPositive are the bin's mean score and positive rate.
+	MeanPredicted, FractionPositive float64
+	Count                           int
+}
+
+// CalibrationCurve splits [0, 1] into bins of equal width and returns the non-empty
+// ones.
+func CalibrationCurve(scores, y []float64, bins int) ([]Bin, error) {
+	if err := check(scores, y); err != nil {
+		return nil, err
+	}
+	if bins <= 0 {
+		bins = 10
+	}
+	sumP, sumY, n := make([]float64, bins), make([]float64, bins), make([]int, bins)
+	for i, p := range scores {
+		b := min(max(int(p*float64(bins)), 0), bins-1)
+		sumP[b] += p
+		sumY[b] += y[i]
+		n[b]++
+	}
+	var out []Bin
+	for b := range bins {
+		if n[b] > 0 {
+			out = append(out, Bin{MeanPredicted: sumP[b] / float64(n[b]), FractionPositive: sumY[b] / float64(n[b]), Count: n[b]})
+		}
+	}
+	return out, nil
+}
+
+// Report gathers the metrics of one model.
+type Report struct {
+	AUC                  float64 `json:"auc"`
+	LogLoss              float64 `json:"log_loss"`
+	Brier                float64 `json:"brier"`
+	PrecisionAtTopDecile float64 `json:"precision_at_top_decile"`
+}
+
+// Evaluate computes a Report.
+func Evaluate(scores, y []float64) (Report, error) {
+	var r Report
+	var err error
+	if r.AUC, err = AUC(scores, y); err != nil {
+		return r, err
+	}
+	r.LogLoss, _ = LogLoss(scores, y)
+	r.Brier, _ = Brier(scores, y)
+	r.PrecisionAtTopDecile, _ = PrecisionAtTop(scores, y, 0.1)
+	return r, nil
+}
+
+func sortedByScore(scores []float64) []int {
+	idx := make([]int, len(scores))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		switch {
+		case scores[a] < scores[b]:
+			return -1
+		case scores[a] > scores[b]:
+			return 1
+		}
+		return 0
+	})
+	return idx
+}
