@@ -15,7 +15,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## run the whole suite in one process on the embedded stack (gateway on :8080/:9090)
+run: ## run the whole suite in one process on the embedded stack (gateway on :8080/:9090), seeded with the default world (RUN_ARGS=--seed=false: empty)
 	go run ./services/strata/cmd/strata up $(RUN_ARGS)
 
 .PHONY: build

@@ -53,3 +53,6 @@ const (
 	// ProfileRestoreLockKey is held by the instance restoring the profile cache.
 	ProfileRestoreLockKey = "strata:profile:restore-lock"
 )
+
+// SegmentSweepLockKey is held by the instance re-evaluating every segment.
+const SegmentSweepLockKey = "strata:segment-sweep:lock"

@@ -314,11 +314,11 @@ func testIdentityMerge(t *testing.T, a, b *ingesttest.Instance, events *ingestte
 	for _, w := range want {
 		ids[w.id] = true
 	}
-	msgs := events.WaitFor(t, waitFor, "the identity scenario", func(msgs []bus.Message) bool {
+	events.WaitFor(t, waitFor, "the identity scenario", func(msgs []bus.Message) bool {
 		return len(byID(t, msgs, ids)) == len(ids)
 	})
 	time.Sleep(200 * time.Millisecond)
-	msgs = events.Messages()
+	msgs := events.Messages()
 	got := map[string]decoded{}
 	var merges []decoded
 	for _, d := range decodeAll(t, msgs) {

@@ -1,7 +1,21 @@
-// Package prediction is the composition root of the prediction service. In this first
-// version it joins its consumer group on strata.profiles.v1 and strata.events.v1, checks
-// that every message decodes (undecodable ones go to the dead-letter topic), reports
-// healthy and answers PredictionService calls with Unimplemented until the models land.
+// Package prediction is the composition root of the prediction service (demand
+// prediction): purchase propensity, churn risk and customer lifetime value per user,
+// each explainable per feature.
+//
+// It consumes strata.events.v1 (folded into per-user feature state by package scoring,
+// with the feature code of package features that training uses too; at start-up the
+// state is rebuilt from the topic's retained history, see readRetained) and
+// strata.profiles.v1 (a profile change makes its user due for rescoring), scores due
+// users after a debounce interval with the promoted versions of the model registry
+// (package registry; STRATA_PREDICTION_MODEL_DIR, in memory when unset) and publishes
+// the scores to the compacted strata.predictions.v1 keyed by user id. It serves
+// PredictionService over gRPC: Predict, Explain, ListModels, TrainModels and
+// RollbackModel. Training runs on a schedule (STRATA_PREDICTION_RETRAIN_INTERVAL,
+// daily by default) and on demand.
+//
+// The models live in packages clv (BG/NBD and Gamma-Gamma), learn (gradient-boosted
+// trees, random forest, logistic regression, calibration, TreeSHAP) and model (the
+// artefacts); package evaluate runs the offline evaluations of `strata eval`.
 package prediction
 
 import (
@@ -16,16 +30,44 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
-	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	"github.com/stratahq/strata/services/prediction/grpcapi"
+	"github.com/stratahq/strata/services/prediction/registry"
+	"github.com/stratahq/strata/services/prediction/scoring"
 )
 
 // Config configures the prediction service.
 type Config struct {
-	Server server.Config `envPrefix:"STRATA_"`
-	Kafka  bus.Config    `envPrefix:"STRATA_"`
+	Server   server.Config   `envPrefix:"STRATA_"`
+	Kafka    bus.Config      `envPrefix:"STRATA_"`
+	Registry registry.Config `envPrefix:"STRATA_"`
+	Scoring  scoring.Config  `envPrefix:"STRATA_"`
+	// Consumer tunes the consumer group (tests shorten its timeouts); Kafka, group
+	// and topics are set by Run.
+	Consumer bus.ConsumerConfig `env:"-"`
+	// Topics overrides topic and group names; tests isolate themselves with it on
+	// shared brokers. Empty fields take the pkg/topics constants.
+	Topics Topics `env:"-"`
 
 	Logger  *slog.Logger `env:"-"`
 	Metrics http.Handler `env:"-"`
+}
+
+// Topics names what the service consumes and produces.
+type Topics struct {
+	Events, Profiles, Predictions, Group string
+}
+
+func (t Topics) withDefaults() Topics {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&t.Events, topics.Events)
+	def(&t.Profiles, topics.Profiles)
+	def(&t.Predictions, topics.Predictions)
+	def(&t.Group, topics.GroupPrediction)
+	return t
 }
 
 // DefaultConfig returns the defaults; environment variables override them.
@@ -37,19 +79,7 @@ func DefaultConfig() Config {
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
-	return errors.Join(c.Server.Validate(), c.Kafka.Validate())
-}
-
-type service struct {
-	predictionv1.UnimplementedPredictionServiceServer
-}
-
-// check verifies that a message decodes; the models that use them come with later work.
-func check(_ context.Context, msg bus.Message) error {
-	if msg.Topic == topics.Profiles {
-		return bus.DecodeProto(msg, &profilev1.Profile{})
-	}
-	return bus.DecodeProto(msg, &eventv1.Event{})
+	return errors.Join(c.Server.Validate(), c.Kafka.Validate(), c.Scoring.Validate())
 }
 
 // Run consumes and serves until ctx is done, then drains and returns.
@@ -67,16 +97,29 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := bus.EnsureTopics(ctx, cfg.Kafka, topics.All()...); err != nil {
 		return fmt.Errorf("prediction: ensure topics: %w", err)
 	}
+	reg, err := registry.Open(cfg.Registry)
+	if err != nil {
+		return fmt.Errorf("prediction: %w", err)
+	}
 	producer, err := bus.NewProducer(bus.ProducerConfig{Config: cfg.Kafka})
 	if err != nil {
 		return fmt.Errorf("prediction: producer: %w", err)
 	}
 	defer producer.Close()
-	consumer, err := bus.NewConsumer(
-		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: topics.GroupPrediction, Topics: []string{topics.Profiles, topics.Events}},
-		check,
-		bus.Reliable(producer, bus.RetryPolicy{}, log)...,
-	)
+	tp := cfg.Topics.withDefaults()
+	cfg.Scoring.ProfilesTopic, cfg.Scoring.PredictionsTopic = tp.Profiles, tp.Predictions
+	if cfg.Scoring.WarmUp == nil {
+		cfg.Scoring.WarmUp = func(ctx context.Context, apply func(int32, *eventv1.Event)) (int, error) {
+			return readRetained(ctx, cfg.Kafka, tp.Events, apply)
+		}
+	}
+	engine, err := scoring.New(cfg.Scoring, reg, producer, log)
+	if err != nil {
+		return fmt.Errorf("prediction: %w", err)
+	}
+	cc := cfg.Consumer
+	cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, tp.Group, []string{tp.Profiles, tp.Events}
+	consumer, err := bus.NewConsumer(cc, engine.Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 	if err != nil {
 		return fmt.Errorf("prediction: consumer: %w", err)
 	}
@@ -84,6 +127,6 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	predictionv1.RegisterPredictionServiceServer(srv.GRPC(), service{})
-	return srv.Run(ctx, consumer.Run)
+	predictionv1.RegisterPredictionServiceServer(srv.GRPC(), grpcapi.New(engine, reg))
+	return srv.Run(ctx, consumer.Run, engine.Run)
 }

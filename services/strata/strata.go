@@ -192,13 +192,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return profile.Run(gctx, profile.Config{Server: srvs["profile"], Kafka: kafka, Redis: redis, Logger: log, Metrics: cfg.Metrics})
 	})
 	g.Go(func() error {
-		return prediction.Run(gctx, prediction.Config{Server: srvs["prediction"], Kafka: kafka, Logger: log, Metrics: cfg.Metrics})
+		pc := prediction.Config{Server: srvs["prediction"], Kafka: kafka, Logger: log, Metrics: cfg.Metrics}
+		if cfg.DataDir != "" {
+			pc.Registry.Dir = filepath.Join(cfg.DataDir, "models") // model registry survives restarts
+		}
+		return prediction.Run(gctx, pc)
 	})
 	g.Go(func() error {
-		return recommendation.Run(gctx, recommendation.Config{Server: srvs["recommendation"], Kafka: kafka, Logger: log, Metrics: cfg.Metrics})
+		return recommendation.Run(gctx, recommendation.Config{Server: srvs["recommendation"], Kafka: kafka, Redis: redis, Logger: log, Metrics: cfg.Metrics})
 	})
 	g.Go(func() error {
-		return crm.Run(gctx, crm.Config{Server: srvs["crm"], Kafka: kafka, Store: store, Logger: log, Metrics: cfg.Metrics})
+		return crm.Run(gctx, crm.Config{Server: srvs["crm"], Kafka: kafka, Store: store, RecommendationAddr: addr("recommendation"),
+			Logger: log, Metrics: cfg.Metrics})
 	})
 	g.Go(func() error { return gateway.Run(gctx, gw) })
 	if cfg.OnReady != nil {

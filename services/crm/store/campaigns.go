@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -216,9 +217,20 @@ func candidates(ctx context.Context, db querier, q TargetQuery) ([]Candidate, er
 		}
 		return strings.Join(ph, ", ")
 	}
-	members := `SELECT user_id FROM segment_members WHERE member AND segment_id IN (` + list(q.SegmentIDs) + `) GROUP BY user_id`
-	if !q.MatchAny {
-		members += ` HAVING COUNT(*) = ` + arg(len(q.SegmentIDs))
+	// The members of the first segment, narrowed by EXISTS for the others (or widened
+	// to the distinct members of any): shapes both planners estimate well, unlike
+	// GROUP BY … HAVING COUNT(*) = n.
+	var members string
+	switch {
+	case q.MatchAny && len(q.SegmentIDs) > 1:
+		members = `SELECT DISTINCT user_id FROM segment_members WHERE member AND segment_id IN (` + list(q.SegmentIDs) + `)`
+	default:
+		members = `SELECT m0.user_id FROM segment_members m0 WHERE m0.member AND m0.segment_id = ` + arg(q.SegmentIDs[0])
+		for k, seg := range q.SegmentIDs[1:] {
+			m := fmt.Sprintf("m%d", k+1)
+			members += ` AND EXISTS (SELECT 1 FROM segment_members ` + m + ` WHERE ` + m + `.segment_id = ` + arg(seg) +
+				` AND ` + m + `.user_id = m0.user_id AND ` + m + `.member)`
+		}
 	}
 	ch := arg(q.Channel)
 	excluded, excludedJoin := `FALSE`, ``
@@ -341,8 +353,11 @@ func (s *Store) Launch(ctx context.Context, id string, now time.Time, plan Plann
 		if err := t.d.insertRows(ctx, t, "campaign_audience", []string{"campaign_id", "user_id", "arm", "message_id", "assigned_us"}, rows); err != nil {
 			return err
 		}
-		rows = make([][]any, len(p.Messages))
-		for i, m := range p.Messages {
+		// In message-id order, most of the outbox's indexes grow at their end: the
+		// message ids are hashes, so any other order scatters the primary key.
+		msgs := slices.SortedFunc(slices.Values(p.Messages), func(a, b OutboxMessage) int { return strings.Compare(a.MessageID, b.MessageID) })
+		rows = make([][]any, len(msgs))
+		for i, m := range msgs {
 			rows[i] = []any{m.MessageID, id, m.UserID, m.Channel, m.Variant, m.DiscountMinor, at, m.Payload, int64(0)}
 		}
 		if err := t.d.insertRows(ctx, t, "outbox", []string{"message_id", "campaign_id", "user_id", "channel", "variant",

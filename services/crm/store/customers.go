@@ -71,7 +71,7 @@ type Interaction struct {
 	Currency        string
 	Coupon          string
 	// Measure is the rating, survey score or learning minutes, when the event has one.
-	Measure                          float64
+	Measure                         float64
 	CampaignID, MessageID, TicketID string
 }
 
@@ -82,8 +82,18 @@ type Order struct {
 	RevenueMinor             int64
 	DiscountMinor            int64
 	Currency, Coupon         string
-	RefundedMinor            int64
-	Items                    []OrderItem
+	// Referrer is the creator whose link brought the order, if any.
+	Referrer      string
+	RefundedMinor int64
+	Items         []OrderItem
+}
+
+// Refund is money paid back on an order.
+type Refund struct {
+	EventID, OrderID, UserID string
+	At                       time.Time
+	AmountMinor              int64
+	Currency                 string
 }
 
 // OrderItem is one line of an order.
@@ -121,8 +131,8 @@ const (
 
 // ProfileSnapshot is what the CRM keeps of a profile.
 type ProfileSnapshot struct {
-	UserID                      string
-	Version                     int64
+	UserID                        string
+	Version                       int64
 	RFMTier, Lifecycle, ValueTier string
 	// Consent is the opt-in per channel; it replaces the stored consents.
 	Consent   map[string]bool
@@ -176,6 +186,10 @@ func (t *Tx) TouchCustomer(ctx context.Context, userID string, at time.Time) err
 	if err != nil {
 		return fmt.Errorf("store: touch customer: %w", err)
 	}
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO activity_months (month, user_id) VALUES ($1, $2) ON CONFLICT (month, user_id) DO NOTHING`,
+		Month(at), userID); err != nil {
+		return fmt.Errorf("store: activity month: %w", err)
+	}
 	return nil
 }
 
@@ -213,9 +227,9 @@ func (t *Tx) AddInteraction(ctx context.Context, i Interaction) (bool, error) {
 // the customer's total only in the customer's currency (the first order's).
 func (t *Tx) AddOrder(ctx context.Context, o Order) (bool, error) {
 	res, err := t.tx.ExecContext(ctx, `
-		INSERT INTO orders (order_id, user_id, at_us, month, revenue_minor, discount_minor, currency, coupon, event_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (order_id) DO NOTHING`,
-		o.OrderID, o.UserID, micros(o.At), Month(o.At), o.RevenueMinor, o.DiscountMinor, o.Currency, o.Coupon, o.EventID)
+		INSERT INTO orders (order_id, user_id, at_us, month, revenue_minor, discount_minor, currency, coupon, event_id, referrer)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (order_id) DO NOTHING`,
+		o.OrderID, o.UserID, micros(o.At), Month(o.At), o.RevenueMinor, o.DiscountMinor, o.Currency, o.Coupon, o.EventID, o.Referrer)
 	if err != nil {
 		return false, fmt.Errorf("store: add order: %w", err)
 	}
@@ -250,22 +264,34 @@ func (t *Tx) AddOrder(ctx context.Context, o Order) (bool, error) {
 	return true, nil
 }
 
-// AddRefund records a refund of amount on an order (known or not) and the customer.
-func (t *Tx) AddRefund(ctx context.Context, userID, orderID string, amountMinor int64, currency string, at time.Time) error {
-	if orderID != "" {
+// AddRefund records a refund on an order (known or not) and counts it on the customer,
+// unless a refund with the same event id was recorded.
+func (t *Tx) AddRefund(ctx context.Context, r Refund) error {
+	res, err := t.tx.ExecContext(ctx, `
+		INSERT INTO refunds (event_id, order_id, user_id, at_us, month, amount_minor, currency) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (event_id) DO NOTHING`, r.EventID, r.OrderID, r.UserID, micros(r.At), Month(r.At), r.AmountMinor, r.Currency)
+	if err != nil {
+		return fmt.Errorf("store: add refund: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("store: add refund: %w", err)
+	} else if n == 0 {
+		return nil
+	}
+	if r.OrderID != "" {
 		if _, err := t.tx.ExecContext(ctx, `
 			UPDATE orders SET refunded_minor = refunded_minor + $2, refunded_us = $3 WHERE order_id = $1`,
-			orderID, amountMinor, micros(at)); err != nil {
+			r.OrderID, r.AmountMinor, micros(r.At)); err != nil {
 			return fmt.Errorf("store: refund order: %w", err)
 		}
 	}
-	if err := t.ensureCustomer(ctx, userID); err != nil {
+	if err := t.ensureCustomer(ctx, r.UserID); err != nil {
 		return err
 	}
 	if _, err := t.tx.ExecContext(ctx, `
 		UPDATE customers SET refunds = refunds + 1,
 			refunded_minor = refunded_minor + CASE WHEN currency = '' OR currency = $3 THEN CAST($2 AS BIGINT) ELSE 0 END
-		WHERE user_id = $1`, userID, amountMinor, currency); err != nil {
+		WHERE user_id = $1`, r.UserID, r.AmountMinor, r.Currency); err != nil {
 		return fmt.Errorf("store: refund customer: %w", err)
 	}
 	return nil

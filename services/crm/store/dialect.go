@@ -75,7 +75,7 @@ type sqlite struct{}
 func (sqlite) goose() goose.Dialect { return goose.DialectSQLite3 }
 
 func (sqlite) open(path string) (*sql.DB, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=cache_size(-65536)")
 	if err != nil {
 		return nil, err
 	}
@@ -92,19 +92,64 @@ func (sqlite) insertRows(ctx context.Context, t *Tx, table string, cols []string
 	if len(rows) == 0 {
 		return nil
 	}
-	ph := make([]string, len(cols))
-	for i := range cols {
-		ph[i] = fmt.Sprintf("$%d", i+1)
+	// Multi-row INSERTs of up to sqliteBatch rows: the per-statement cost of the driver
+	// dominates single-row inserts.
+	insert := func(n int) (*sql.Stmt, error) {
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
+		for r := range n {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for c := range cols {
+				if c > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "$%d", r*len(cols)+c+1)
+			}
+			b.WriteByte(')')
+		}
+		return t.tx.PrepareContext(ctx, b.String())
 	}
-	stmt, err := t.tx.PrepareContext(ctx, "INSERT INTO "+table+" ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(ph, ", ")+")")
-	if err != nil {
-		return fmt.Errorf("store: prepare insert into %s: %w", table, err)
-	}
-	defer stmt.Close()
-	for _, r := range rows {
-		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+	batch := max(1, min(sqliteBatch, sqliteMaxParams/len(cols)))
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			_ = full.Close()
+		}
+	}()
+	args := make([]any, 0, batch*len(cols))
+	for len(rows) > 0 {
+		n := min(batch, len(rows))
+		stmt := full
+		if n < batch || full == nil {
+			s, err := insert(n)
+			if err != nil {
+				return fmt.Errorf("store: prepare insert into %s: %w", table, err)
+			}
+			if n == batch {
+				full = s
+			} else {
+				defer s.Close()
+			}
+			stmt = s
+		}
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if _, err := stmt.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("store: insert into %s: %w", table, err)
 		}
+		rows = rows[n:]
 	}
 	return nil
 }
+
+// SQLite limits: rows per multi-row INSERT, and bound parameters per statement
+// (SQLITE_MAX_VARIABLE_NUMBER is 32766 since 3.32).
+const (
+	sqliteBatch     = 10
+	sqliteMaxParams = 32766
+)

@@ -1,23 +1,25 @@
-package store
+package store_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/stratahq/strata/services/crm/store"
+	"github.com/stratahq/strata/services/crm/store/storetest"
 )
 
 // runContract checks what every database behind the CRM must do. Each adapter test
-// passes a Config for an empty database of its own.
-func runContract(t *testing.T, cfg Config) {
+// passes a store.Config for an empty database of its own.
+func runContract(t *testing.T, cfg store.Config) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 
-	s, err := Open(ctx, cfg)
+	s, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -32,11 +34,13 @@ func runContract(t *testing.T, cfg Config) {
 	t.Run("candidates", func(t *testing.T) { testCandidates(ctx, t, s) })
 	t.Run("launch and outbox", func(t *testing.T) { testLaunch(ctx, t, s) })
 	t.Run("arm stats and last touch", func(t *testing.T) { testArmStats(ctx, t, s) })
+	t.Run("bulk import", func(t *testing.T) { testImport(ctx, t, s) })
+	t.Run("revenue and settlement", func(t *testing.T) { testRevenue(ctx, t, s) })
 }
 
 var base = time.Date(2031, 3, 10, 12, 0, 0, 0, time.UTC)
 
-func apply(ctx context.Context, t *testing.T, s *Store, pos Position, fn func(context.Context, *Tx) error) bool {
+func apply(ctx context.Context, t *testing.T, s *store.Store, pos store.Position, fn func(context.Context, *store.Tx) error) bool {
 	t.Helper()
 	ok, err := s.Apply(ctx, pos, fn)
 	if err != nil {
@@ -45,7 +49,7 @@ func apply(ctx context.Context, t *testing.T, s *Store, pos Position, fn func(co
 	return ok
 }
 
-func testMigrations(ctx context.Context, t *testing.T, s *Store, cfg Config) {
+func testMigrations(ctx context.Context, t *testing.T, s *store.Store, cfg store.Config) {
 	v, err := s.Version(ctx)
 	if err != nil {
 		t.Fatalf("Version: %v", err)
@@ -53,7 +57,7 @@ func testMigrations(ctx context.Context, t *testing.T, s *Store, cfg Config) {
 	if v < 2 {
 		t.Fatalf("schema version: got %d, want at least 2", v)
 	}
-	again, err := Open(ctx, cfg)
+	again, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("second Open: %v", err)
 	}
@@ -63,10 +67,10 @@ func testMigrations(ctx context.Context, t *testing.T, s *Store, cfg Config) {
 	}
 }
 
-func testApplyIdempotent(ctx context.Context, t *testing.T, s *Store) {
-	pos := Position{Topic: "t.idem", Partition: 3, Offset: 10}
-	order := Order{OrderID: "idem-o1", UserID: "idem-u1", EventID: "idem-e1", At: base, RevenueMinor: 1000, Currency: "CNY"}
-	add := func(_ context.Context, tx *Tx) error {
+func testApplyIdempotent(ctx context.Context, t *testing.T, s *store.Store) {
+	pos := store.Position{Topic: "t.idem", Partition: 3, Offset: 10}
+	order := store.Order{OrderID: "idem-o1", UserID: "idem-u1", EventID: "idem-e1", At: base, RevenueMinor: 1000, Currency: "CNY"}
+	add := func(_ context.Context, tx *store.Tx) error {
 		_, err := tx.AddOrder(ctx, order)
 		return err
 	}
@@ -74,12 +78,12 @@ func testApplyIdempotent(ctx context.Context, t *testing.T, s *Store) {
 		t.Fatalf("first Apply: got not applied, want applied")
 	}
 	for _, off := range []int64{10, 9, 0} {
-		if apply(ctx, t, s, Position{Topic: pos.Topic, Partition: pos.Partition, Offset: off}, add) {
+		if apply(ctx, t, s, store.Position{Topic: pos.Topic, Partition: pos.Partition, Offset: off}, add) {
 			t.Errorf("Apply at offset %d after 10: got applied, want skipped", off)
 		}
 	}
 	// Another partition of the same topic is independent.
-	if !apply(ctx, t, s, Position{Topic: pos.Topic, Partition: 4, Offset: 0}, func(context.Context, *Tx) error { return nil }) {
+	if !apply(ctx, t, s, store.Position{Topic: pos.Topic, Partition: 4, Offset: 0}, func(context.Context, *store.Tx) error { return nil }) {
 		t.Errorf("Apply on partition 4: got skipped, want applied")
 	}
 	if off, ok, err := s.AppliedOffset(ctx, pos.Topic, pos.Partition); err != nil || !ok || off != 10 {
@@ -87,8 +91,8 @@ func testApplyIdempotent(ctx context.Context, t *testing.T, s *Store) {
 	}
 	// A failing fn leaves neither rows nor position behind.
 	boom := errors.New("boom")
-	_, err := s.Apply(ctx, Position{Topic: pos.Topic, Partition: 3, Offset: 11}, func(ctx context.Context, tx *Tx) error {
-		if _, err := tx.AddOrder(ctx, Order{OrderID: "idem-o2", UserID: "idem-u1", EventID: "idem-e2", At: base, RevenueMinor: 5, Currency: "CNY"}); err != nil {
+	_, err := s.Apply(ctx, store.Position{Topic: pos.Topic, Partition: 3, Offset: 11}, func(ctx context.Context, tx *store.Tx) error {
+		if _, err := tx.AddOrder(ctx, store.Order{OrderID: "idem-o2", UserID: "idem-u1", EventID: "idem-e2", At: base, RevenueMinor: 5, Currency: "CNY"}); err != nil {
 			return err
 		}
 		return boom
@@ -108,16 +112,16 @@ func testApplyIdempotent(ctx context.Context, t *testing.T, s *Store) {
 	}
 }
 
-func testOrders(ctx context.Context, t *testing.T, s *Store) {
+func testOrders(ctx context.Context, t *testing.T, s *store.Store) {
 	user := "orders-u1"
 	off := int64(0)
-	next := func() Position { off++; return Position{Topic: "t.orders", Offset: off} }
-	apply(ctx, t, s, next(), func(ctx context.Context, tx *Tx) error {
+	next := func() store.Position { off++; return store.Position{Topic: "t.orders", Offset: off} }
+	apply(ctx, t, s, next(), func(ctx context.Context, tx *store.Tx) error {
 		if err := tx.TouchCustomer(ctx, user, base); err != nil {
 			return err
 		}
-		o := Order{OrderID: "orders-o1", UserID: user, EventID: "orders-e1", At: base, RevenueMinor: 19900, DiscountMinor: 100,
-			Currency: "CNY", Coupon: "SAVE10", Items: []OrderItem{{ItemID: "i1", Quantity: 1, PriceMinor: 10000}, {ItemID: "i2", Quantity: 1, PriceMinor: 10000}}}
+		o := store.Order{OrderID: "orders-o1", UserID: user, EventID: "orders-e1", At: base, RevenueMinor: 19900, DiscountMinor: 100,
+			Currency: "CNY", Coupon: "SAVE10", Items: []store.OrderItem{{ItemID: "i1", Quantity: 1, PriceMinor: 10000}, {ItemID: "i2", Quantity: 1, PriceMinor: 10000}}}
 		if isNew, err := tx.AddOrder(ctx, o); err != nil || !isNew {
 			return fmt.Errorf("AddOrder: %v %v", isNew, err)
 		}
@@ -127,14 +131,18 @@ func testOrders(ctx context.Context, t *testing.T, s *Store) {
 			return fmt.Errorf("AddOrder duplicate: got new=%v %v, want false", isNew, err)
 		}
 		// Revenue in another currency is not added to the customer's total.
-		if _, err := tx.AddOrder(ctx, Order{OrderID: "orders-o2", UserID: user, EventID: "orders-e2", At: base.Add(time.Hour), RevenueMinor: 500, Currency: "USD"}); err != nil {
+		if _, err := tx.AddOrder(ctx, store.Order{OrderID: "orders-o2", UserID: user, EventID: "orders-e2", At: base.Add(time.Hour), RevenueMinor: 500, Currency: "USD"}); err != nil {
 			return err
 		}
-		return tx.AddRefund(ctx, user, "orders-o1", 9900, "CNY", base.Add(2*time.Hour))
+		r := store.Refund{EventID: "orders-r1", OrderID: "orders-o1", UserID: user, AmountMinor: 9900, Currency: "CNY", At: base.Add(2 * time.Hour)}
+		if err := tx.AddRefund(ctx, r); err != nil {
+			return err
+		}
+		return tx.AddRefund(ctx, r) // the same refund again counts once
 	})
-	apply(ctx, t, s, next(), func(ctx context.Context, tx *Tx) error {
+	apply(ctx, t, s, next(), func(ctx context.Context, tx *store.Tx) error {
 		for k, e := range []string{"Lesson Started", "Order Completed", "Message Opened"} {
-			i := Interaction{EventID: fmt.Sprintf("orders-i%d", k), UserID: user, At: base.Add(time.Duration(k) * time.Minute), Event: e, Kind: "x"}
+			i := store.Interaction{EventID: fmt.Sprintf("orders-i%d", k), UserID: user, At: base.Add(time.Duration(k) * time.Minute), Event: e, Kind: "x"}
 			if isNew, err := tx.AddInteraction(ctx, i); err != nil || !isNew {
 				return fmt.Errorf("AddInteraction: %v %v", isNew, err)
 			}
@@ -164,18 +172,18 @@ func testOrders(ctx context.Context, t *testing.T, s *Store) {
 	if len(c.Orders) != 2 || c.Orders[1].OrderID != "orders-o1" || c.Orders[1].RefundedMinor != 9900 || len(c.Orders[1].Items) != 2 {
 		t.Errorf("orders: got %+v, want o2 then o1 refunded 9900 with 2 items", c.Orders)
 	}
-	if _, err := s.Customer(ctx, "orders-nobody", 10); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Customer(ctx, "orders-nobody", 10); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("unknown customer: got %v, want ErrNotFound", err)
 	}
 }
 
-func testProfile(ctx context.Context, t *testing.T, s *Store) {
+func testProfile(ctx context.Context, t *testing.T, s *store.Store) {
 	user := "profile-u1"
 	off := int64(0)
-	next := func() Position { off++; return Position{Topic: "t.profile", Offset: off} }
+	next := func() store.Position { off++; return store.Position{Topic: "t.profile", Offset: off} }
 	put := func(v int64, tier string, consent map[string]bool) {
-		apply(ctx, t, s, next(), func(ctx context.Context, tx *Tx) error {
-			return tx.PutProfile(ctx, ProfileSnapshot{UserID: user, Version: v, RFMTier: tier, Consent: consent, Snapshot: []byte{byte(v)},
+		apply(ctx, t, s, next(), func(ctx context.Context, tx *store.Tx) error {
+			return tx.PutProfile(ctx, store.ProfileSnapshot{UserID: user, Version: v, RFMTier: tier, Consent: consent, Snapshot: []byte{byte(v)},
 				FirstSeen: base, LastSeen: base.Add(time.Duration(v) * time.Minute), UpdatedAt: base})
 		})
 	}
@@ -198,8 +206,8 @@ func testProfile(ctx context.Context, t *testing.T, s *Store) {
 	}
 
 	pred := func(at time.Time, p float64) {
-		apply(ctx, t, s, next(), func(ctx context.Context, tx *Tx) error {
-			return tx.PutPrediction(ctx, Prediction{UserID: user, PurchasePropensity: p, ChurnRisk: 0.1, CLVMinor: 100, Currency: "CNY", ScoredAt: at, Snapshot: []byte(fmt.Sprint(p))})
+		apply(ctx, t, s, next(), func(ctx context.Context, tx *store.Tx) error {
+			return tx.PutPrediction(ctx, store.Prediction{UserID: user, PurchasePropensity: p, ChurnRisk: 0.1, CLVMinor: 100, Currency: "CNY", ScoredAt: at, Snapshot: []byte(fmt.Sprint(p))})
 		})
 	}
 	pred(base.Add(time.Hour), 0.7)
@@ -210,8 +218,8 @@ func testProfile(ctx context.Context, t *testing.T, s *Store) {
 	}
 
 	seg := func(id string, enter bool, v int64) {
-		apply(ctx, t, s, next(), func(ctx context.Context, tx *Tx) error {
-			return tx.ApplySegmentChange(ctx, SegmentChange{UserID: user, SegmentID: id, Enter: enter, ProfileVersion: v, At: base})
+		apply(ctx, t, s, next(), func(ctx context.Context, tx *store.Tx) error {
+			return tx.ApplySegmentChange(ctx, store.SegmentChange{UserID: user, SegmentID: id, Enter: enter, ProfileVersion: v, At: base})
 		})
 	}
 	seg("profile-b", true, 4)
@@ -232,27 +240,27 @@ func testProfile(ctx context.Context, t *testing.T, s *Store) {
 	}
 }
 
-func testSatisfaction(ctx context.Context, t *testing.T, s *Store) {
+func testSatisfaction(ctx context.Context, t *testing.T, s *store.Store) {
 	day0 := base.AddDate(0, 1, 0) // a month no other subtest writes feedback in
 	off := int64(0)
-	apply(ctx, t, s, Position{Topic: "t.sat", Offset: off}, func(ctx context.Context, tx *Tx) error {
-		if err := tx.PutCatalogItem(ctx, CatalogItem{ItemID: "sat-i1", CreatorID: "sat-c1", Category: "go", PriceMinor: 100, Currency: "CNY"}); err != nil {
+	apply(ctx, t, s, store.Position{Topic: "t.sat", Offset: off}, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.PutCatalogItem(ctx, store.CatalogItem{ItemID: "sat-i1", CreatorID: "sat-c1", Category: "go", PriceMinor: 100, Currency: "CNY"}); err != nil {
 			return err
 		}
 		// A deletion keeps the creator, for reports on past answers.
-		if err := tx.PutCatalogItem(ctx, CatalogItem{ItemID: "sat-i1", Deleted: true}); err != nil {
+		if err := tx.PutCatalogItem(ctx, store.CatalogItem{ItemID: "sat-i1", Deleted: true}); err != nil {
 			return err
 		}
 		if c, err := tx.CreatorOf(ctx, "sat-i1"); err != nil || c != "sat-c1" {
 			return fmt.Errorf("CreatorOf: got %q %v, want sat-c1", c, err)
 		}
-		if err := tx.PutProfile(ctx, ProfileSnapshot{UserID: "sat-u1", Version: 1, RFMTier: "Champions"}); err != nil {
+		if err := tx.PutProfile(ctx, store.ProfileSnapshot{UserID: "sat-u1", Version: 1, RFMTier: "Champions"}); err != nil {
 			return err
 		}
-		if err := tx.ApplySegmentChange(ctx, SegmentChange{UserID: "sat-u1", SegmentID: "sat-seg", Enter: true, ProfileVersion: 1, At: day0}); err != nil {
+		if err := tx.ApplySegmentChange(ctx, store.SegmentChange{UserID: "sat-u1", SegmentID: "sat-seg", Enter: true, ProfileVersion: 1, At: day0}); err != nil {
 			return err
 		}
-		answers := []Feedback{
+		answers := []store.Feedback{
 			{EventID: "sat-1", UserID: "sat-u1", At: day0, Metric: "nps", Score: 10},
 			{EventID: "sat-2", UserID: "sat-u2", At: day0, Metric: "nps", Score: 8},
 			{EventID: "sat-3", UserID: "sat-u2", At: day0.Add(24 * time.Hour), Metric: "nps", Score: 3},
@@ -271,14 +279,14 @@ func testSatisfaction(ctx context.Context, t *testing.T, s *Store) {
 			return fmt.Errorf("AddFeedback duplicate: got new=%v %v", isNew, err)
 		}
 		for range 2 {
-			if err := tx.OpenTask(ctx, Task{TaskID: "sat-task-3", UserID: "sat-u2", Reason: "nps_detractor", Score: 3, SourceEventID: "sat-3", CreatedAt: day0}); err != nil {
+			if err := tx.OpenTask(ctx, store.Task{TaskID: "sat-task-3", UserID: "sat-u2", Reason: "nps_detractor", Score: 3, SourceEventID: "sat-3", CreatedAt: day0}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	window := SatisfactionQuery{From: day0, To: day0.AddDate(0, 0, 7)}
-	get := func(dim string) map[string]SatisfactionRow {
+	window := store.SatisfactionQuery{From: day0, To: day0.AddDate(0, 0, 7)}
+	get := func(dim string) map[string]store.SatisfactionRow {
 		t.Helper()
 		q := window
 		q.Dimension = dim
@@ -286,13 +294,13 @@ func testSatisfaction(ctx context.Context, t *testing.T, s *Store) {
 		if err != nil {
 			t.Fatalf("Satisfaction(%s): %v", dim, err)
 		}
-		m := map[string]SatisfactionRow{}
+		m := map[string]store.SatisfactionRow{}
 		for _, r := range rows {
 			m[r.Key+"/"+r.Metric] = r
 		}
 		return m
 	}
-	all := get(ByOverall)
+	all := get(store.ByOverall)
 	if r := all["/nps"]; r.Responses != 3 || r.Promoters != 1 || r.Detractors != 1 {
 		t.Errorf("overall nps: got %+v, want 3 responses, 1 promoter, 1 detractor", r)
 	}
@@ -302,37 +310,37 @@ func testSatisfaction(ctx context.Context, t *testing.T, s *Store) {
 	if r := all["/ces"]; r.Responses != 1 || r.ScoreSum != 6 {
 		t.Errorf("overall ces: got %+v, want 1 response, sum 6", r)
 	}
-	if r := get(BySegment)["sat-seg/nps"]; r.Responses != 1 || r.Promoters != 1 {
+	if r := get(store.BySegment)["sat-seg/nps"]; r.Responses != 1 || r.Promoters != 1 {
 		t.Errorf("segment nps: got %+v, want 1 promoter", r)
 	}
-	tiers := get(ByRFMTier)
+	tiers := get(store.ByRFMTier)
 	if r := tiers["Champions/nps"]; r.Responses != 1 {
 		t.Errorf("Champions nps: got %+v, want 1 response", r)
 	}
 	if r := tiers["/nps"]; r.Responses != 2 {
 		t.Errorf("no-tier nps: got %+v, want 2 responses", r)
 	}
-	if r := get(ByItem)["sat-i1/rating"]; r.Responses != 1 || r.ScoreSum != 4 {
+	if r := get(store.ByItem)["sat-i1/rating"]; r.Responses != 1 || r.ScoreSum != 4 {
 		t.Errorf("item rating: got %+v, want 1 rating of 4", r)
 	}
-	creators := get(ByCreator)
+	creators := get(store.ByCreator)
 	if creators["sat-c1/rating"].ScoreSum != 4 || creators["sat-c2/rating"].ScoreSum != 1 {
 		t.Errorf("creator ratings: got %+v, want sat-c1 4 and sat-c2 1", creators)
 	}
-	days := get(ByDay)
-	d0 := fmt.Sprint(Day(day0))
+	days := get(store.ByDay)
+	d0 := fmt.Sprint(store.Day(day0))
 	if r := days[d0+"/nps"]; r.Responses != 2 {
 		t.Errorf("day %s nps: got %+v, want 2", d0, r)
 	}
 	// 2031-04-10 is a Thursday; its week starts on Monday 2031-04-07.
-	monday := fmt.Sprint(Day(time.Date(2031, 4, 7, 0, 0, 0, 0, time.UTC)))
-	if r := get(ByWeek)[monday+"/nps"]; r.Responses != 3 {
-		t.Errorf("week %s nps: got %+v (all %v), want 3", monday, r, get(ByWeek))
+	monday := fmt.Sprint(store.Day(time.Date(2031, 4, 7, 0, 0, 0, 0, time.UTC)))
+	if r := get(store.ByWeek)[monday+"/nps"]; r.Responses != 3 {
+		t.Errorf("week %s nps: got %+v (all %v), want 3", monday, r, get(store.ByWeek))
 	}
-	if r := get(ByMonth)["203104/nps"]; r.Responses != 3 {
+	if r := get(store.ByMonth)["203104/nps"]; r.Responses != 3 {
 		t.Errorf("month nps: got %+v, want 3", r)
 	}
-	if _, err := s.Satisfaction(ctx, SatisfactionQuery{Dimension: "planet"}); err == nil {
+	if _, err := s.Satisfaction(ctx, store.SatisfactionQuery{Dimension: "planet"}); err == nil {
 		t.Errorf("unknown dimension: got nil error")
 	}
 	tasks, err := s.Tasks(ctx, true, 1000)
@@ -343,7 +351,7 @@ func testSatisfaction(ctx context.Context, t *testing.T, s *Store) {
 	for _, task := range tasks {
 		if task.TaskID == "sat-task-3" {
 			n++
-			if task.Status != TaskOpen || task.Score != 3 || task.UserID != "sat-u2" {
+			if task.Status != store.TaskOpen || task.Score != 3 || task.UserID != "sat-u2" {
 				t.Errorf("task: got %+v", task)
 			}
 		}
@@ -360,29 +368,29 @@ func testSatisfaction(ctx context.Context, t *testing.T, s *Store) {
 	}
 }
 
-func testCampaignLifecycle(ctx context.Context, t *testing.T, s *Store) {
+func testCampaignLifecycle(ctx context.Context, t *testing.T, s *store.Store) {
 	for k := range 3 {
-		c := Campaign{ID: fmt.Sprintf("life-%d", k), Name: "n", Channel: "email", Definition: []byte{1, 2, byte(k)},
+		c := store.Campaign{ID: fmt.Sprintf("life-%d", k), Name: "n", Channel: "email", Definition: []byte{1, 2, byte(k)},
 			CreatedAt: base.Add(time.Duration(k) * time.Second), UpdatedAt: base}
 		if err := s.CreateCampaign(ctx, c); err != nil {
 			t.Fatalf("CreateCampaign: %v", err)
 		}
 	}
-	if err := s.CreateCampaign(ctx, Campaign{ID: "life-0", Name: "again", Channel: "sms", Definition: []byte{}}); !errors.Is(err, ErrExists) {
+	if err := s.CreateCampaign(ctx, store.Campaign{ID: "life-0", Name: "again", Channel: "sms", Definition: []byte{}}); !errors.Is(err, store.ErrExists) {
 		t.Errorf("duplicate CreateCampaign: got %v, want ErrExists", err)
 	}
 	c, err := s.Campaign(ctx, "life-2")
-	if err != nil || c.State != StateDraft || !slices.Equal(c.Definition, []byte{1, 2, 2}) || !c.CreatedAt.Equal(base.Add(2*time.Second)) {
+	if err != nil || c.State != store.StateDraft || !slices.Equal(c.Definition, []byte{1, 2, 2}) || !c.CreatedAt.Equal(base.Add(2*time.Second)) {
 		t.Errorf("Campaign: got %+v %v", c, err)
 	}
-	if _, err := s.Campaign(ctx, "life-none"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Campaign(ctx, "life-none"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("missing campaign: got %v, want ErrNotFound", err)
 	}
-	c, err = s.SetCampaignState(ctx, "life-1", []string{StateDraft}, StateScheduled, base.Add(time.Hour), base)
-	if err != nil || c.State != StateScheduled || !c.ScheduledAt.Equal(base.Add(time.Hour)) {
+	c, err = s.SetCampaignState(ctx, "life-1", []string{store.StateDraft}, store.StateScheduled, base.Add(time.Hour), base)
+	if err != nil || c.State != store.StateScheduled || !c.ScheduledAt.Equal(base.Add(time.Hour)) {
 		t.Errorf("schedule: got %+v %v", c, err)
 	}
-	if _, err := s.SetCampaignState(ctx, "life-1", []string{StateDraft}, StateScheduled, base, base); !errors.Is(err, ErrState) {
+	if _, err := s.SetCampaignState(ctx, "life-1", []string{store.StateDraft}, store.StateScheduled, base, base); !errors.Is(err, store.ErrState) {
 		t.Errorf("schedule twice: got %v, want ErrState", err)
 	}
 	due, err := s.DueCampaigns(ctx, base.Add(2*time.Hour))
@@ -392,16 +400,16 @@ func testCampaignLifecycle(ctx context.Context, t *testing.T, s *Store) {
 	if due, _ := s.DueCampaigns(ctx, base.Add(time.Minute)); slices.Contains(due, "life-1") {
 		t.Errorf("DueCampaigns before time: got %v", due)
 	}
-	if _, err := s.SetCampaignState(ctx, "life-0", []string{StateDraft, StateScheduled}, StateCancelled, time.Time{}, base); err != nil {
+	if _, err := s.SetCampaignState(ctx, "life-0", []string{store.StateDraft, store.StateScheduled}, store.StateCancelled, time.Time{}, base); err != nil {
 		t.Errorf("cancel: %v", err)
 	}
-	if _, err := s.Launch(ctx, "life-0", base, func(context.Context, Campaign, func(TargetQuery) ([]Candidate, error)) (LaunchPlan, error) {
-		return LaunchPlan{Audience: []AudienceMember{{UserID: "x", Arm: "control"}}}, nil
-	}); !errors.Is(err, ErrState) {
+	if _, err := s.Launch(ctx, "life-0", base, func(context.Context, store.Campaign, func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+		return store.LaunchPlan{Audience: []store.AudienceMember{{UserID: "x", Arm: "control"}}}, nil
+	}); !errors.Is(err, store.ErrState) {
 		t.Errorf("launch cancelled: got %v, want ErrState", err)
 	}
 	var ids []string
-	var cur Cursor
+	var cur store.Cursor
 	for {
 		page, err := s.Campaigns(ctx, 2, cur)
 		if err != nil {
@@ -415,22 +423,22 @@ func testCampaignLifecycle(ctx context.Context, t *testing.T, s *Store) {
 		if len(page) < 2 {
 			break
 		}
-		cur = Cursor{CreatedAt: page[len(page)-1].CreatedAt, ID: page[len(page)-1].ID}
+		cur = store.Cursor{CreatedAt: page[len(page)-1].CreatedAt, ID: page[len(page)-1].ID}
 	}
 	if want := []string{"life-2", "life-1", "life-0"}; !slices.Equal(ids, want) {
 		t.Errorf("paged campaigns: got %v, want %v", ids, want)
 	}
 }
 
-func seedTarget(ctx context.Context, t *testing.T, s *Store, prefix string, n int, at time.Time) {
+func seedTarget(ctx context.Context, t *testing.T, s *store.Store, prefix string, n int, at time.Time) {
 	t.Helper()
-	apply(ctx, t, s, Position{Topic: "t.seed." + prefix}, func(ctx context.Context, tx *Tx) error {
+	apply(ctx, t, s, store.Position{Topic: "t.seed." + prefix}, func(ctx context.Context, tx *store.Tx) error {
 		for k := range n {
 			u := fmt.Sprintf("%s-u%02d", prefix, k)
-			if err := tx.PutProfile(ctx, ProfileSnapshot{UserID: u, Version: 1, RFMTier: "Loyal", Consent: map[string]bool{"email": k%5 != 0}, UpdatedAt: at}); err != nil {
+			if err := tx.PutProfile(ctx, store.ProfileSnapshot{UserID: u, Version: 1, RFMTier: "Loyal", Consent: map[string]bool{"email": k%5 != 0}, UpdatedAt: at}); err != nil {
 				return err
 			}
-			if err := tx.PutPrediction(ctx, Prediction{UserID: u, PurchasePropensity: float64(k) / float64(n), ChurnRisk: 1 - float64(k)/float64(n), ScoredAt: at}); err != nil {
+			if err := tx.PutPrediction(ctx, store.Prediction{UserID: u, PurchasePropensity: float64(k) / float64(n), ChurnRisk: 1 - float64(k)/float64(n), ScoredAt: at}); err != nil {
 				return err
 			}
 			segs := []string{prefix + "-all"}
@@ -441,7 +449,7 @@ func seedTarget(ctx context.Context, t *testing.T, s *Store, prefix string, n in
 				segs = append(segs, prefix+"-three")
 			}
 			for _, seg := range segs {
-				if err := tx.ApplySegmentChange(ctx, SegmentChange{UserID: u, SegmentID: seg, Enter: true, ProfileVersion: 1, At: at}); err != nil {
+				if err := tx.ApplySegmentChange(ctx, store.SegmentChange{UserID: u, SegmentID: seg, Enter: true, ProfileVersion: 1, At: at}); err != nil {
 					return err
 				}
 			}
@@ -450,7 +458,7 @@ func seedTarget(ctx context.Context, t *testing.T, s *Store, prefix string, n in
 	})
 }
 
-func testCandidates(ctx context.Context, t *testing.T, s *Store) {
+func testCandidates(ctx context.Context, t *testing.T, s *store.Store) {
 	const n = 20
 	seedTarget(ctx, t, s, "cand", n, base)
 	if err := s.SetDoNotContact(ctx, "cand-u01", true, "", base); err != nil {
@@ -459,16 +467,16 @@ func testCandidates(ctx context.Context, t *testing.T, s *Store) {
 	f := func(v float64) *float64 { return &v }
 	tests := []struct {
 		name string
-		q    TargetQuery
+		q    store.TargetQuery
 		want int
 	}{
-		{"one segment", TargetQuery{SegmentIDs: []string{"cand-all"}}, n},
-		{"intersection", TargetQuery{SegmentIDs: []string{"cand-even", "cand-three"}}, 4},
-		{"union", TargetQuery{SegmentIDs: []string{"cand-even", "cand-three"}, MatchAny: true}, 13},
-		{"propensity", TargetQuery{SegmentIDs: []string{"cand-all"}, MinPropensity: f(0.5)}, 10},
-		{"propensity and churn", TargetQuery{SegmentIDs: []string{"cand-all"}, MinPropensity: f(0.25), MaxChurnRisk: f(0.5)}, 10},
-		{"unknown segment", TargetQuery{SegmentIDs: []string{"cand-none"}}, 0},
-		{"no segments", TargetQuery{}, 0},
+		{"one segment", store.TargetQuery{SegmentIDs: []string{"cand-all"}}, n},
+		{"intersection", store.TargetQuery{SegmentIDs: []string{"cand-even", "cand-three"}}, 4},
+		{"union", store.TargetQuery{SegmentIDs: []string{"cand-even", "cand-three"}, MatchAny: true}, 13},
+		{"propensity", store.TargetQuery{SegmentIDs: []string{"cand-all"}, MinPropensity: f(0.5)}, 10},
+		{"propensity and churn", store.TargetQuery{SegmentIDs: []string{"cand-all"}, MinPropensity: f(0.25), MaxChurnRisk: f(0.5)}, 10},
+		{"unknown segment", store.TargetQuery{SegmentIDs: []string{"cand-none"}}, 0},
+		{"no segments", store.TargetQuery{}, 0},
 	}
 	for _, tt := range tests {
 		tt.q.Channel = "email"
@@ -480,7 +488,7 @@ func testCandidates(ctx context.Context, t *testing.T, s *Store) {
 			t.Errorf("%s: got %d candidates, want %d", tt.name, len(got), tt.want)
 		}
 	}
-	got, err := s.Candidates(ctx, TargetQuery{SegmentIDs: []string{"cand-all"}, ExcludeSegmentIDs: []string{"cand-three"}, Channel: "email"})
+	got, err := s.Candidates(ctx, store.TargetQuery{SegmentIDs: []string{"cand-all"}, ExcludeSegmentIDs: []string{"cand-three"}, Channel: "email"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +510,7 @@ func testCandidates(ctx context.Context, t *testing.T, s *Store) {
 	if consent != 16 || dnc != 1 || excluded != 7 {
 		t.Errorf("flags: got consent %d dnc %d excluded %d, want 16 1 7", consent, dnc, excluded)
 	}
-	if !slices.IsSortedFunc(got, func(a, b Candidate) int { return cmpString(a.UserID, b.UserID) }) {
+	if !slices.IsSortedFunc(got, func(a, b store.Candidate) int { return cmpString(a.UserID, b.UserID) }) {
 		t.Errorf("candidates not ordered by user id")
 	}
 }
@@ -517,31 +525,31 @@ func cmpString(a, b string) int {
 	return 0
 }
 
-func testLaunch(ctx context.Context, t *testing.T, s *Store) {
+func testLaunch(ctx context.Context, t *testing.T, s *store.Store) {
 	seedTarget(ctx, t, s, "launch", 10, base)
-	if err := s.CreateCampaign(ctx, Campaign{ID: "launch-c1", Name: "c1", Channel: "email", Definition: []byte{0}, CreatedAt: base}); err != nil {
+	if err := s.CreateCampaign(ctx, store.Campaign{ID: "launch-c1", Name: "c1", Channel: "email", Definition: []byte{0}, CreatedAt: base}); err != nil {
 		t.Fatal(err)
 	}
-	plan := func(failAfter int) Planner {
-		return func(ctx context.Context, c Campaign, cands func(TargetQuery) ([]Candidate, error)) (LaunchPlan, error) {
-			got, err := cands(TargetQuery{SegmentIDs: []string{"launch-all"}, Channel: c.Channel,
+	plan := func(failAfter int) store.Planner {
+		return func(ctx context.Context, c store.Campaign, cands func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+			got, err := cands(store.TargetQuery{SegmentIDs: []string{"launch-all"}, Channel: c.Channel,
 				DaySince: base.Add(-24 * time.Hour), WeekSince: base.Add(-7 * 24 * time.Hour)})
 			if err != nil {
-				return LaunchPlan{}, err
+				return store.LaunchPlan{}, err
 			}
-			var p LaunchPlan
+			var p store.LaunchPlan
 			p.ControlPercent = 5
 			for k, cand := range got {
 				if k == failAfter {
-					return LaunchPlan{}, errors.New("planner crashed")
+					return store.LaunchPlan{}, errors.New("planner crashed")
 				}
 				if k%4 == 0 {
-					p.Audience = append(p.Audience, AudienceMember{UserID: cand.UserID, Arm: "control"})
+					p.Audience = append(p.Audience, store.AudienceMember{UserID: cand.UserID, Arm: "control"})
 					continue
 				}
 				id := c.ID + "/" + cand.UserID
-				p.Audience = append(p.Audience, AudienceMember{UserID: cand.UserID, Arm: "main", MessageID: id})
-				p.Messages = append(p.Messages, OutboxMessage{MessageID: id, UserID: cand.UserID, Channel: c.Channel, Variant: "main", Payload: []byte(id)})
+				p.Audience = append(p.Audience, store.AudienceMember{UserID: cand.UserID, Arm: "main", MessageID: id})
+				p.Messages = append(p.Messages, store.OutboxMessage{MessageID: id, UserID: cand.UserID, Channel: c.Channel, Variant: "main", Payload: []byte(id)})
 			}
 			return p, nil
 		}
@@ -552,15 +560,15 @@ func testLaunch(ctx context.Context, t *testing.T, s *Store) {
 	if a, _ := s.Audience(ctx, "launch-c1"); len(a) != 0 {
 		t.Errorf("audience after failed launch: got %d rows, want 0", len(a))
 	}
-	if c, _ := s.Campaign(ctx, "launch-c1"); c.State != StateDraft {
+	if c, _ := s.Campaign(ctx, "launch-c1"); c.State != store.StateDraft {
 		t.Errorf("state after failed launch: got %s, want draft", c.State)
 	}
 	// A plan whose outbox rows break a constraint fails after the audience rows went in:
 	// the transaction takes them back.
-	_, err := s.Launch(ctx, "launch-c1", base, func(context.Context, Campaign, func(TargetQuery) ([]Candidate, error)) (LaunchPlan, error) {
-		dup := OutboxMessage{MessageID: "launch-dup", UserID: "launch-u01", Channel: "email", Variant: "main", Payload: []byte{1}}
-		return LaunchPlan{Audience: []AudienceMember{{UserID: "launch-u01", Arm: "main", MessageID: "launch-dup"}},
-			Messages: []OutboxMessage{dup, dup}}, nil
+	_, err := s.Launch(ctx, "launch-c1", base, func(context.Context, store.Campaign, func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+		dup := store.OutboxMessage{MessageID: "launch-dup", UserID: "launch-u01", Channel: "email", Variant: "main", Payload: []byte{1}}
+		return store.LaunchPlan{Audience: []store.AudienceMember{{UserID: "launch-u01", Arm: "main", MessageID: "launch-dup"}},
+			Messages: []store.OutboxMessage{dup, dup}}, nil
 	})
 	if err == nil {
 		t.Fatalf("launch with duplicate message ids: got nil error")
@@ -572,11 +580,11 @@ func testLaunch(ctx context.Context, t *testing.T, s *Store) {
 	if err != nil {
 		t.Fatalf("Launch: %v", err)
 	}
-	if c.State != StateLaunched || c.AudienceSize != 10 || c.ControlPercent != 5 || !c.LaunchedAt.Equal(base) {
+	if c.State != store.StateLaunched || c.AudienceSize != 10 || c.ControlPercent != 5 || !c.LaunchedAt.Equal(base) {
 		t.Errorf("launched campaign: got %+v", c)
 	}
 	again, err := s.Launch(ctx, "launch-c1", base.Add(time.Hour), plan(-1))
-	if !errors.Is(err, ErrAlreadyLaunched) || again.ID != "launch-c1" || !again.LaunchedAt.Equal(base) {
+	if !errors.Is(err, store.ErrAlreadyLaunched) || again.ID != "launch-c1" || !again.LaunchedAt.Equal(base) {
 		t.Errorf("second launch: got %+v %v, want the stored campaign and ErrAlreadyLaunched", again, err)
 	}
 	msgs, err := s.Messages(ctx, "launch-c1")
@@ -623,7 +631,7 @@ func testLaunch(ctx context.Context, t *testing.T, s *Store) {
 	}
 
 	// A second campaign on the channel sees the first one's sends in its cap counts.
-	got, err := s.Candidates(ctx, TargetQuery{SegmentIDs: []string{"launch-all"}, Channel: "email",
+	got, err := s.Candidates(ctx, store.TargetQuery{SegmentIDs: []string{"launch-all"}, Channel: "email",
 		DaySince: base.Add(-time.Hour), WeekSince: base.Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
@@ -638,37 +646,37 @@ func testLaunch(ctx context.Context, t *testing.T, s *Store) {
 		t.Errorf("candidates with one send today: got %d, want 7", sent)
 	}
 
-	if err := s.CreateCampaign(ctx, Campaign{ID: "launch-empty", Name: "e", Channel: "email", Definition: []byte{0}, CreatedAt: base}); err != nil {
+	if err := s.CreateCampaign(ctx, store.Campaign{ID: "launch-empty", Name: "e", Channel: "email", Definition: []byte{0}, CreatedAt: base}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Launch(ctx, "launch-empty", base, func(context.Context, Campaign, func(TargetQuery) ([]Candidate, error)) (LaunchPlan, error) {
-		return LaunchPlan{}, nil
+	_, err = s.Launch(ctx, "launch-empty", base, func(context.Context, store.Campaign, func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+		return store.LaunchPlan{}, nil
 	})
-	if !errors.Is(err, ErrEmptyAudience) {
+	if !errors.Is(err, store.ErrEmptyAudience) {
 		t.Errorf("empty launch: got %v, want ErrEmptyAudience", err)
 	}
-	if _, err := s.Launch(ctx, "launch-none", base, plan(-1)); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Launch(ctx, "launch-none", base, plan(-1)); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("launch of unknown campaign: got %v, want ErrNotFound", err)
 	}
 }
 
-func testArmStats(ctx context.Context, t *testing.T, s *Store) {
+func testArmStats(ctx context.Context, t *testing.T, s *store.Store) {
 	// Users a1..a4 are treated (variant "a"), c1..c3 control. Launch at base.
 	users := []struct {
 		id, arm string
 	}{{"arm-a1", "a"}, {"arm-a2", "a"}, {"arm-a3", "a"}, {"arm-a4", "a"}, {"arm-c1", "control"}, {"arm-c2", "control"}, {"arm-c3", "control"}}
 	for _, id := range []string{"arm-c", "arm-other"} {
-		if err := s.CreateCampaign(ctx, Campaign{ID: id, Name: id, Channel: "push", Definition: []byte{0}, CreatedAt: base}); err != nil {
+		if err := s.CreateCampaign(ctx, store.Campaign{ID: id, Name: id, Channel: "push", Definition: []byte{0}, CreatedAt: base}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	_, err := s.Launch(ctx, "arm-c", base, func(ctx context.Context, c Campaign, _ func(TargetQuery) ([]Candidate, error)) (LaunchPlan, error) {
-		var p LaunchPlan
+	_, err := s.Launch(ctx, "arm-c", base, func(ctx context.Context, c store.Campaign, _ func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+		var p store.LaunchPlan
 		for _, u := range users {
-			m := AudienceMember{UserID: u.id, Arm: u.arm}
+			m := store.AudienceMember{UserID: u.id, Arm: u.arm}
 			if u.arm != "control" {
 				m.MessageID = "arm-c/" + u.id
-				p.Messages = append(p.Messages, OutboxMessage{MessageID: m.MessageID, UserID: u.id, Channel: "push", Variant: u.arm, Payload: []byte{1}})
+				p.Messages = append(p.Messages, store.OutboxMessage{MessageID: m.MessageID, UserID: u.id, Channel: "push", Variant: u.arm, Payload: []byte{1}})
 			}
 			p.Audience = append(p.Audience, m)
 		}
@@ -678,9 +686,9 @@ func testArmStats(ctx context.Context, t *testing.T, s *Store) {
 		t.Fatal(err)
 	}
 	// Another campaign messages a2 two hours after the launch: a2's later order is its.
-	if _, err := s.Launch(ctx, "arm-other", base.Add(2*time.Hour), func(context.Context, Campaign, func(TargetQuery) ([]Candidate, error)) (LaunchPlan, error) {
-		return LaunchPlan{Audience: []AudienceMember{{UserID: "arm-a2", Arm: "main", MessageID: "arm-other/a2"}},
-			Messages: []OutboxMessage{{MessageID: "arm-other/a2", UserID: "arm-a2", Channel: "push", Variant: "main", Payload: []byte{1}}}}, nil
+	if _, err := s.Launch(ctx, "arm-other", base.Add(2*time.Hour), func(context.Context, store.Campaign, func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+		return store.LaunchPlan{Audience: []store.AudienceMember{{UserID: "arm-a2", Arm: "main", MessageID: "arm-other/a2"}},
+			Messages: []store.OutboxMessage{{MessageID: "arm-other/a2", UserID: "arm-a2", Channel: "push", Variant: "main", Payload: []byte{1}}}}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -696,34 +704,34 @@ func testArmStats(ctx context.Context, t *testing.T, s *Store) {
 	}
 	events := []ev{
 		{"arm-a1", "Order Completed", time.Hour, 1000, "ARM-C", ""},
-		{"arm-a1", "Order Completed", 2 * time.Hour, 500, "", ""},   // same user: one conversion, revenue adds up
-		{"arm-a2", "Order Completed", 3 * time.Hour, 700, "", ""},   // last touch: arm-other
-		{"arm-a3", "Order Completed", 80 * time.Hour, 900, "", ""},  // after the 72 h window
-		{"arm-a4", "Order Completed", -time.Hour, 900, "", ""},      // before the launch
-		{"arm-c1", "Order Completed", 10 * time.Hour, 300, "", ""},  // control conversion
-		{"arm-c2", "Lesson Started", 10 * time.Hour, 0, "", ""},     // not the goal
+		{"arm-a1", "Order Completed", 2 * time.Hour, 500, "", ""},  // same user: one conversion, revenue adds up
+		{"arm-a2", "Order Completed", 3 * time.Hour, 700, "", ""},  // last touch: arm-other
+		{"arm-a3", "Order Completed", 80 * time.Hour, 900, "", ""}, // after the 72 h window
+		{"arm-a4", "Order Completed", -time.Hour, 900, "", ""},     // before the launch
+		{"arm-c1", "Order Completed", 10 * time.Hour, 300, "", ""}, // control conversion
+		{"arm-c2", "Lesson Started", 10 * time.Hour, 0, "", ""},    // not the goal
 		{"arm-a1", "Message Delivered", time.Minute, 0, "", "arm-c/arm-a1"},
 		{"arm-a1", "Message Opened", 2 * time.Minute, 0, "", "arm-c/arm-a1"},
 		{"arm-a2", "Message Delivered", time.Minute, 0, "", "arm-c/arm-a2"},
 	}
-	apply(ctx, t, s, Position{Topic: "t.arm"}, func(ctx context.Context, tx *Tx) error {
+	apply(ctx, t, s, store.Position{Topic: "t.arm"}, func(ctx context.Context, tx *store.Tx) error {
 		for k, e := range events {
 			discount := int64(0)
 			if e.coupon != "" {
 				discount = 250
 			}
-			if _, err := tx.AddInteraction(ctx, Interaction{EventID: fmt.Sprintf("arm-e%d", k), UserID: e.user, At: base.Add(e.after), Event: e.event,
+			if _, err := tx.AddInteraction(ctx, store.Interaction{EventID: fmt.Sprintf("arm-e%d", k), UserID: e.user, At: base.Add(e.after), Event: e.event,
 				Kind: "x", AmountMinor: e.amount, DiscountMinor: discount, Currency: "CNY", Coupon: e.coupon, MessageID: e.message}); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	got, err := s.ArmStats(ctx, ArmQuery{CampaignID: "arm-c", Goal: "Order Completed", Window: 72 * time.Hour, Currency: "CNY", Coupon: "ARM-C"})
+	got, err := s.ArmStats(ctx, store.ArmQuery{CampaignID: "arm-c", Goal: "Order Completed", Window: 72 * time.Hour, Currency: "CNY", Coupon: "ARM-C"})
 	if err != nil {
 		t.Fatalf("ArmStats: %v", err)
 	}
-	want := []ArmStats{
+	want := []store.ArmStats{
 		{Arm: "a", Audience: 4, Sends: 3, Conversions: 1, RevenueMinor: 1500, DiscountMinor: 250, Delivered: 2, Opened: 1},
 		{Arm: "control", Audience: 3, Conversions: 1, RevenueMinor: 300},
 	}
@@ -734,12 +742,12 @@ func testArmStats(ctx context.Context, t *testing.T, s *Store) {
 
 func TestSQLite(t *testing.T) {
 	t.Parallel()
-	runContract(t, Config{SQLitePath: filepath.Join(t.TempDir(), "crm.db")})
+	runContract(t, storetest.SQLite(t))
 }
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	if got, want := (Config{}).Validate(), ErrNoDatabase; got != want {
+	if got, want := (store.Config{}).Validate(), store.ErrNoDatabase; got != want {
 		t.Errorf("empty config: got %v, want %v", got, want)
 	}
 }
@@ -755,11 +763,155 @@ func TestDayMonth(t *testing.T) {
 		{time.Date(2026, 11, 3, 1, 0, 0, 0, time.FixedZone("CST", 8*3600)), 20759, 202611},
 	}
 	for _, tt := range tests {
-		if got := Day(tt.at); got != tt.day {
+		if got := store.Day(tt.at); got != tt.day {
 			t.Errorf("Day(%v): got %d, want %d", tt.at, got, tt.day)
 		}
-		if got := Month(tt.at); got != tt.month {
+		if got := store.Month(tt.at); got != tt.month {
 			t.Errorf("Month(%v): got %d, want %d", tt.at, got, tt.month)
 		}
+	}
+}
+
+func testImport(ctx context.Context, t *testing.T, s *store.Store) {
+	cs := []store.ImportedCustomer{
+		{UserID: "imp-1", FirstSeen: base, RFMTier: "Champions", Orders: 3, DiscountedOrders: 1, Consent: map[string]bool{"sms": true, "email": false},
+			Prediction: &store.Prediction{PurchasePropensity: 0.9, ScoredAt: base}, Segments: []string{"imp-a", "imp-b"}},
+		{UserID: "imp-2", Consent: map[string]bool{"sms": true}, Segments: []string{"imp-a"}},
+	}
+	if err := s.ImportCustomers(ctx, cs, base); err != nil {
+		t.Fatalf("ImportCustomers: %v", err)
+	}
+	got, err := s.Candidates(ctx, store.TargetQuery{SegmentIDs: []string{"imp-a"}, Channel: "sms"})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("candidates after import: got %+v %v", got, err)
+	}
+	if c := got[0]; c.UserID != "imp-1" || !c.Consent || !c.HasPrediction || c.PurchasePropensity != 0.9 || c.Orders != 3 || c.DiscountedOrders != 1 || c.RFMTier != "Champions" {
+		t.Errorf("imported candidate: got %+v", c)
+	}
+	if got[1].HasPrediction {
+		t.Errorf("imp-2 has a prediction: %+v", got[1])
+	}
+	// Importing an existing customer fails and writes nothing.
+	err = s.ImportCustomers(ctx, []store.ImportedCustomer{{UserID: "imp-3", Segments: []string{"imp-c"}}, {UserID: "imp-1"}}, base)
+	if err == nil {
+		t.Fatalf("import of an existing customer: got nil error")
+	}
+	if got, _ := s.Candidates(ctx, store.TargetQuery{SegmentIDs: []string{"imp-c"}}); len(got) != 0 {
+		t.Errorf("failed import left %d members behind", len(got))
+	}
+}
+
+func testRevenue(ctx context.Context, t *testing.T, s *store.Store) {
+	jan := time.Date(2032, 1, 10, 0, 0, 0, 0, time.UTC)
+	feb, mar := jan.AddDate(0, 1, 0), jan.AddDate(0, 2, 0)
+	apply(ctx, t, s, store.Position{Topic: "t.revenue"}, func(ctx context.Context, tx *store.Tx) error {
+		for _, it := range []store.CatalogItem{{ItemID: "rev-a1", CreatorID: "rev-alice"}, {ItemID: "rev-x", CreatorID: "rev-other"}} {
+			if err := tx.PutCatalogItem(ctx, it); err != nil {
+				return err
+			}
+		}
+		touches := []struct {
+			user string
+			at   time.Time
+		}{{"rev-r1", jan}, {"rev-r2", jan}, {"rev-r1", feb}, {"rev-r3", feb}, {"rev-r3", mar}}
+		for _, tc := range touches {
+			if err := tx.TouchCustomer(ctx, tc.user, tc.at); err != nil {
+				return err
+			}
+		}
+		orders := []store.Order{
+			{OrderID: "rev-o1", UserID: "rev-r1", EventID: "rev-e1", At: jan, RevenueMinor: 1000, Currency: "CNY", Items: []store.OrderItem{{ItemID: "rev-a1", Quantity: 1, PriceMinor: 1000}}},
+			{OrderID: "rev-o2", UserID: "rev-r1", EventID: "rev-e2", At: feb, RevenueMinor: 2000, Currency: "CNY", Coupon: "REV-ALICE",
+				Items: []store.OrderItem{{ItemID: "rev-a1", Quantity: 1, PriceMinor: 1500}, {ItemID: "rev-x", Quantity: 1, PriceMinor: 1000}}},
+			{OrderID: "rev-o3", UserID: "rev-r3", EventID: "rev-e3", At: feb, RevenueMinor: 500, Currency: "CNY", Referrer: "rev-alice", Items: []store.OrderItem{{ItemID: "rev-x", Quantity: 1, PriceMinor: 500}}},
+			{OrderID: "rev-o4", UserID: "rev-r3", EventID: "rev-e4", At: feb, RevenueMinor: 800, Currency: "USD", Items: []store.OrderItem{{ItemID: "rev-a1", Quantity: 1, PriceMinor: 800}}},
+		}
+		for _, o := range orders {
+			if _, err := tx.AddOrder(ctx, o); err != nil {
+				return err
+			}
+		}
+		if err := tx.AddRefund(ctx, store.Refund{EventID: "rev-rf1", OrderID: "rev-o1", UserID: "rev-r1", At: feb, AmountMinor: 300, Currency: "CNY"}); err != nil {
+			return err
+		}
+		for u, clv := range map[string]int64{"rev-r1": 5000, "rev-r3": 1000} {
+			if err := tx.PutPrediction(ctx, store.Prediction{UserID: u, CLVMinor: clv, Currency: "CNY", ScoredAt: jan}); err != nil {
+				return err
+			}
+		}
+		return tx.ApplySegmentChange(ctx, store.SegmentChange{UserID: "rev-r1", SegmentID: "rev-vip", Enter: true, ProfileVersion: 1})
+	})
+	rows, err := s.Revenue(ctx, store.RevenueQuery{Dimension: store.RevenueByMonth, From: 203201, To: 203203, Currency: "CNY"})
+	if err != nil {
+		t.Fatalf("Revenue: %v", err)
+	}
+	want := []store.RevenueRow{
+		{Month: 203201, GMVMinor: 1000, Active: 2, Paying: 1, AvgCLVMinor: 5000},
+		{Month: 203202, GMVMinor: 2500, RefundsMinor: 300, Active: 2, Paying: 2, Returning: 1, PrevActive: 2, Churned: 1, AvgCLVMinor: 3000},
+		{Month: 203203, Active: 1, PrevActive: 2, Churned: 1},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("revenue by month:\n got %+v\nwant %+v", rows, want)
+	}
+	rows, err = s.Revenue(ctx, store.RevenueQuery{Dimension: store.RevenueByCohort, From: 203202, To: 203202, Currency: "CNY"})
+	if err != nil {
+		t.Fatalf("Revenue by cohort: %v", err)
+	}
+	want = []store.RevenueRow{
+		{Key: "203201", Month: 203202, GMVMinor: 2000, RefundsMinor: 300, Active: 1, Paying: 1, Returning: 1, PrevActive: 2, Churned: 1, AvgCLVMinor: 5000},
+		{Key: "203202", Month: 203202, GMVMinor: 500, Active: 1, Paying: 1, AvgCLVMinor: 1000},
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("revenue by cohort:\n got %+v\nwant %+v", rows, want)
+	}
+	rows, _ = s.Revenue(ctx, store.RevenueQuery{Dimension: store.RevenueBySegment, From: 203202, To: 203202, Currency: "CNY"})
+	if len(rows) != 1 || rows[0].Key != "rev-vip" || rows[0].GMVMinor != 2000 {
+		t.Errorf("revenue by segment: got %+v", rows)
+	}
+	if rows, _ := s.Revenue(ctx, store.RevenueQuery{Dimension: store.RevenueByRFMTier, From: 203202, To: 203202, Currency: "USD"}); len(rows) != 1 || rows[0].GMVMinor != 800 {
+		t.Errorf("revenue in USD by tier: got %+v", rows)
+	}
+	if _, err := s.Revenue(ctx, store.RevenueQuery{Dimension: "planet"}); err == nil {
+		t.Errorf("unknown dimension: got nil error")
+	}
+
+	rules := []store.RevenueShareRule{
+		{RuleID: "rev-default", EffectiveMonth: 203201, OwnShareBps: 7000, PlatformShareBps: 5000},
+		{RuleID: "rev-alice", CreatorID: "rev-alice", EffectiveMonth: 203202, OwnShareBps: 8000, PlatformShareBps: 6000, PlatformFeeBps: 300, ClawbackDays: 40, Coupons: []string{"REV-ALICE"}},
+	}
+	for _, r := range rules {
+		if err := s.PutRevenueShareRule(ctx, r); err != nil {
+			t.Fatalf("PutRevenueShareRule(%s): %v", r.RuleID, err)
+		}
+	}
+	rules[1].OwnShareBps = 8500 // replacing a rule by id is fine
+	if err := s.PutRevenueShareRule(ctx, rules[1]); err != nil {
+		t.Errorf("replace rule: %v", err)
+	}
+	if err := s.PutRevenueShareRule(ctx, store.RevenueShareRule{RuleID: "rev-alice-2", CreatorID: "rev-alice", EffectiveMonth: 203202}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second rule for the same creator and month: got %v, want ErrExists", err)
+	}
+	if err := s.PutRevenueShareRule(ctx, store.RevenueShareRule{RuleID: "rev-bob", CreatorID: "rev-bob", EffectiveMonth: 203202, Coupons: []string{"REV-ALICE"}}); !errors.Is(err, store.ErrExists) {
+		t.Errorf("another creator's coupon: got %v, want ErrExists", err)
+	}
+	got, err := s.RevenueShareRules(ctx, "rev-alice")
+	if err != nil || len(got) != 2 || got[0].RuleID != "rev-default" || got[1].OwnShareBps != 8500 || !slices.Equal(got[1].Coupons, []string{"REV-ALICE"}) {
+		t.Errorf("RevenueShareRules: got %+v %v", got, err)
+	}
+
+	act, err := s.CreatorActivity(ctx, "rev-alice", 203202, "CNY")
+	if err != nil {
+		t.Fatalf("CreatorActivity: %v", err)
+	}
+	if len(act.Sales) != 1 || act.Sales[0].OrderID != "rev-o2" || !slices.Equal(act.Sales[0].Creators, []string{"rev-alice", "rev-other"}) ||
+		act.Sales[0].Coupon != "REV-ALICE" || len(act.Sales[0].Items) != 2 {
+		t.Errorf("sales: got %+v", act.Sales)
+	}
+	if len(act.Refunds) != 1 || act.Refunds[0].OrderID != "rev-o1" || act.Refunds[0].AmountMinor != 300 || !act.Refunds[0].Order.At.Equal(jan) ||
+		!slices.Equal(act.Refunds[0].Order.Creators, []string{"rev-alice"}) {
+		t.Errorf("refunds: got %+v", act.Refunds)
+	}
+	if !act.Coupons["REV-ALICE"] || len(act.Coupons) != 1 {
+		t.Errorf("coupons: got %v", act.Coupons)
 	}
 }

@@ -116,6 +116,11 @@ func (p Ingest) UpsertItems(ctx context.Context, r *ingestv1.UpsertItemsRequest)
 	return p.C.UpsertItems(ctx, r)
 }
 
+// DeleteItems forwards the call.
+func (p Ingest) DeleteItems(ctx context.Context, r *ingestv1.DeleteItemsRequest) (*ingestv1.DeleteItemsResponse, error) {
+	return p.C.DeleteItems(ctx, r)
+}
+
 // Backends are the gRPC connections to the services behind the gateway.
 type Backends struct {
 	Ingest, Profile, Prediction, Recommendation, CRM grpc.ClientConnInterface

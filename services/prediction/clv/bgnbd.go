@@ -241,11 +241,7 @@ func newBGFitter(data []Summary) *bgFitter {
 func (f *bgFitter) eval(theta, grad []float64) float64 {
 	r, alpha, a, b := math.Exp(theta[0]), math.Exp(theta[1]), math.Exp(theta[2]), math.Exp(theta[3])
 	if math.IsInf(r+alpha+a+b, 0) || r == 0 || alpha == 0 || a == 0 || b == 0 {
-		if grad != nil {
-			for i := range grad {
-				grad[i] = 0
-			}
-		}
+		clear(grad)
 		return math.Inf(1)
 	}
 	// Terms in x only: ln A1 + ln A2 (without r ln α, added per customer below).

@@ -71,9 +71,7 @@ func FitGammaGamma(ctx context.Context, data []Spend) (GammaGammaFit, error) {
 func ggNegLL(data []Spend, theta, grad []float64) float64 {
 	p, q, g := math.Exp(theta[0]), math.Exp(theta[1]), math.Exp(theta[2])
 	if math.IsInf(p+q+g, 0) || p == 0 || q == 0 || g == 0 {
-		for i := range grad {
-			grad[i] = 0
-		}
+		clear(grad)
 		return math.Inf(1)
 	}
 	lgQ, _ := math.Lgamma(q)

@@ -81,6 +81,12 @@ type Valuation struct {
 // horizon: the expected purchases of each month times the expected spend per
 // transaction, discounted to today.
 func (v Valuation) CLV(c Customer) float64 {
+	return v.DiscountedPurchases(c.Summary) * v.GammaGamma.ExpectedSpend(c.X, c.MeanSpend)
+}
+
+// DiscountedPurchases returns the expected purchases over the horizon, each month's
+// discounted to today: CLV is this times the expected spend per transaction.
+func (v Valuation) DiscountedPurchases(s Summary) float64 {
 	months := v.Months
 	if months <= 0 {
 		months = 12
@@ -89,11 +95,10 @@ func (v Valuation) CLV(c Customer) float64 {
 	if upm <= 0 {
 		upm = 365.25 / 12 / 7
 	}
-	spend := v.GammaGamma.ExpectedSpend(c.X, c.MeanSpend)
 	var total, prev float64
 	for i := 1; i <= months; i++ {
-		cum := v.BGNBD.ExpectedPurchases(c.Summary, float64(i)*upm)
-		total += (cum - prev) * spend / math.Pow(1+v.MonthlyDiscount, float64(i))
+		cum := v.BGNBD.ExpectedPurchases(s, float64(i)*upm)
+		total += (cum - prev) / math.Pow(1+v.MonthlyDiscount, float64(i))
 		prev = cum
 	}
 	return total

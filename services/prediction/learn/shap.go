@@ -164,11 +164,11 @@ func unwoundPathSum(path []pathElem, d, idx int) float64 {
 		for i := d - 1; i >= 0; i-- {
 			tmp := next / (float64(i+1) * one)
 			total += tmp
-			next = path[i].w - tmp*zero*float64(d-i)/float64(d+1)
+			next = path[i].w - tmp*zero*float64(d-i)
 		}
 	} else {
 		for i := d - 1; i >= 0; i-- {
-			total += path[i].w / (zero * float64(d-i) / float64(d+1))
+			total += path[i].w / (zero * float64(d-i))
 		}
 	}
 	return total * float64(d+1)

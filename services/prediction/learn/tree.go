@@ -170,6 +170,7 @@ type treeParams struct {
 	minGain     float64 // smallest gain that splits
 	featureFrac float64 // fraction of features tried per split (1: all)
 	shrink      float64 // multiplies leaf values (learning rate); 0 means 1
+	monotone    []int8  // per feature: +1 output non-decreasing in it, -1 non-increasing, 0 free
 }
 
 type builder struct {
@@ -195,8 +196,15 @@ func growTree(data *binned, idx []int, g, h []float64, p treeParams, rng *rand.R
 	for i := range b.feats {
 		b.feats[i] = i
 	}
-	b.grow(slices.Clone(idx), 0)
+	b.grow(slices.Clone(idx), 0, math.Inf(-1), math.Inf(1))
 	return Tree{Nodes: b.nodes}
+}
+
+func (b *builder) monotone(f int) int8 {
+	if f < len(b.p.monotone) {
+		return b.p.monotone[f]
+	}
+	return 0
 }
 
 func (b *builder) leafValue(G, H float64) float64 {
@@ -207,20 +215,23 @@ func (b *builder) leafValue(G, H float64) float64 {
 	return v
 }
 
-// grow appends the subtree for idx and returns its node index.
-func (b *builder) grow(idx []int, depth int) int32 {
+// grow appends the subtree for idx, with leaf values bounded to [lo, hi] by monotone
+// constraints above it, and returns its node index.
+func (b *builder) grow(idx []int, depth int, lo, hi float64) int32 {
 	var G, H float64
 	for _, i := range idx {
 		G += b.g[i]
 		H += b.h[i]
 	}
 	self := int32(len(b.nodes))
-	b.nodes = append(b.nodes, Node{Left: -1, Right: -1, Value: b.leafValue(G, H), Cover: float64(len(idx))})
+	value := min(max(b.leafValue(G, H), lo), hi)
+	b.nodes = append(b.nodes, Node{Left: -1, Right: -1, Value: value, Cover: float64(len(idx))})
 	if (b.p.maxDepth > 0 && depth >= b.p.maxDepth) || len(idx) < 2*max(b.p.minLeaf, 1) {
 		return self
 	}
 	parentScore := G * G / (H + b.p.lambda)
 	bestGain, bestF, bestBin := b.p.minGain, -1, 0
+	var bestMid float64
 
 	feats := b.feats
 	if b.p.featureFrac > 0 && b.p.featureFrac < 1 {
@@ -265,9 +276,19 @@ func (b *builder) grow(idx []int, depth int) int32 {
 				continue
 			}
 			gain := gl*gl/(hl+b.p.lambda) + gr*gr/(hr+b.p.lambda) - parentScore
-			if gain > bestGain {
-				bestGain, bestF, bestBin = gain, f, bin
+			if gain <= bestGain {
+				continue
 			}
+			var mid float64
+			if mono := b.monotone(f); mono != 0 {
+				wl := min(max(b.leafValue(gl, hl), lo), hi)
+				wr := min(max(b.leafValue(gr, hr), lo), hi)
+				if (mono > 0 && wl > wr) || (mono < 0 && wl < wr) {
+					continue
+				}
+				mid = (wl + wr) / 2
+			}
+			bestGain, bestF, bestBin, bestMid = gain, f, bin, mid
 		}
 	}
 	if bestF < 0 {
@@ -275,19 +296,26 @@ func (b *builder) grow(idx []int, depth int) int32 {
 	}
 	// Partition idx in place: bins <= bestBin first.
 	col := b.data.cols[bestF]
-	lo, hi := 0, len(idx)-1
-	for lo <= hi {
-		if int(col[idx[lo]]) <= bestBin {
-			lo++
+	cut, end := 0, len(idx)-1
+	for cut <= end {
+		if int(col[idx[cut]]) <= bestBin {
+			cut++
 		} else {
-			idx[lo], idx[hi] = idx[hi], idx[lo]
-			hi--
+			idx[cut], idx[end] = idx[end], idx[cut]
+			end--
 		}
 	}
 	b.nodes[self].Feature = bestF
 	b.nodes[self].Threshold = b.data.cuts[bestF][bestBin]
-	left := b.grow(idx[:lo], depth+1)
-	right := b.grow(idx[lo:], depth+1)
+	llo, lhi, rlo, rhi := lo, hi, lo, hi
+	switch b.monotone(bestF) {
+	case 1:
+		lhi, rlo = bestMid, bestMid
+	case -1:
+		llo, rhi = bestMid, bestMid
+	}
+	left := b.grow(idx[:cut], depth+1, llo, lhi)
+	right := b.grow(idx[cut:], depth+1, rlo, rhi)
 	b.nodes[self].Left, b.nodes[self].Right = left, right
 	return self
 }

@@ -67,7 +67,7 @@ func history(t *testing.T) []*eventv1.Event {
 		ev(state.EventOrderRefunded, at(0, 1, 0), props(t, map[string]any{"order_id": "o2", "revenue": 19.9})),
 		ev(state.EventProductAdded, at(0, 2, 0), nil),
 		ev(state.EventLessonStarted, at(-6, 12, 0), nil), // late, inside the 90 days
-		ev("page", at(-200, 12, 0), nil),                  // late, older than the buckets
+		ev("page", at(-200, 12, 0), nil),                 // late, older than the buckets
 	}
 }
 
@@ -184,10 +184,10 @@ func TestWindowsMoveWithAsOf(t *testing.T) {
 		wantStage                string
 	}{
 		{asOf: at(0, 23, 59), wantD7: 7, wantD30: 8, wantD90: 11, wantStage: state.StageActive},
-		{asOf: at(1, 0, 0), wantD7: 6, wantD30: 8, wantD90: 11, wantStage: state.StageActive},    // D-5..D+1
-		{asOf: at(6, 0, 0), wantD7: 2, wantD30: 8, wantD90: 11, wantStage: state.StageActive},    // D..D+6
-		{asOf: at(20, 0, 0), wantD7: 0, wantD30: 7, wantD90: 11, wantStage: state.StageAtRisk},   // 19 days inactive
-		{asOf: at(50, 0, 0), wantD7: 0, wantD30: 0, wantD90: 8, wantStage: state.StageDormant},   // D-39..: D-40 out
+		{asOf: at(1, 0, 0), wantD7: 6, wantD30: 8, wantD90: 11, wantStage: state.StageActive},   // D-5..D+1
+		{asOf: at(6, 0, 0), wantD7: 2, wantD30: 8, wantD90: 11, wantStage: state.StageActive},   // D..D+6
+		{asOf: at(20, 0, 0), wantD7: 0, wantD30: 7, wantD90: 11, wantStage: state.StageAtRisk},  // 19 days inactive
+		{asOf: at(50, 0, 0), wantD7: 0, wantD30: 0, wantD90: 8, wantStage: state.StageDormant},  // D-39..: D-40 out
 		{asOf: at(100, 0, 0), wantD7: 0, wantD30: 0, wantD90: 0, wantStage: state.StageChurned}, // 99 days inactive
 	}
 	for _, tt := range tests {

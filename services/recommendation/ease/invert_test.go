@@ -1,6 +1,7 @@
 package ease
 
 import (
+	"context"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -55,4 +56,10 @@ func TestInvertSPDRejectsIndefinite(t *testing.T) {
 	if err := invertSPD(t.Context(), a); err == nil {
 		t.Fatalf("invertSPD of an indefinite matrix: got nil error, want ErrNotPositiveDefinite")
 	}
+}
+
+func contextCancelled(t *testing.T) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	return ctx, cancel
 }

@@ -54,6 +54,9 @@ func (d *Dict) ID(i int32) string { return d.ids[i] }
 // IDs returns the ids in index order; the caller must not modify the slice.
 func (d *Dict) IDs() []string { return d.ids }
 
+// Clone returns an independent copy of d.
+func (d *Dict) Clone() *Dict { return d.clone() }
+
 func (d *Dict) clone() *Dict {
 	c := &Dict{ids: slices.Clone(d.ids), index: make(map[string]int32, len(d.ids))}
 	for i, id := range c.ids {

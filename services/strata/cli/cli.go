@@ -28,6 +28,9 @@ func New(out io.Writer) *cobra.Command {
 	}
 	root.AddCommand(newUp(out))
 	root.AddCommand(newSeed(out), newReplay(out), newLoad(out))
+	root.AddCommand(newEval(out))
+	attach(root, "eval", newEvalRecommend(out))
+	root.AddCommand(newRecommend(out))
 	return root
 }
 
@@ -35,6 +38,7 @@ func newUp(out io.Writer) *cobra.Command {
 	var (
 		cfg    strata.Config
 		logCfg logging.Config
+		seed   seedOnce
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -90,7 +94,7 @@ STRATA_INGEST_WRITE_KEYS and STRATA_GATEWAY_ADMIN_KEYS.`,
 			}
 			defer func() { _ = tel.Shutdown(context.WithoutCancel(ctx)) }()
 			cfg.Logger, cfg.Metrics = log, tel.MetricsHandler()
-			cfg.OnReady = func(ep strata.Endpoints) { printBanner(out, ep) }
+			cfg.OnReady = func(ep strata.Endpoints) { printBanner(out, ep); seed.run(ctx, out, log, ep, cfg) }
 			return strata.Run(ctx, cfg)
 		},
 	}
@@ -101,6 +105,7 @@ STRATA_INGEST_WRITE_KEYS and STRATA_GATEWAY_ADMIN_KEYS.`,
 	f.String("http", "127.0.0.1:8080", "gateway HTTP address")
 	f.String("grpc", "127.0.0.1:9090", "gateway gRPC address")
 	f.String("data-dir", "", "directory of the embedded SQLite database (default: temporary)")
+	seed.register(f)
 	return cmd
 }
 

@@ -116,12 +116,13 @@ func (o *outputFlags) open(ctx context.Context, log *slog.Logger) (sink.Sink, er
 	return sink.Tee(sinks...), nil
 }
 
-// describe names the destinations for a summary line.
-func (o *outputFlags) describe() string {
+// describe names the destinations for a summary line; items says whether items were
+// written.
+func (o *outputFlags) describe(items bool) string {
 	var parts []string
 	if o.out != "" {
 		p := "file " + o.out
-		if ip := o.itemsPath(); ip != "" {
+		if ip := o.itemsPath(); ip != "" && items {
 			p += " (items: " + ip + ")"
 		}
 		parts = append(parts, p)

@@ -120,7 +120,7 @@ func (rf *replayFlags) run(cmd *cobra.Command, out io.Writer, name string, src r
 	if res.Items > 0 {
 		fmt.Fprintf(sum, ", %s catalog items", thousands(int64(res.Items)))
 	}
-	fmt.Fprintf(sum, " in %.1fs to %s\n", time.Since(p.start).Seconds(), rf.describe())
+	fmt.Fprintf(sum, " in %.1fs to %s\n", time.Since(p.start).Seconds(), rf.describe(res.Items > 0))
 	if res.ItemsSkipped {
 		fmt.Fprintln(sum, "catalog items were not sent: --http needs --admin-key for them")
 	}

@@ -74,7 +74,7 @@ Events are emitted user by user (each user's in time order); the catalog is sent
 			sum := o.summaryWriter(out)
 			fmt.Fprintf(sum, "seeded world %d: %s users, %s items, %d days to %s: %s events in %.1fs (%s events/s) to %s\n",
 				cfg.Seed, thousands(int64(cfg.Users)), thousands(int64(res.Items)), cfg.Days, cfg.End.Format("2006-01-02"),
-				thousands(res.Events), res.Elapsed.Seconds(), thousands(int64(float64(res.Events)/max(res.Elapsed.Seconds(), 1e-9))), o.describe())
+				thousands(res.Events), res.Elapsed.Seconds(), thousands(int64(float64(res.Events)/max(res.Elapsed.Seconds(), 1e-9))), o.describe(res.Items > 0))
 			if res.ItemsSkipped {
 				fmt.Fprintln(sum, "catalog items were not sent: --http needs --admin-key for them")
 			}

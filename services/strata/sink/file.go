@@ -15,7 +15,10 @@ import (
 // `strata replay jsonl` reads back.
 type File struct {
 	events, items *lineWriter
-	cnt           counters
+	// itemsPath is created on the first items, so a dataset without a catalog leaves
+	// no empty file behind.
+	itemsPath string
+	cnt       counters
 }
 
 // NewFile writes messages to events and items to items (nil drops them). Neither is
@@ -28,21 +31,15 @@ func NewFile(events, items io.Writer) *File {
 	return f
 }
 
-// CreateFile creates (or truncates) the files at eventsPath and itemsPath (empty: no
-// items file); "-" is standard output, and a name ending in .gz is gzip-compressed.
+// CreateFile creates (or truncates) the file at eventsPath, and the one at itemsPath
+// (empty: none) when the first items come; "-" is standard output, and a name ending in
+// .gz is gzip-compressed.
 func CreateFile(eventsPath, itemsPath string) (*File, error) {
 	ev, err := create(eventsPath)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{events: ev}
-	if itemsPath != "" {
-		if f.items, err = create(itemsPath); err != nil {
-			_ = ev.close()
-			return nil, err
-		}
-	}
-	return f, nil
+	return &File{events: ev, itemsPath: itemsPath}, nil
 }
 
 // Send implements Sink.
@@ -56,6 +53,13 @@ func (f *File) Send(_ context.Context, m Message) error {
 
 // SendItems implements Sink.
 func (f *File) SendItems(_ context.Context, items []Item) error {
+	if f.items == nil && f.itemsPath != "" && len(items) > 0 {
+		w, err := create(f.itemsPath)
+		if err != nil {
+			return err
+		}
+		f.items = w
+	}
 	if f.items == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -24,31 +25,113 @@ import (
 func RunEndToEnd(t *testing.T, s *Suite) {
 	t.Run("events become a profile", func(t *testing.T) { testEventsBecomeProfile(t, s) })
 	t.Run("bad input is refused and not published", func(t *testing.T) { testBadInput(t, s) })
-	t.Run("services not built yet answer Unimplemented", func(t *testing.T) { testUnimplemented(t, s) })
+	t.Run("orders become recommendations", func(t *testing.T) { testRecommendations(t, s) })
+	t.Run("orders become a prediction", func(t *testing.T) { testPredictionFollowsOrders(t, s) })
+	t.Run("events become a customer 360", func(t *testing.T) { testCustomer360(t, s) })
 }
 
-// testUnimplemented checks that prediction, recommendation and crm are up behind the
-// gateway (their health made it ready) and answer Unimplemented for what comes later.
-func testUnimplemented(t *testing.T, s *Suite) {
-	ctx := s.Admin(context.Background())
-	calls := map[string]func() error{
-		"Predict": func() error {
-			_, err := predictionv1.NewPredictionServiceClient(s.Conn).Predict(ctx, &predictionv1.PredictRequest{UserId: "u1"})
-			return err
-		},
-		"Recommend": func() error {
-			_, err := recommendationv1.NewRecommendationServiceClient(s.Conn).Recommend(ctx, &recommendationv1.RecommendRequest{UserId: "u1", N: 10})
-			return err
-		},
-		"GetCustomer": func() error {
-			_, err := crmv1.NewCRMServiceClient(s.Conn).GetCustomer(ctx, &crmv1.GetCustomerRequest{UserId: "u1"})
-			return err
-		},
+// testCustomer360 checks that the CRM builds a customer's 360 view from the events:
+// orders, satisfaction answers and the follow-up task a detractor opens, over gRPC and
+// REST.
+func testCustomer360(t *testing.T, s *Suite) {
+	user := UserID("crm")
+	batch := fmt.Sprintf(`{"batch":[
+		{"type":"track","userId":%[1]q,"event":"Order Completed","properties":{"order_id":"o-%[1]s","revenue_minor":9900,"currency":"CNY","products":[{"product_id":"c1","price_minor":9900}]},"messageId":"c1-%[1]s","timestamp":"2026-11-03T10:00:00Z"},
+		{"type":"track","userId":%[1]q,"event":"Survey Answered","properties":{"survey":"nps","score":3},"messageId":"c2-%[1]s","timestamp":"2026-11-03T11:00:00Z"}
+	]}`, user)
+	if code, body := s.Segment(t, "/v1/batch", []byte(batch)); code != http.StatusOK {
+		t.Fatalf("POST /v1/batch: got %d %v, want 200", code, body)
 	}
-	for name, call := range calls {
-		if got, want := status.Code(call()), codes.Unimplemented; got != want {
-			t.Errorf("%s: got %v, want %v", name, got, want)
+	client := crmv1.NewCRMServiceClient(s.Conn)
+	var c *crmv1.Customer
+	Eventually(t, 30*time.Second, "customer 360 over gRPC", func() bool {
+		got, err := client.GetCustomer(s.Admin(context.Background()), &crmv1.GetCustomerRequest{UserId: user})
+		if err != nil {
+			if status.Code(err) != codes.NotFound {
+				t.Logf("GetCustomer: %v", err)
+			}
+			return false
 		}
+		c = got
+		return len(got.GetInteractions()) == 2
+	})
+	if c.GetOrders() != 1 || c.GetRevenueMinor() != 9900 || c.GetCurrency() != "CNY" {
+		t.Errorf("orders: got %d, revenue %d %s; want 1, 9900 CNY", c.GetOrders(), c.GetRevenueMinor(), c.GetCurrency())
+	}
+	if len(c.GetSatisfaction()) != 1 || len(c.GetOpenTasks()) != 1 || c.GetOpenTasks()[0].GetReason() != "nps_detractor" {
+		t.Errorf("satisfaction: got answers %v, open tasks %v; want one nps answer and its detractor task", c.GetSatisfaction(), c.GetOpenTasks())
+	}
+	code, rest := s.GetJSON(t, "/api/v1/admin/customers/"+user)
+	if code != http.StatusOK {
+		t.Fatalf("GET customer: got %d %v, want 200", code, rest)
+	}
+	if got, want := fmt.Sprint(rest["orders"]), "1"; got != want {
+		t.Errorf("REST orders: got %v, want %v", got, want)
+	}
+	_, err := client.GetCustomer(s.Admin(context.Background()), &crmv1.GetCustomerRequest{UserId: UserID("nobody")})
+	if got, want := status.Code(err), codes.NotFound; got != want {
+		t.Errorf("GetCustomer of an unknown user: got %v, want %v", got, want)
+	}
+}
+
+// testRecommendations checks that orders sent to the Segment API reach the recommendation
+// service through Kafka: a buyer is never recommended what they bought, a new user gets
+// the popular items, every item carries a reason and every list its A/B variant, over
+// gRPC and REST. A category unique to the run keeps other data out of the lists.
+func testRecommendations(t *testing.T, s *Suite) {
+	buyer, other, fresh := UserID("rec-buyer"), UserID("rec-other"), UserID("rec-fresh")
+	bought, alsoBought, category := UserID("course"), UserID("course"), UserID("category")
+	batch := fmt.Sprintf(`{"batch":[
+		{"type":"track","userId":%[1]q,"event":"Order Completed","properties":{"order_id":"o-%[1]s","revenue":10,"products":[{"product_id":%[3]q,"category":%[5]q}]},"messageId":"r1-%[1]s"},
+		{"type":"track","userId":%[2]q,"event":"Order Completed","properties":{"order_id":"o-%[2]s","revenue":20,"products":[{"product_id":%[3]q,"category":%[5]q},{"product_id":%[4]q,"category":%[5]q}]},"messageId":"r2-%[2]s"},
+		{"type":"track","userId":%[2]q,"event":"Product Viewed","properties":{"product_id":%[4]q,"category":%[5]q},"messageId":"r3-%[2]s"}
+	]}`, buyer, other, bought, alsoBought, category)
+	if code, body := s.Segment(t, "/v1/batch", []byte(batch)); code != http.StatusOK {
+		t.Fatalf("POST /v1/batch: got %d %v, want 200", code, body)
+	}
+	client := recommendationv1.NewRecommendationServiceClient(s.Conn)
+	filters := &recommendationv1.Filters{Categories: []string{category}}
+	recommend := func(user string) *recommendationv1.RecommendResponse {
+		ctx, cancel := context.WithTimeout(s.Admin(context.Background()), 5*time.Second)
+		defer cancel()
+		resp, err := client.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: user, Scene: recommendationv1.Scene_SCENE_HOME, N: 5, Filters: filters})
+		if err != nil {
+			t.Logf("Recommend %s: %v", user, err)
+			return nil
+		}
+		return resp
+	}
+	ids := func(resp *recommendationv1.RecommendResponse) []string {
+		var out []string
+		for _, it := range resp.GetItems() {
+			out = append(out, it.GetItemId())
+		}
+		return out
+	}
+	// Until the buyer's order is consumed the buyer is a new user, who gets both items.
+	var got *recommendationv1.RecommendResponse
+	Eventually(t, 30*time.Second, "the buyer's recommendations without the bought item", func() bool {
+		got = recommend(buyer)
+		return len(got.GetItems()) > 0 && !slices.Contains(ids(got), bought)
+	})
+	if g := ids(got); len(g) != 1 || g[0] != alsoBought {
+		t.Errorf("buyer's list: got %v, want [%s] (what they bought, %s, excluded)", g, alsoBought, bought)
+	}
+	if got.GetVariant() == "" || got.GetItems()[0].GetReason() == "" {
+		t.Errorf("buyer's list: got variant %q, reason %q; want both set", got.GetVariant(), got.GetItems()[0].GetReason())
+	}
+	got = recommend(fresh)
+	if g := ids(got); len(g) != 2 || g[0] != bought || g[1] != alsoBought {
+		t.Errorf("new user's list: got %v, want [%s %s] (most bought first)", g, bought, alsoBought)
+	}
+	if got.GetSource() != "popular" {
+		t.Errorf("new user's list: got source %q, want popular", got.GetSource())
+	}
+
+	code, rest := s.GetJSON(t, "/api/v1/users/"+buyer+"/recommendations?n=5&filters.categories="+category)
+	raw, _ := json.Marshal(rest)
+	if code != http.StatusOK || !strings.Contains(string(raw), alsoBought) || strings.Contains(string(raw), bought) {
+		t.Errorf("GET recommendations: got %d %s, want 200 listing %s and not %s", code, raw, alsoBought, bought)
 	}
 }
 
@@ -167,5 +250,46 @@ func testBadInput(t *testing.T, s *Suite) {
 	}
 	if !strings.Contains(string(raw), `"field":"n"`) {
 		t.Errorf("GET recommendations n=1000: body %s does not name field n", raw)
+	}
+}
+
+// testPredictionFollowsOrders checks that orders sent to the Segment API reach the
+// prediction service through Kafka and come back from Predict (gRPC and REST) with a
+// lifetime value, and that an unknown user is NotFound.
+func testPredictionFollowsOrders(t *testing.T, s *Suite) {
+	user := UserID("buyer")
+	tenDaysAgo := time.Now().Add(-10 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	batch := fmt.Sprintf(`{"batch":[
+		{"type":"track","userId":%[1]q,"event":"Order Completed","properties":{"order_id":"o1-%[1]s","revenue":49.5,"currency":"CNY"},"messageId":"p1-%[1]s","timestamp":%[2]q},
+		{"type":"track","userId":%[1]q,"event":"Order Completed","properties":{"order_id":"o2-%[1]s","revenue":99,"currency":"CNY"},"messageId":"p2-%[1]s"}
+	]}`, user, tenDaysAgo)
+	if code, body := s.Segment(t, "/v1/batch", []byte(batch)); code != http.StatusOK {
+		t.Fatalf("POST /v1/batch: got %d %v, want 200", code, body)
+	}
+	client := predictionv1.NewPredictionServiceClient(s.Conn)
+	var p *predictionv1.Prediction
+	Eventually(t, 30*time.Second, "prediction over gRPC", func() bool {
+		ctx, cancel := context.WithTimeout(s.Admin(context.Background()), 5*time.Second)
+		defer cancel()
+		got, err := client.Predict(ctx, &predictionv1.PredictRequest{UserId: user})
+		if err != nil {
+			if status.Code(err) != codes.NotFound {
+				t.Logf("Predict: %v", err)
+			}
+			return false
+		}
+		p = got
+		return got.GetClvMinor() > 0
+	})
+	if p.GetUserId() != user || p.GetPAlive() <= 0 || p.GetPAlive() > 1 || p.GetModelVersions()["lifetime_value"] == "" {
+		t.Errorf("Predict: got %v, want the user's CLV, p_alive in (0, 1] and the CLV model version", p)
+	}
+	code, rest := s.GetJSON(t, "/api/v1/users/"+user+"/predictions")
+	if code != http.StatusOK || rest["user_id"] != user {
+		t.Errorf("GET predictions: got %d %v, want 200 with user_id %s", code, rest, user)
+	}
+	_, err := client.Predict(s.Admin(context.Background()), &predictionv1.PredictRequest{UserId: UserID("nobody")})
+	if got, want := status.Code(err), codes.NotFound; got != want {
+		t.Errorf("Predict unknown user: got %v, want %v", got, want)
 	}
 }

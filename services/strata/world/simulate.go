@@ -54,11 +54,10 @@ type ownership struct {
 }
 
 type subscription struct {
-	id        string
-	item      int
-	next      time.Time
-	renewals  int
-	cancelled bool
+	id       string
+	item     int
+	next     time.Time
+	renewals int
 }
 
 // sim is one user's simulation; it is confined to one goroutine.

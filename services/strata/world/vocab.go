@@ -118,15 +118,6 @@ const (
 	numTags         = numCategories * tagsPerCategory
 )
 
-func categoryIndex(slug string) int {
-	for i, c := range categories {
-		if c.slug == slug {
-			return i
-		}
-	}
-	panic("world: unknown category " + slug)
-}
-
 // Trait values, as the identify calls carry them.
 var (
 	ageBands    = []string{"18-24", "25-34", "35-44", "45-54", "55+"}

@@ -96,6 +96,10 @@ func (w *World) User(i int) User {
 	return w.newUser(newRand(w.cfg.Seed, streamUser, uint64(i)), i)
 }
 
+// Messages simulates user i (0-based) alone and returns the messages Generate emits
+// for them.
+func (w *World) Messages(i int) []sink.Message { return w.simulate(i) }
+
 // Simulated reports how many users Generate has finished emitting; safe for concurrent
 // use, for progress reports.
 func (w *World) Simulated() int64 { return w.simulated.Load() }

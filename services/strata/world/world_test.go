@@ -94,7 +94,7 @@ func TestDeterministic(t *testing.T) {
 // with fit, only add to it. The test asks for half the lift of views alone.
 func TestLatentStructure(t *testing.T) {
 	t.Parallel()
-	w, msgs := generate(t, Config{Seed: 42, Users: 3000, Items: 300, Days: 180, End: testEnd})
+	w, msgs := generate(t, Config{Seed: 42, Users: 2000, Items: 300, Days: 180, End: testEnd})
 
 	catShare := map[string]float64{}
 	for _, it := range w.Items() {
@@ -142,10 +142,12 @@ func TestLatentStructure(t *testing.T) {
 				share += catShare[c.slug]
 			}
 		}
-		if lift := outside / totals[p] / share; lift >= 1 {
-			t.Errorf("persona %s: orders outside its categories are %.2f× their catalog share, want below 1×", pd.Name, lift)
+		outLift := outside / totals[p] / share
+		if outLift >= 1 {
+			t.Errorf("persona %s: orders outside its categories are %.2f× their catalog share, want below 1×", pd.Name, outLift)
 		}
-		t.Logf("persona %-16s %5.0f order lines, %-9s lift %.1f× (bound %.1f×)", pd.Name, totals[p], primary, lift, bound)
+		t.Logf("persona %-16s %4.0f order lines: %-9s %4.1f× its catalog share (bound %.1f×), categories outside the persona %.2f×",
+			pd.Name, totals[p], primary, lift, bound, outLift)
 	}
 }
 
@@ -183,8 +185,8 @@ func TestStreaming(t *testing.T) {
 }
 
 // TestVocabulary checks that a world speaks the whole event vocabulary of DESIGN.md,
-// that every message passes ingest's own decoder and validation, and that ids, times and
-// per-user order hold.
+// that its messages pass ingest's own decoder and validation (the first few of every
+// kind and every 100th), and that ids, times and per-user order hold.
 func TestVocabulary(t *testing.T) {
 	t.Parallel()
 	cfg := Config{Seed: 3, Users: 2000, Items: 120, Days: 180, End: testEnd}
@@ -218,6 +220,9 @@ func TestVocabulary(t *testing.T) {
 			t.Fatalf("message %s of %s goes back in time", m.MessageID, m.UserID)
 		}
 		last[m.UserID] = m.Timestamp
+		if seen[name] > 3 && len(ids)%100 != 0 {
+			continue
+		}
 		ev, err := m.Proto(cfg.End)
 		if err != nil {
 			t.Fatalf("decode %s: %v", m.MessageID, err)

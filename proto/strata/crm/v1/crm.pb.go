@@ -325,6 +325,64 @@ func (SatisfactionDimension) EnumDescriptor() ([]byte, []int) {
 	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{4}
 }
 
+// RevenueDimension is what a revenue report groups by, besides the month.
+type RevenueDimension int32
+
+const (
+	RevenueDimension_REVENUE_DIMENSION_UNSPECIFIED RevenueDimension = 0
+	RevenueDimension_REVENUE_DIMENSION_MONTH       RevenueDimension = 1
+	RevenueDimension_REVENUE_DIMENSION_SEGMENT     RevenueDimension = 2
+	RevenueDimension_REVENUE_DIMENSION_RFM_TIER    RevenueDimension = 3
+	// REVENUE_DIMENSION_COHORT groups users by acquisition cohort: the month of their
+	// first event.
+	RevenueDimension_REVENUE_DIMENSION_COHORT RevenueDimension = 4
+)
+
+// Enum value maps for RevenueDimension.
+var (
+	RevenueDimension_name = map[int32]string{
+		0: "REVENUE_DIMENSION_UNSPECIFIED",
+		1: "REVENUE_DIMENSION_MONTH",
+		2: "REVENUE_DIMENSION_SEGMENT",
+		3: "REVENUE_DIMENSION_RFM_TIER",
+		4: "REVENUE_DIMENSION_COHORT",
+	}
+	RevenueDimension_value = map[string]int32{
+		"REVENUE_DIMENSION_UNSPECIFIED": 0,
+		"REVENUE_DIMENSION_MONTH":       1,
+		"REVENUE_DIMENSION_SEGMENT":     2,
+		"REVENUE_DIMENSION_RFM_TIER":    3,
+		"REVENUE_DIMENSION_COHORT":      4,
+	}
+)
+
+func (x RevenueDimension) Enum() *RevenueDimension {
+	p := new(RevenueDimension)
+	*p = x
+	return p
+}
+
+func (x RevenueDimension) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (RevenueDimension) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_crm_v1_crm_proto_enumTypes[5].Descriptor()
+}
+
+func (RevenueDimension) Type() protoreflect.EnumType {
+	return &file_strata_crm_v1_crm_proto_enumTypes[5]
+}
+
+func (x RevenueDimension) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use RevenueDimension.Descriptor instead.
+func (RevenueDimension) EnumDescriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{5}
+}
+
 type GetCustomerRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -3209,6 +3267,836 @@ func (x *CampaignMessage) GetCreatedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetRevenueReportRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Dimension RevenueDimension       `protobuf:"varint,1,opt,name=dimension,proto3,enum=strata.crm.v1.RevenueDimension" json:"dimension,omitempty"`
+	// from_month and to_month (YYYY-MM, inclusive) bound the report, at most 60 months;
+	// to_month defaults to from_month, from_month to the current month.
+	FromMonth string `protobuf:"bytes,2,opt,name=from_month,json=fromMonth,proto3" json:"from_month,omitempty"`
+	ToMonth   string `protobuf:"bytes,3,opt,name=to_month,json=toMonth,proto3" json:"to_month,omitempty"`
+	// currency is the currency of the orders counted (CNY when empty).
+	Currency      string `protobuf:"bytes,4,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetRevenueReportRequest) Reset() {
+	*x = GetRevenueReportRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetRevenueReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetRevenueReportRequest) ProtoMessage() {}
+
+func (x *GetRevenueReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetRevenueReportRequest.ProtoReflect.Descriptor instead.
+func (*GetRevenueReportRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetRevenueReportRequest) GetDimension() RevenueDimension {
+	if x != nil {
+		return x.Dimension
+	}
+	return RevenueDimension_REVENUE_DIMENSION_UNSPECIFIED
+}
+
+func (x *GetRevenueReportRequest) GetFromMonth() string {
+	if x != nil {
+		return x.FromMonth
+	}
+	return ""
+}
+
+func (x *GetRevenueReportRequest) GetToMonth() string {
+	if x != nil {
+		return x.ToMonth
+	}
+	return ""
+}
+
+func (x *GetRevenueReportRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+// RevenueReport holds one row per group and month, ordered by key then month.
+type RevenueReport struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Dimension     RevenueDimension       `protobuf:"varint,1,opt,name=dimension,proto3,enum=strata.crm.v1.RevenueDimension" json:"dimension,omitempty"`
+	Currency      string                 `protobuf:"bytes,2,opt,name=currency,proto3" json:"currency,omitempty"`
+	Rows          []*RevenueRow          `protobuf:"bytes,3,rep,name=rows,proto3" json:"rows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevenueReport) Reset() {
+	*x = RevenueReport{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevenueReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevenueReport) ProtoMessage() {}
+
+func (x *RevenueReport) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevenueReport.ProtoReflect.Descriptor instead.
+func (*RevenueReport) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *RevenueReport) GetDimension() RevenueDimension {
+	if x != nil {
+		return x.Dimension
+	}
+	return RevenueDimension_REVENUE_DIMENSION_UNSPECIFIED
+}
+
+func (x *RevenueReport) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *RevenueReport) GetRows() []*RevenueRow {
+	if x != nil {
+		return x.Rows
+	}
+	return nil
+}
+
+// RevenueRow is one group's revenue in one month. Averages are rounded to whole minor
+// units; rates are fractions (0.25 is 25 %).
+type RevenueRow struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// key is "" by month, else the segment id, the RFM tier, or the cohort (YYYY-MM).
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// month is YYYY-MM.
+	Month    string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	GmvMinor int64  `protobuf:"varint,3,opt,name=gmv_minor,json=gmvMinor,proto3" json:"gmv_minor,omitempty"`
+	// refunds_minor sums the refunds made in the month.
+	RefundsMinor int64 `protobuf:"varint,4,opt,name=refunds_minor,json=refundsMinor,proto3" json:"refunds_minor,omitempty"`
+	// net_revenue_minor is gmv_minor − refunds_minor.
+	NetRevenueMinor int64 `protobuf:"varint,5,opt,name=net_revenue_minor,json=netRevenueMinor,proto3" json:"net_revenue_minor,omitempty"`
+	// active_users had an event in the month; paying_users an order.
+	ActiveUsers int64 `protobuf:"varint,6,opt,name=active_users,json=activeUsers,proto3" json:"active_users,omitempty"`
+	PayingUsers int64 `protobuf:"varint,7,opt,name=paying_users,json=payingUsers,proto3" json:"paying_users,omitempty"`
+	// arpu_minor is net revenue per active user; arppu_minor per paying user.
+	ArpuMinor  int64 `protobuf:"varint,8,opt,name=arpu_minor,json=arpuMinor,proto3" json:"arpu_minor,omitempty"`
+	ArppuMinor int64 `protobuf:"varint,9,opt,name=arppu_minor,json=arppuMinor,proto3" json:"arppu_minor,omitempty"`
+	// paying_ratio is paying_users / active_users.
+	PayingRatio float64 `protobuf:"fixed64,10,opt,name=paying_ratio,json=payingRatio,proto3" json:"paying_ratio,omitempty"`
+	// repurchase_rate is the share of paying users who had ordered in an earlier month.
+	RepurchaseRate float64 `protobuf:"fixed64,11,opt,name=repurchase_rate,json=repurchaseRate,proto3" json:"repurchase_rate,omitempty"`
+	// churn_rate is the share of the previous month's active users not active this month.
+	ChurnRate float64 `protobuf:"fixed64,12,opt,name=churn_rate,json=churnRate,proto3" json:"churn_rate,omitempty"`
+	// avg_clv_minor is the mean predicted 12-month CLV of the paying users.
+	AvgClvMinor   int64 `protobuf:"varint,13,opt,name=avg_clv_minor,json=avgClvMinor,proto3" json:"avg_clv_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevenueRow) Reset() {
+	*x = RevenueRow{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevenueRow) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevenueRow) ProtoMessage() {}
+
+func (x *RevenueRow) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevenueRow.ProtoReflect.Descriptor instead.
+func (*RevenueRow) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *RevenueRow) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *RevenueRow) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *RevenueRow) GetGmvMinor() int64 {
+	if x != nil {
+		return x.GmvMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetRefundsMinor() int64 {
+	if x != nil {
+		return x.RefundsMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetNetRevenueMinor() int64 {
+	if x != nil {
+		return x.NetRevenueMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetActiveUsers() int64 {
+	if x != nil {
+		return x.ActiveUsers
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetPayingUsers() int64 {
+	if x != nil {
+		return x.PayingUsers
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetArpuMinor() int64 {
+	if x != nil {
+		return x.ArpuMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetArppuMinor() int64 {
+	if x != nil {
+		return x.ArppuMinor
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetPayingRatio() float64 {
+	if x != nil {
+		return x.PayingRatio
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetRepurchaseRate() float64 {
+	if x != nil {
+		return x.RepurchaseRate
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetChurnRate() float64 {
+	if x != nil {
+		return x.ChurnRate
+	}
+	return 0
+}
+
+func (x *RevenueRow) GetAvgClvMinor() int64 {
+	if x != nil {
+		return x.AvgClvMinor
+	}
+	return 0
+}
+
+// RevenueShareRule splits a creator's sales (creator_id empty: every creator without a
+// rule of their own) from effective_month on. The platform fee comes off each sale
+// first; the creator gets own_share_bps of the rest for sales they drove (one of their
+// coupons, or their referral link) and platform_share_bps for the others. Refunds made
+// within clawback_days of the sale take the creator's part back on the statement of
+// the month of the refund.
+type RevenueShareRule struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RuleId    string                 `protobuf:"bytes,1,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	CreatorId string                 `protobuf:"bytes,2,opt,name=creator_id,json=creatorId,proto3" json:"creator_id,omitempty"`
+	// effective_month is YYYY-MM.
+	EffectiveMonth   string `protobuf:"bytes,3,opt,name=effective_month,json=effectiveMonth,proto3" json:"effective_month,omitempty"`
+	OwnShareBps      int32  `protobuf:"varint,4,opt,name=own_share_bps,json=ownShareBps,proto3" json:"own_share_bps,omitempty"`
+	PlatformShareBps int32  `protobuf:"varint,5,opt,name=platform_share_bps,json=platformShareBps,proto3" json:"platform_share_bps,omitempty"`
+	PlatformFeeBps   int32  `protobuf:"varint,6,opt,name=platform_fee_bps,json=platformFeeBps,proto3" json:"platform_fee_bps,omitempty"`
+	ClawbackDays     int32  `protobuf:"varint,7,opt,name=clawback_days,json=clawbackDays,proto3" json:"clawback_days,omitempty"`
+	// creator_coupons are the creator's own coupons (not on a default rule).
+	CreatorCoupons []string               `protobuf:"bytes,8,rep,name=creator_coupons,json=creatorCoupons,proto3" json:"creator_coupons,omitempty"`
+	UpdatedAt      *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *RevenueShareRule) Reset() {
+	*x = RevenueShareRule{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevenueShareRule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevenueShareRule) ProtoMessage() {}
+
+func (x *RevenueShareRule) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevenueShareRule.ProtoReflect.Descriptor instead.
+func (*RevenueShareRule) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *RevenueShareRule) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *RevenueShareRule) GetCreatorId() string {
+	if x != nil {
+		return x.CreatorId
+	}
+	return ""
+}
+
+func (x *RevenueShareRule) GetEffectiveMonth() string {
+	if x != nil {
+		return x.EffectiveMonth
+	}
+	return ""
+}
+
+func (x *RevenueShareRule) GetOwnShareBps() int32 {
+	if x != nil {
+		return x.OwnShareBps
+	}
+	return 0
+}
+
+func (x *RevenueShareRule) GetPlatformShareBps() int32 {
+	if x != nil {
+		return x.PlatformShareBps
+	}
+	return 0
+}
+
+func (x *RevenueShareRule) GetPlatformFeeBps() int32 {
+	if x != nil {
+		return x.PlatformFeeBps
+	}
+	return 0
+}
+
+func (x *RevenueShareRule) GetClawbackDays() int32 {
+	if x != nil {
+		return x.ClawbackDays
+	}
+	return 0
+}
+
+func (x *RevenueShareRule) GetCreatorCoupons() []string {
+	if x != nil {
+		return x.CreatorCoupons
+	}
+	return nil
+}
+
+func (x *RevenueShareRule) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type SetRevenueShareRuleRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rule          *RevenueShareRule      `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRevenueShareRuleRequest) Reset() {
+	*x = SetRevenueShareRuleRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRevenueShareRuleRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRevenueShareRuleRequest) ProtoMessage() {}
+
+func (x *SetRevenueShareRuleRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRevenueShareRuleRequest.ProtoReflect.Descriptor instead.
+func (*SetRevenueShareRuleRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *SetRevenueShareRuleRequest) GetRule() *RevenueShareRule {
+	if x != nil {
+		return x.Rule
+	}
+	return nil
+}
+
+type ListRevenueShareRulesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// creator_id narrows the list to a creator's rules and the default ones.
+	CreatorId     string `protobuf:"bytes,1,opt,name=creator_id,json=creatorId,proto3" json:"creator_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevenueShareRulesRequest) Reset() {
+	*x = ListRevenueShareRulesRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevenueShareRulesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevenueShareRulesRequest) ProtoMessage() {}
+
+func (x *ListRevenueShareRulesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevenueShareRulesRequest.ProtoReflect.Descriptor instead.
+func (*ListRevenueShareRulesRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *ListRevenueShareRulesRequest) GetCreatorId() string {
+	if x != nil {
+		return x.CreatorId
+	}
+	return ""
+}
+
+type ListRevenueShareRulesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Rules         []*RevenueShareRule    `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevenueShareRulesResponse) Reset() {
+	*x = ListRevenueShareRulesResponse{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevenueShareRulesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevenueShareRulesResponse) ProtoMessage() {}
+
+func (x *ListRevenueShareRulesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevenueShareRulesResponse.ProtoReflect.Descriptor instead.
+func (*ListRevenueShareRulesResponse) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ListRevenueShareRulesResponse) GetRules() []*RevenueShareRule {
+	if x != nil {
+		return x.Rules
+	}
+	return nil
+}
+
+type GetCreatorStatementRequest struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CreatorId string                 `protobuf:"bytes,1,opt,name=creator_id,json=creatorId,proto3" json:"creator_id,omitempty"`
+	// month is YYYY-MM.
+	Month string `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	// currency is the currency settled (CNY when empty).
+	Currency      string `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCreatorStatementRequest) Reset() {
+	*x = GetCreatorStatementRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCreatorStatementRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCreatorStatementRequest) ProtoMessage() {}
+
+func (x *GetCreatorStatementRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCreatorStatementRequest.ProtoReflect.Descriptor instead.
+func (*GetCreatorStatementRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *GetCreatorStatementRequest) GetCreatorId() string {
+	if x != nil {
+		return x.CreatorId
+	}
+	return ""
+}
+
+func (x *GetCreatorStatementRequest) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *GetCreatorStatementRequest) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+// CreatorStatement is a creator's settlement for one month.
+type CreatorStatement struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	CreatorId string                 `protobuf:"bytes,1,opt,name=creator_id,json=creatorId,proto3" json:"creator_id,omitempty"`
+	Month     string                 `protobuf:"bytes,2,opt,name=month,proto3" json:"month,omitempty"`
+	Currency  string                 `protobuf:"bytes,3,opt,name=currency,proto3" json:"currency,omitempty"`
+	Lines     []*StatementLine       `protobuf:"bytes,4,rep,name=lines,proto3" json:"lines,omitempty"`
+	// gross_sales_minor sums the sale lines' gross; platform_fees_minor their fees.
+	GrossSalesMinor   int64 `protobuf:"varint,5,opt,name=gross_sales_minor,json=grossSalesMinor,proto3" json:"gross_sales_minor,omitempty"`
+	PlatformFeesMinor int64 `protobuf:"varint,6,opt,name=platform_fees_minor,json=platformFeesMinor,proto3" json:"platform_fees_minor,omitempty"`
+	// creator_earnings_minor sums the creator's part of the sales; clawbacks_minor what
+	// refunds take back (a positive amount).
+	CreatorEarningsMinor int64 `protobuf:"varint,7,opt,name=creator_earnings_minor,json=creatorEarningsMinor,proto3" json:"creator_earnings_minor,omitempty"`
+	ClawbacksMinor       int64 `protobuf:"varint,8,opt,name=clawbacks_minor,json=clawbacksMinor,proto3" json:"clawbacks_minor,omitempty"`
+	// payable_minor is creator_earnings_minor − clawbacks_minor.
+	PayableMinor  int64 `protobuf:"varint,9,opt,name=payable_minor,json=payableMinor,proto3" json:"payable_minor,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreatorStatement) Reset() {
+	*x = CreatorStatement{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreatorStatement) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreatorStatement) ProtoMessage() {}
+
+func (x *CreatorStatement) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreatorStatement.ProtoReflect.Descriptor instead.
+func (*CreatorStatement) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CreatorStatement) GetCreatorId() string {
+	if x != nil {
+		return x.CreatorId
+	}
+	return ""
+}
+
+func (x *CreatorStatement) GetMonth() string {
+	if x != nil {
+		return x.Month
+	}
+	return ""
+}
+
+func (x *CreatorStatement) GetCurrency() string {
+	if x != nil {
+		return x.Currency
+	}
+	return ""
+}
+
+func (x *CreatorStatement) GetLines() []*StatementLine {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *CreatorStatement) GetGrossSalesMinor() int64 {
+	if x != nil {
+		return x.GrossSalesMinor
+	}
+	return 0
+}
+
+func (x *CreatorStatement) GetPlatformFeesMinor() int64 {
+	if x != nil {
+		return x.PlatformFeesMinor
+	}
+	return 0
+}
+
+func (x *CreatorStatement) GetCreatorEarningsMinor() int64 {
+	if x != nil {
+		return x.CreatorEarningsMinor
+	}
+	return 0
+}
+
+func (x *CreatorStatement) GetClawbacksMinor() int64 {
+	if x != nil {
+		return x.ClawbacksMinor
+	}
+	return 0
+}
+
+func (x *CreatorStatement) GetPayableMinor() int64 {
+	if x != nil {
+		return x.PayableMinor
+	}
+	return 0
+}
+
+// StatementLine is one item of one order (a sale) or of one refund (a clawback).
+type StatementLine struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// kind is "sale" or "clawback".
+	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	OrderId string                 `protobuf:"bytes,2,opt,name=order_id,json=orderId,proto3" json:"order_id,omitempty"`
+	ItemId  string                 `protobuf:"bytes,3,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	At      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=at,proto3" json:"at,omitempty"`
+	// channel is "own" (the creator's coupon or link) or "platform".
+	Channel string `protobuf:"bytes,5,opt,name=channel,proto3" json:"channel,omitempty"`
+	RuleId  string `protobuf:"bytes,6,opt,name=rule_id,json=ruleId,proto3" json:"rule_id,omitempty"`
+	// gross_minor is the item's part of the order's revenue (negative for a clawback:
+	// its part of the refund); fee_minor the platform fee on it.
+	GrossMinor int64 `protobuf:"varint,7,opt,name=gross_minor,json=grossMinor,proto3" json:"gross_minor,omitempty"`
+	FeeMinor   int64 `protobuf:"varint,8,opt,name=fee_minor,json=feeMinor,proto3" json:"fee_minor,omitempty"`
+	ShareBps   int32 `protobuf:"varint,9,opt,name=share_bps,json=shareBps,proto3" json:"share_bps,omitempty"`
+	// creator_amount_minor is the creator's part (negative for a clawback).
+	CreatorAmountMinor int64 `protobuf:"varint,10,opt,name=creator_amount_minor,json=creatorAmountMinor,proto3" json:"creator_amount_minor,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *StatementLine) Reset() {
+	*x = StatementLine{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatementLine) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatementLine) ProtoMessage() {}
+
+func (x *StatementLine) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatementLine.ProtoReflect.Descriptor instead.
+func (*StatementLine) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *StatementLine) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *StatementLine) GetOrderId() string {
+	if x != nil {
+		return x.OrderId
+	}
+	return ""
+}
+
+func (x *StatementLine) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *StatementLine) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *StatementLine) GetChannel() string {
+	if x != nil {
+		return x.Channel
+	}
+	return ""
+}
+
+func (x *StatementLine) GetRuleId() string {
+	if x != nil {
+		return x.RuleId
+	}
+	return ""
+}
+
+func (x *StatementLine) GetGrossMinor() int64 {
+	if x != nil {
+		return x.GrossMinor
+	}
+	return 0
+}
+
+func (x *StatementLine) GetFeeMinor() int64 {
+	if x != nil {
+		return x.FeeMinor
+	}
+	return 0
+}
+
+func (x *StatementLine) GetShareBps() int32 {
+	if x != nil {
+		return x.ShareBps
+	}
+	return 0
+}
+
+func (x *StatementLine) GetCreatorAmountMinor() int64 {
+	if x != nil {
+		return x.CreatorAmountMinor
+	}
+	return 0
+}
+
 var File_strata_crm_v1_crm_proto protoreflect.FileDescriptor
 
 const file_strata_crm_v1_crm_proto_rawDesc = "" +
@@ -3506,7 +4394,90 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"couponCode\x12\x19\n" +
 	"\bitem_ids\x18\r \x03(\tR\aitemIds\x129\n" +
 	"\n" +
-	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*l\n" +
+	"created_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x9a\x02\n" +
+	"\x17GetRevenueReportRequest\x12G\n" +
+	"\tdimension\x18\x01 \x01(\x0e2\x1f.strata.crm.v1.RevenueDimensionB\b\xbaH\x05\x82\x01\x02\x10\x01R\tdimension\x12C\n" +
+	"\n" +
+	"from_month\x18\x02 \x01(\tB$\xbaH!r\x1f2\x1d^([0-9]{4}-(0[1-9]|1[0-2]))?$R\tfromMonth\x12?\n" +
+	"\bto_month\x18\x03 \x01(\tB$\xbaH!r\x1f2\x1d^([0-9]{4}-(0[1-9]|1[0-2]))?$R\atoMonth\x120\n" +
+	"\bcurrency\x18\x04 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$R\bcurrency\"\x99\x01\n" +
+	"\rRevenueReport\x12=\n" +
+	"\tdimension\x18\x01 \x01(\x0e2\x1f.strata.crm.v1.RevenueDimensionR\tdimension\x12\x1a\n" +
+	"\bcurrency\x18\x02 \x01(\tR\bcurrency\x12-\n" +
+	"\x04rows\x18\x03 \x03(\v2\x19.strata.crm.v1.RevenueRowR\x04rows\"\xb7\x03\n" +
+	"\n" +
+	"RevenueRow\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x12\x1b\n" +
+	"\tgmv_minor\x18\x03 \x01(\x03R\bgmvMinor\x12#\n" +
+	"\rrefunds_minor\x18\x04 \x01(\x03R\frefundsMinor\x12*\n" +
+	"\x11net_revenue_minor\x18\x05 \x01(\x03R\x0fnetRevenueMinor\x12!\n" +
+	"\factive_users\x18\x06 \x01(\x03R\vactiveUsers\x12!\n" +
+	"\fpaying_users\x18\a \x01(\x03R\vpayingUsers\x12\x1d\n" +
+	"\n" +
+	"arpu_minor\x18\b \x01(\x03R\tarpuMinor\x12\x1f\n" +
+	"\varppu_minor\x18\t \x01(\x03R\n" +
+	"arppuMinor\x12!\n" +
+	"\fpaying_ratio\x18\n" +
+	" \x01(\x01R\vpayingRatio\x12'\n" +
+	"\x0frepurchase_rate\x18\v \x01(\x01R\x0erepurchaseRate\x12\x1d\n" +
+	"\n" +
+	"churn_rate\x18\f \x01(\x01R\tchurnRate\x12\"\n" +
+	"\ravg_clv_minor\x18\r \x01(\x03R\vavgClvMinor\"\x89\x04\n" +
+	"\x10RevenueShareRule\x129\n" +
+	"\arule_id\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x10\x01\x18@2\x15^[a-z0-9][a-z0-9_-]*$R\x06ruleId\x12'\n" +
+	"\n" +
+	"creator_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tcreatorId\x12J\n" +
+	"\x0feffective_month\x18\x03 \x01(\tB!\xbaH\x1er\x1c2\x1a^[0-9]{4}-(0[1-9]|1[0-2])$R\x0eeffectiveMonth\x12.\n" +
+	"\rown_share_bps\x18\x04 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x00R\vownShareBps\x128\n" +
+	"\x12platform_share_bps\x18\x05 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x90N(\x00R\x10platformShareBps\x124\n" +
+	"\x10platform_fee_bps\x18\x06 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\x88'(\x00R\x0eplatformFeeBps\x12/\n" +
+	"\rclawback_days\x18\a \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xed\x02(\x00R\fclawbackDays\x129\n" +
+	"\x0fcreator_coupons\x18\b \x03(\tB\x10\xbaH\r\x92\x01\n" +
+	"\x10d\"\x06r\x04\x10\x01\x18@R\x0ecreatorCoupons\x129\n" +
+	"\n" +
+	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"Y\n" +
+	"\x1aSetRevenueShareRuleRequest\x12;\n" +
+	"\x04rule\x18\x01 \x01(\v2\x1f.strata.crm.v1.RevenueShareRuleB\x06\xbaH\x03\xc8\x01\x01R\x04rule\"G\n" +
+	"\x1cListRevenueShareRulesRequest\x12'\n" +
+	"\n" +
+	"creator_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tcreatorId\"V\n" +
+	"\x1dListRevenueShareRulesResponse\x125\n" +
+	"\x05rules\x18\x01 \x03(\v2\x1f.strata.crm.v1.RevenueShareRuleR\x05rules\"\xb2\x01\n" +
+	"\x1aGetCreatorStatementRequest\x12)\n" +
+	"\n" +
+	"creator_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\tcreatorId\x127\n" +
+	"\x05month\x18\x02 \x01(\tB!\xbaH\x1er\x1c2\x1a^[0-9]{4}-(0[1-9]|1[0-2])$R\x05month\x120\n" +
+	"\bcurrency\x18\x03 \x01(\tB\x14\xbaH\x11r\x0f2\r^([A-Z]{3})?$R\bcurrency\"\xf7\x02\n" +
+	"\x10CreatorStatement\x12\x1d\n" +
+	"\n" +
+	"creator_id\x18\x01 \x01(\tR\tcreatorId\x12\x14\n" +
+	"\x05month\x18\x02 \x01(\tR\x05month\x12\x1a\n" +
+	"\bcurrency\x18\x03 \x01(\tR\bcurrency\x122\n" +
+	"\x05lines\x18\x04 \x03(\v2\x1c.strata.crm.v1.StatementLineR\x05lines\x12*\n" +
+	"\x11gross_sales_minor\x18\x05 \x01(\x03R\x0fgrossSalesMinor\x12.\n" +
+	"\x13platform_fees_minor\x18\x06 \x01(\x03R\x11platformFeesMinor\x124\n" +
+	"\x16creator_earnings_minor\x18\a \x01(\x03R\x14creatorEarningsMinor\x12'\n" +
+	"\x0fclawbacks_minor\x18\b \x01(\x03R\x0eclawbacksMinor\x12#\n" +
+	"\rpayable_minor\x18\t \x01(\x03R\fpayableMinor\"\xc3\x02\n" +
+	"\rStatementLine\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x19\n" +
+	"\border_id\x18\x02 \x01(\tR\aorderId\x12\x17\n" +
+	"\aitem_id\x18\x03 \x01(\tR\x06itemId\x12*\n" +
+	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x18\n" +
+	"\achannel\x18\x05 \x01(\tR\achannel\x12\x17\n" +
+	"\arule_id\x18\x06 \x01(\tR\x06ruleId\x12\x1f\n" +
+	"\vgross_minor\x18\a \x01(\x03R\n" +
+	"grossMinor\x12\x1b\n" +
+	"\tfee_minor\x18\b \x01(\x03R\bfeeMinor\x12\x1b\n" +
+	"\tshare_bps\x18\t \x01(\x05R\bshareBps\x120\n" +
+	"\x14creator_amount_minor\x18\n" +
+	" \x01(\x03R\x12creatorAmountMinor*l\n" +
 	"\aChannel\x12\x17\n" +
 	"\x13CHANNEL_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fCHANNEL_PUSH\x10\x01\x12\x0f\n" +
@@ -3538,7 +4509,13 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\x1eSATISFACTION_DIMENSION_CREATOR\x10\x05\x12\x1e\n" +
 	"\x1aSATISFACTION_DIMENSION_DAY\x10\x06\x12\x1f\n" +
 	"\x1bSATISFACTION_DIMENSION_WEEK\x10\a\x12 \n" +
-	"\x1cSATISFACTION_DIMENSION_MONTH\x10\b2\xf0\v\n" +
+	"\x1cSATISFACTION_DIMENSION_MONTH\x10\b*\xaf\x01\n" +
+	"\x10RevenueDimension\x12!\n" +
+	"\x1dREVENUE_DIMENSION_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17REVENUE_DIMENSION_MONTH\x10\x01\x12\x1d\n" +
+	"\x19REVENUE_DIMENSION_SEGMENT\x10\x02\x12\x1e\n" +
+	"\x1aREVENUE_DIMENSION_RFM_TIER\x10\x03\x12\x1c\n" +
+	"\x18REVENUE_DIMENSION_COHORT\x10\x042\xd1\x10\n" +
 	"\n" +
 	"CRMService\x12t\n" +
 	"\vGetCustomer\x12!.strata.crm.v1.GetCustomerRequest\x1a\x17.strata.crm.v1.Customer\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/customers/{user_id}\x12\x9d\x01\n" +
@@ -3551,7 +4528,11 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\x0eCancelCampaign\x12$.strata.crm.v1.CancelCampaignRequest\x1a\x17.strata.crm.v1.Campaign\"7\x82\xd3\xe4\x93\x021:\x01*\",/api/v1/admin/campaigns/{campaign_id}:cancel\x12\x91\x01\n" +
 	"\x11GetCampaignReport\x12'.strata.crm.v1.GetCampaignReportRequest\x1a\x1d.strata.crm.v1.CampaignReport\"4\x82\xd3\xe4\x93\x02.\x12,/api/v1/admin/campaigns/{campaign_id}/report\x12\x8b\x01\n" +
 	"\x15GetSatisfactionReport\x12+.strata.crm.v1.GetSatisfactionReportRequest\x1a!.strata.crm.v1.SatisfactionReport\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/admin/satisfaction\x12\x8d\x01\n" +
-	"\x11ListFollowUpTasks\x12'.strata.crm.v1.ListFollowUpTasksRequest\x1a(.strata.crm.v1.ListFollowUpTasksResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/admin/follow-up-tasksB6Z4github.com/stratahq/strata/proto/strata/crm/v1;crmv1b\x06proto3"
+	"\x11ListFollowUpTasks\x12'.strata.crm.v1.ListFollowUpTasksRequest\x1a(.strata.crm.v1.ListFollowUpTasksResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/admin/follow-up-tasks\x12w\n" +
+	"\x10GetRevenueReport\x12&.strata.crm.v1.GetRevenueReportRequest\x1a\x1c.strata.crm.v1.RevenueReport\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/admin/revenue\x12\xa1\x01\n" +
+	"\x13SetRevenueShareRule\x12).strata.crm.v1.SetRevenueShareRuleRequest\x1a\x1f.strata.crm.v1.RevenueShareRule\">\x82\xd3\xe4\x93\x028:\x04rule\x1a0/api/v1/admin/revenue-share-rules/{rule.rule_id}\x12\x9d\x01\n" +
+	"\x15ListRevenueShareRules\x12+.strata.crm.v1.ListRevenueShareRulesRequest\x1a,.strata.crm.v1.ListRevenueShareRulesResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/revenue-share-rules\x12\xa1\x01\n" +
+	"\x13GetCreatorStatement\x12).strata.crm.v1.GetCreatorStatementRequest\x1a\x1f.strata.crm.v1.CreatorStatement\">\x82\xd3\xe4\x93\x028\x126/api/v1/admin/creators/{creator_id}/statements/{month}B6Z4github.com/stratahq/strata/proto/strata/crm/v1;crmv1b\x06proto3"
 
 var (
 	file_strata_crm_v1_crm_proto_rawDescOnce sync.Once
@@ -3565,130 +4546,157 @@ func file_strata_crm_v1_crm_proto_rawDescGZIP() []byte {
 	return file_strata_crm_v1_crm_proto_rawDescData
 }
 
-var file_strata_crm_v1_crm_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 37)
+var file_strata_crm_v1_crm_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
+var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
 var file_strata_crm_v1_crm_proto_goTypes = []any{
-	(Channel)(0),                         // 0: strata.crm.v1.Channel
-	(CampaignState)(0),                   // 1: strata.crm.v1.CampaignState
-	(OfferType)(0),                       // 2: strata.crm.v1.OfferType
-	(ScheduleType)(0),                    // 3: strata.crm.v1.ScheduleType
-	(SatisfactionDimension)(0),           // 4: strata.crm.v1.SatisfactionDimension
-	(*GetCustomerRequest)(nil),           // 5: strata.crm.v1.GetCustomerRequest
-	(*Customer)(nil),                     // 6: strata.crm.v1.Customer
-	(*Interaction)(nil),                  // 7: strata.crm.v1.Interaction
-	(*Order)(nil),                        // 8: strata.crm.v1.Order
-	(*SatisfactionAnswer)(nil),           // 9: strata.crm.v1.SatisfactionAnswer
-	(*CampaignTouch)(nil),                // 10: strata.crm.v1.CampaignTouch
-	(*SetDoNotContactRequest)(nil),       // 11: strata.crm.v1.SetDoNotContactRequest
-	(*SetDoNotContactResponse)(nil),      // 12: strata.crm.v1.SetDoNotContactResponse
-	(*Campaign)(nil),                     // 13: strata.crm.v1.Campaign
-	(*Target)(nil),                       // 14: strata.crm.v1.Target
-	(*PredictionFilter)(nil),             // 15: strata.crm.v1.PredictionFilter
-	(*Offer)(nil),                        // 16: strata.crm.v1.Offer
-	(*Content)(nil),                      // 17: strata.crm.v1.Content
-	(*Variant)(nil),                      // 18: strata.crm.v1.Variant
-	(*Schedule)(nil),                     // 19: strata.crm.v1.Schedule
-	(*FrequencyCap)(nil),                 // 20: strata.crm.v1.FrequencyCap
-	(*ConversionGoal)(nil),               // 21: strata.crm.v1.ConversionGoal
-	(*CreateCampaignRequest)(nil),        // 22: strata.crm.v1.CreateCampaignRequest
-	(*GetCampaignRequest)(nil),           // 23: strata.crm.v1.GetCampaignRequest
-	(*ListCampaignsRequest)(nil),         // 24: strata.crm.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),        // 25: strata.crm.v1.ListCampaignsResponse
-	(*PreviewAudienceRequest)(nil),       // 26: strata.crm.v1.PreviewAudienceRequest
-	(*AudiencePreview)(nil),              // 27: strata.crm.v1.AudiencePreview
-	(*LaunchCampaignRequest)(nil),        // 28: strata.crm.v1.LaunchCampaignRequest
-	(*CancelCampaignRequest)(nil),        // 29: strata.crm.v1.CancelCampaignRequest
-	(*GetCampaignReportRequest)(nil),     // 30: strata.crm.v1.GetCampaignReportRequest
-	(*CampaignReport)(nil),               // 31: strata.crm.v1.CampaignReport
-	(*ArmReport)(nil),                    // 32: strata.crm.v1.ArmReport
-	(*GetSatisfactionReportRequest)(nil), // 33: strata.crm.v1.GetSatisfactionReportRequest
-	(*SatisfactionReport)(nil),           // 34: strata.crm.v1.SatisfactionReport
-	(*SatisfactionGroup)(nil),            // 35: strata.crm.v1.SatisfactionGroup
-	(*ListFollowUpTasksRequest)(nil),     // 36: strata.crm.v1.ListFollowUpTasksRequest
-	(*ListFollowUpTasksResponse)(nil),    // 37: strata.crm.v1.ListFollowUpTasksResponse
-	(*FollowUpTask)(nil),                 // 38: strata.crm.v1.FollowUpTask
-	(*CampaignMessage)(nil),              // 39: strata.crm.v1.CampaignMessage
-	nil,                                  // 40: strata.crm.v1.Customer.ConsentEntry
-	nil,                                  // 41: strata.crm.v1.AudiencePreview.TreatedEntry
-	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
-	(*v1.Profile)(nil),                   // 43: strata.profile.v1.Profile
-	(*v11.Prediction)(nil),               // 44: strata.prediction.v1.Prediction
+	(Channel)(0),                          // 0: strata.crm.v1.Channel
+	(CampaignState)(0),                    // 1: strata.crm.v1.CampaignState
+	(OfferType)(0),                        // 2: strata.crm.v1.OfferType
+	(ScheduleType)(0),                     // 3: strata.crm.v1.ScheduleType
+	(SatisfactionDimension)(0),            // 4: strata.crm.v1.SatisfactionDimension
+	(RevenueDimension)(0),                 // 5: strata.crm.v1.RevenueDimension
+	(*GetCustomerRequest)(nil),            // 6: strata.crm.v1.GetCustomerRequest
+	(*Customer)(nil),                      // 7: strata.crm.v1.Customer
+	(*Interaction)(nil),                   // 8: strata.crm.v1.Interaction
+	(*Order)(nil),                         // 9: strata.crm.v1.Order
+	(*SatisfactionAnswer)(nil),            // 10: strata.crm.v1.SatisfactionAnswer
+	(*CampaignTouch)(nil),                 // 11: strata.crm.v1.CampaignTouch
+	(*SetDoNotContactRequest)(nil),        // 12: strata.crm.v1.SetDoNotContactRequest
+	(*SetDoNotContactResponse)(nil),       // 13: strata.crm.v1.SetDoNotContactResponse
+	(*Campaign)(nil),                      // 14: strata.crm.v1.Campaign
+	(*Target)(nil),                        // 15: strata.crm.v1.Target
+	(*PredictionFilter)(nil),              // 16: strata.crm.v1.PredictionFilter
+	(*Offer)(nil),                         // 17: strata.crm.v1.Offer
+	(*Content)(nil),                       // 18: strata.crm.v1.Content
+	(*Variant)(nil),                       // 19: strata.crm.v1.Variant
+	(*Schedule)(nil),                      // 20: strata.crm.v1.Schedule
+	(*FrequencyCap)(nil),                  // 21: strata.crm.v1.FrequencyCap
+	(*ConversionGoal)(nil),                // 22: strata.crm.v1.ConversionGoal
+	(*CreateCampaignRequest)(nil),         // 23: strata.crm.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),            // 24: strata.crm.v1.GetCampaignRequest
+	(*ListCampaignsRequest)(nil),          // 25: strata.crm.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),         // 26: strata.crm.v1.ListCampaignsResponse
+	(*PreviewAudienceRequest)(nil),        // 27: strata.crm.v1.PreviewAudienceRequest
+	(*AudiencePreview)(nil),               // 28: strata.crm.v1.AudiencePreview
+	(*LaunchCampaignRequest)(nil),         // 29: strata.crm.v1.LaunchCampaignRequest
+	(*CancelCampaignRequest)(nil),         // 30: strata.crm.v1.CancelCampaignRequest
+	(*GetCampaignReportRequest)(nil),      // 31: strata.crm.v1.GetCampaignReportRequest
+	(*CampaignReport)(nil),                // 32: strata.crm.v1.CampaignReport
+	(*ArmReport)(nil),                     // 33: strata.crm.v1.ArmReport
+	(*GetSatisfactionReportRequest)(nil),  // 34: strata.crm.v1.GetSatisfactionReportRequest
+	(*SatisfactionReport)(nil),            // 35: strata.crm.v1.SatisfactionReport
+	(*SatisfactionGroup)(nil),             // 36: strata.crm.v1.SatisfactionGroup
+	(*ListFollowUpTasksRequest)(nil),      // 37: strata.crm.v1.ListFollowUpTasksRequest
+	(*ListFollowUpTasksResponse)(nil),     // 38: strata.crm.v1.ListFollowUpTasksResponse
+	(*FollowUpTask)(nil),                  // 39: strata.crm.v1.FollowUpTask
+	(*CampaignMessage)(nil),               // 40: strata.crm.v1.CampaignMessage
+	(*GetRevenueReportRequest)(nil),       // 41: strata.crm.v1.GetRevenueReportRequest
+	(*RevenueReport)(nil),                 // 42: strata.crm.v1.RevenueReport
+	(*RevenueRow)(nil),                    // 43: strata.crm.v1.RevenueRow
+	(*RevenueShareRule)(nil),              // 44: strata.crm.v1.RevenueShareRule
+	(*SetRevenueShareRuleRequest)(nil),    // 45: strata.crm.v1.SetRevenueShareRuleRequest
+	(*ListRevenueShareRulesRequest)(nil),  // 46: strata.crm.v1.ListRevenueShareRulesRequest
+	(*ListRevenueShareRulesResponse)(nil), // 47: strata.crm.v1.ListRevenueShareRulesResponse
+	(*GetCreatorStatementRequest)(nil),    // 48: strata.crm.v1.GetCreatorStatementRequest
+	(*CreatorStatement)(nil),              // 49: strata.crm.v1.CreatorStatement
+	(*StatementLine)(nil),                 // 50: strata.crm.v1.StatementLine
+	nil,                                   // 51: strata.crm.v1.Customer.ConsentEntry
+	nil,                                   // 52: strata.crm.v1.AudiencePreview.TreatedEntry
+	(*timestamppb.Timestamp)(nil),         // 53: google.protobuf.Timestamp
+	(*v1.Profile)(nil),                    // 54: strata.profile.v1.Profile
+	(*v11.Prediction)(nil),                // 55: strata.prediction.v1.Prediction
 }
 var file_strata_crm_v1_crm_proto_depIdxs = []int32{
-	42, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
-	42, // 1: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
-	43, // 2: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
-	44, // 3: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
-	7,  // 4: strata.crm.v1.Customer.interactions:type_name -> strata.crm.v1.Interaction
-	8,  // 5: strata.crm.v1.Customer.recent_orders:type_name -> strata.crm.v1.Order
-	9,  // 6: strata.crm.v1.Customer.satisfaction:type_name -> strata.crm.v1.SatisfactionAnswer
-	10, // 7: strata.crm.v1.Customer.campaigns:type_name -> strata.crm.v1.CampaignTouch
-	40, // 8: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
-	38, // 9: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
-	42, // 10: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
-	42, // 11: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
-	42, // 12: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
-	42, // 13: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
-	14, // 14: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
+	53, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
+	53, // 1: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
+	54, // 2: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
+	55, // 3: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
+	8,  // 4: strata.crm.v1.Customer.interactions:type_name -> strata.crm.v1.Interaction
+	9,  // 5: strata.crm.v1.Customer.recent_orders:type_name -> strata.crm.v1.Order
+	10, // 6: strata.crm.v1.Customer.satisfaction:type_name -> strata.crm.v1.SatisfactionAnswer
+	11, // 7: strata.crm.v1.Customer.campaigns:type_name -> strata.crm.v1.CampaignTouch
+	51, // 8: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
+	39, // 9: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
+	53, // 10: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
+	53, // 11: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
+	53, // 12: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
+	53, // 13: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
+	15, // 14: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
 	0,  // 15: strata.crm.v1.Campaign.channel:type_name -> strata.crm.v1.Channel
 	1,  // 16: strata.crm.v1.Campaign.state:type_name -> strata.crm.v1.CampaignState
-	42, // 17: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	16, // 18: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
-	17, // 19: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
-	18, // 20: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
-	19, // 21: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
-	20, // 22: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
-	21, // 23: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
-	42, // 24: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
-	15, // 25: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
+	53, // 17: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	17, // 18: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
+	18, // 19: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
+	19, // 20: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
+	20, // 21: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
+	21, // 22: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
+	22, // 23: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
+	53, // 24: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
+	16, // 25: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
 	2,  // 26: strata.crm.v1.Offer.type:type_name -> strata.crm.v1.OfferType
-	17, // 27: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
-	16, // 28: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
+	18, // 27: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
+	17, // 28: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
 	3,  // 29: strata.crm.v1.Schedule.type:type_name -> strata.crm.v1.ScheduleType
-	42, // 30: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
-	13, // 31: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
-	13, // 32: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
-	41, // 33: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
-	32, // 34: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
-	32, // 35: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
-	42, // 36: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
-	42, // 37: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
+	53, // 30: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
+	14, // 31: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
+	14, // 32: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
+	52, // 33: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
+	33, // 34: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
+	33, // 35: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
+	53, // 36: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
+	53, // 37: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
 	4,  // 38: strata.crm.v1.GetSatisfactionReportRequest.dimension:type_name -> strata.crm.v1.SatisfactionDimension
-	42, // 39: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
-	42, // 40: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
+	53, // 39: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
+	53, // 40: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
 	4,  // 41: strata.crm.v1.SatisfactionReport.dimension:type_name -> strata.crm.v1.SatisfactionDimension
-	35, // 42: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
-	38, // 43: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
-	42, // 44: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
+	36, // 42: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
+	39, // 43: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
+	53, // 44: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 45: strata.crm.v1.CampaignMessage.channel:type_name -> strata.crm.v1.Channel
-	42, // 46: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 47: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
-	11, // 48: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
-	22, // 49: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
-	23, // 50: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
-	24, // 51: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
-	26, // 52: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
-	28, // 53: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
-	29, // 54: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
-	30, // 55: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
-	33, // 56: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
-	36, // 57: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
-	6,  // 58: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
-	12, // 59: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
-	13, // 60: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
-	13, // 61: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
-	25, // 62: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
-	27, // 63: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
-	13, // 64: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
-	13, // 65: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
-	31, // 66: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
-	34, // 67: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
-	37, // 68: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
-	58, // [58:69] is the sub-list for method output_type
-	47, // [47:58] is the sub-list for method input_type
-	47, // [47:47] is the sub-list for extension type_name
-	47, // [47:47] is the sub-list for extension extendee
-	0,  // [0:47] is the sub-list for field type_name
+	53, // 46: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 47: strata.crm.v1.GetRevenueReportRequest.dimension:type_name -> strata.crm.v1.RevenueDimension
+	5,  // 48: strata.crm.v1.RevenueReport.dimension:type_name -> strata.crm.v1.RevenueDimension
+	43, // 49: strata.crm.v1.RevenueReport.rows:type_name -> strata.crm.v1.RevenueRow
+	53, // 50: strata.crm.v1.RevenueShareRule.updated_at:type_name -> google.protobuf.Timestamp
+	44, // 51: strata.crm.v1.SetRevenueShareRuleRequest.rule:type_name -> strata.crm.v1.RevenueShareRule
+	44, // 52: strata.crm.v1.ListRevenueShareRulesResponse.rules:type_name -> strata.crm.v1.RevenueShareRule
+	50, // 53: strata.crm.v1.CreatorStatement.lines:type_name -> strata.crm.v1.StatementLine
+	53, // 54: strata.crm.v1.StatementLine.at:type_name -> google.protobuf.Timestamp
+	6,  // 55: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
+	12, // 56: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
+	23, // 57: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
+	24, // 58: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
+	25, // 59: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
+	27, // 60: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
+	29, // 61: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
+	30, // 62: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
+	31, // 63: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
+	34, // 64: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
+	37, // 65: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
+	41, // 66: strata.crm.v1.CRMService.GetRevenueReport:input_type -> strata.crm.v1.GetRevenueReportRequest
+	45, // 67: strata.crm.v1.CRMService.SetRevenueShareRule:input_type -> strata.crm.v1.SetRevenueShareRuleRequest
+	46, // 68: strata.crm.v1.CRMService.ListRevenueShareRules:input_type -> strata.crm.v1.ListRevenueShareRulesRequest
+	48, // 69: strata.crm.v1.CRMService.GetCreatorStatement:input_type -> strata.crm.v1.GetCreatorStatementRequest
+	7,  // 70: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
+	13, // 71: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
+	14, // 72: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
+	14, // 73: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
+	26, // 74: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
+	28, // 75: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
+	14, // 76: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
+	14, // 77: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
+	32, // 78: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
+	35, // 79: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
+	38, // 80: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
+	42, // 81: strata.crm.v1.CRMService.GetRevenueReport:output_type -> strata.crm.v1.RevenueReport
+	44, // 82: strata.crm.v1.CRMService.SetRevenueShareRule:output_type -> strata.crm.v1.RevenueShareRule
+	47, // 83: strata.crm.v1.CRMService.ListRevenueShareRules:output_type -> strata.crm.v1.ListRevenueShareRulesResponse
+	49, // 84: strata.crm.v1.CRMService.GetCreatorStatement:output_type -> strata.crm.v1.CreatorStatement
+	70, // [70:85] is the sub-list for method output_type
+	55, // [55:70] is the sub-list for method input_type
+	55, // [55:55] is the sub-list for extension type_name
+	55, // [55:55] is the sub-list for extension extendee
+	0,  // [0:55] is the sub-list for field type_name
 }
 
 func init() { file_strata_crm_v1_crm_proto_init() }
@@ -3702,8 +4710,8 @@ func file_strata_crm_v1_crm_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_crm_v1_crm_proto_rawDesc), len(file_strata_crm_v1_crm_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   37,
+			NumEnums:      6,
+			NumMessages:   47,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

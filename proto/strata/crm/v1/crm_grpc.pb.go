@@ -37,6 +37,10 @@ const (
 	CRMService_GetCampaignReport_FullMethodName     = "/strata.crm.v1.CRMService/GetCampaignReport"
 	CRMService_GetSatisfactionReport_FullMethodName = "/strata.crm.v1.CRMService/GetSatisfactionReport"
 	CRMService_ListFollowUpTasks_FullMethodName     = "/strata.crm.v1.CRMService/ListFollowUpTasks"
+	CRMService_GetRevenueReport_FullMethodName      = "/strata.crm.v1.CRMService/GetRevenueReport"
+	CRMService_SetRevenueShareRule_FullMethodName   = "/strata.crm.v1.CRMService/SetRevenueShareRule"
+	CRMService_ListRevenueShareRules_FullMethodName = "/strata.crm.v1.CRMService/ListRevenueShareRules"
+	CRMService_GetCreatorStatement_FullMethodName   = "/strata.crm.v1.CRMService/GetCreatorStatement"
 )
 
 // CRMServiceClient is the client API for CRMService service.
@@ -77,6 +81,16 @@ type CRMServiceClient interface {
 	GetSatisfactionReport(ctx context.Context, in *GetSatisfactionReportRequest, opts ...grpc.CallOption) (*SatisfactionReport, error)
 	// ListFollowUpTasks lists the follow-up tasks opened by detractor answers, newest first.
 	ListFollowUpTasks(ctx context.Context, in *ListFollowUpTasksRequest, opts ...grpc.CallOption) (*ListFollowUpTasksResponse, error)
+	// GetRevenueReport returns GMV, net revenue, ARPU, ARPPU, paying ratio, repurchase and
+	// churn rates and average CLV per month, by segment, RFM tier or acquisition cohort.
+	GetRevenueReport(ctx context.Context, in *GetRevenueReportRequest, opts ...grpc.CallOption) (*RevenueReport, error)
+	// SetRevenueShareRule creates or replaces a revenue-share rule.
+	SetRevenueShareRule(ctx context.Context, in *SetRevenueShareRuleRequest, opts ...grpc.CallOption) (*RevenueShareRule, error)
+	// ListRevenueShareRules lists the revenue-share rules.
+	ListRevenueShareRules(ctx context.Context, in *ListRevenueShareRulesRequest, opts ...grpc.CallOption) (*ListRevenueShareRulesResponse, error)
+	// GetCreatorStatement returns a creator's monthly settlement statement with its line
+	// items: the creator's share of each sale, and the clawback of each refund.
+	GetCreatorStatement(ctx context.Context, in *GetCreatorStatementRequest, opts ...grpc.CallOption) (*CreatorStatement, error)
 }
 
 type cRMServiceClient struct {
@@ -197,6 +211,46 @@ func (c *cRMServiceClient) ListFollowUpTasks(ctx context.Context, in *ListFollow
 	return out, nil
 }
 
+func (c *cRMServiceClient) GetRevenueReport(ctx context.Context, in *GetRevenueReportRequest, opts ...grpc.CallOption) (*RevenueReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevenueReport)
+	err := c.cc.Invoke(ctx, CRMService_GetRevenueReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) SetRevenueShareRule(ctx context.Context, in *SetRevenueShareRuleRequest, opts ...grpc.CallOption) (*RevenueShareRule, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RevenueShareRule)
+	err := c.cc.Invoke(ctx, CRMService_SetRevenueShareRule_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) ListRevenueShareRules(ctx context.Context, in *ListRevenueShareRulesRequest, opts ...grpc.CallOption) (*ListRevenueShareRulesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRevenueShareRulesResponse)
+	err := c.cc.Invoke(ctx, CRMService_ListRevenueShareRules_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *cRMServiceClient) GetCreatorStatement(ctx context.Context, in *GetCreatorStatementRequest, opts ...grpc.CallOption) (*CreatorStatement, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreatorStatement)
+	err := c.cc.Invoke(ctx, CRMService_GetCreatorStatement_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CRMServiceServer is the server API for CRMService service.
 // All implementations must embed UnimplementedCRMServiceServer
 // for forward compatibility.
@@ -235,6 +289,16 @@ type CRMServiceServer interface {
 	GetSatisfactionReport(context.Context, *GetSatisfactionReportRequest) (*SatisfactionReport, error)
 	// ListFollowUpTasks lists the follow-up tasks opened by detractor answers, newest first.
 	ListFollowUpTasks(context.Context, *ListFollowUpTasksRequest) (*ListFollowUpTasksResponse, error)
+	// GetRevenueReport returns GMV, net revenue, ARPU, ARPPU, paying ratio, repurchase and
+	// churn rates and average CLV per month, by segment, RFM tier or acquisition cohort.
+	GetRevenueReport(context.Context, *GetRevenueReportRequest) (*RevenueReport, error)
+	// SetRevenueShareRule creates or replaces a revenue-share rule.
+	SetRevenueShareRule(context.Context, *SetRevenueShareRuleRequest) (*RevenueShareRule, error)
+	// ListRevenueShareRules lists the revenue-share rules.
+	ListRevenueShareRules(context.Context, *ListRevenueShareRulesRequest) (*ListRevenueShareRulesResponse, error)
+	// GetCreatorStatement returns a creator's monthly settlement statement with its line
+	// items: the creator's share of each sale, and the clawback of each refund.
+	GetCreatorStatement(context.Context, *GetCreatorStatementRequest) (*CreatorStatement, error)
 	mustEmbedUnimplementedCRMServiceServer()
 }
 
@@ -277,6 +341,18 @@ func (UnimplementedCRMServiceServer) GetSatisfactionReport(context.Context, *Get
 }
 func (UnimplementedCRMServiceServer) ListFollowUpTasks(context.Context, *ListFollowUpTasksRequest) (*ListFollowUpTasksResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListFollowUpTasks not implemented")
+}
+func (UnimplementedCRMServiceServer) GetRevenueReport(context.Context, *GetRevenueReportRequest) (*RevenueReport, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetRevenueReport not implemented")
+}
+func (UnimplementedCRMServiceServer) SetRevenueShareRule(context.Context, *SetRevenueShareRuleRequest) (*RevenueShareRule, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetRevenueShareRule not implemented")
+}
+func (UnimplementedCRMServiceServer) ListRevenueShareRules(context.Context, *ListRevenueShareRulesRequest) (*ListRevenueShareRulesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRevenueShareRules not implemented")
+}
+func (UnimplementedCRMServiceServer) GetCreatorStatement(context.Context, *GetCreatorStatementRequest) (*CreatorStatement, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCreatorStatement not implemented")
 }
 func (UnimplementedCRMServiceServer) mustEmbedUnimplementedCRMServiceServer() {}
 func (UnimplementedCRMServiceServer) testEmbeddedByValue()                    {}
@@ -497,6 +573,78 @@ func _CRMService_ListFollowUpTasks_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CRMService_GetRevenueReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetRevenueReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).GetRevenueReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_GetRevenueReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).GetRevenueReport(ctx, req.(*GetRevenueReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_SetRevenueShareRule_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetRevenueShareRuleRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).SetRevenueShareRule(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_SetRevenueShareRule_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).SetRevenueShareRule(ctx, req.(*SetRevenueShareRuleRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_ListRevenueShareRules_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevenueShareRulesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).ListRevenueShareRules(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_ListRevenueShareRules_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).ListRevenueShareRules(ctx, req.(*ListRevenueShareRulesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _CRMService_GetCreatorStatement_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCreatorStatementRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).GetCreatorStatement(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_GetCreatorStatement_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).GetCreatorStatement(ctx, req.(*GetCreatorStatementRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CRMService_ServiceDesc is the grpc.ServiceDesc for CRMService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -547,6 +695,22 @@ var CRMService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListFollowUpTasks",
 			Handler:    _CRMService_ListFollowUpTasks_Handler,
+		},
+		{
+			MethodName: "GetRevenueReport",
+			Handler:    _CRMService_GetRevenueReport_Handler,
+		},
+		{
+			MethodName: "SetRevenueShareRule",
+			Handler:    _CRMService_SetRevenueShareRule_Handler,
+		},
+		{
+			MethodName: "ListRevenueShareRules",
+			Handler:    _CRMService_ListRevenueShareRules_Handler,
+		},
+		{
+			MethodName: "GetCreatorStatement",
+			Handler:    _CRMService_GetCreatorStatement_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

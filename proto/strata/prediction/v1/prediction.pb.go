@@ -506,12 +506,23 @@ func (x *ListModelsResponse) GetModels() []*ModelVersion {
 
 // ModelVersion is one registered model artefact.
 type ModelVersion struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Model         Model                  `protobuf:"varint,1,opt,name=model,proto3,enum=strata.prediction.v1.Model" json:"model,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Promoted      bool                   `protobuf:"varint,3,opt,name=promoted,proto3" json:"promoted,omitempty"`
-	Metrics       map[string]float64     `protobuf:"bytes,4,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	TrainedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=trained_at,json=trainedAt,proto3" json:"trained_at,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Model    Model                  `protobuf:"varint,1,opt,name=model,proto3,enum=strata.prediction.v1.Model" json:"model,omitempty"`
+	Version  string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Promoted bool                   `protobuf:"varint,3,opt,name=promoted,proto3" json:"promoted,omitempty"`
+	// metrics are validation metrics (auc, log_loss, brier, precision_at_top_decile for
+	// classifiers; log_likelihood for the lifetime-value model).
+	Metrics   map[string]float64     `protobuf:"bytes,4,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	TrainedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=trained_at,json=trainedAt,proto3" json:"trained_at,omitempty"`
+	// learner names the algorithm, e.g. "gradient_boosted_trees".
+	Learner string `protobuf:"bytes,6,opt,name=learner,proto3" json:"learner,omitempty"`
+	// features are the input names, in order.
+	Features []string `protobuf:"bytes,7,rep,name=features,proto3" json:"features,omitempty"`
+	// window_start and window_end bound the events the training data came from.
+	WindowStart *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=window_start,json=windowStart,proto3" json:"window_start,omitempty"`
+	WindowEnd   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=window_end,json=windowEnd,proto3" json:"window_end,omitempty"`
+	// data_hash is the SHA-256 of the training examples.
+	DataHash      string `protobuf:"bytes,10,opt,name=data_hash,json=dataHash,proto3" json:"data_hash,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -581,6 +592,244 @@ func (x *ModelVersion) GetTrainedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ModelVersion) GetLearner() string {
+	if x != nil {
+		return x.Learner
+	}
+	return ""
+}
+
+func (x *ModelVersion) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetWindowStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowStart
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetWindowEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WindowEnd
+	}
+	return nil
+}
+
+func (x *ModelVersion) GetDataHash() string {
+	if x != nil {
+		return x.DataHash
+	}
+	return ""
+}
+
+type TrainModelsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainModelsRequest) Reset() {
+	*x = TrainModelsRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainModelsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainModelsRequest) ProtoMessage() {}
+
+func (x *TrainModelsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainModelsRequest.ProtoReflect.Descriptor instead.
+func (*TrainModelsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{8}
+}
+
+type TrainModelsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Results       []*TrainingResult      `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainModelsResponse) Reset() {
+	*x = TrainModelsResponse{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainModelsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainModelsResponse) ProtoMessage() {}
+
+func (x *TrainModelsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainModelsResponse.ProtoReflect.Descriptor instead.
+func (*TrainModelsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *TrainModelsResponse) GetResults() []*TrainingResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// TrainingResult is what one training run did for one model.
+type TrainingResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Model Model                  `protobuf:"varint,1,opt,name=model,proto3,enum=strata.prediction.v1.Model" json:"model,omitempty"`
+	// version is empty when nothing was trained.
+	Version  string             `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Promoted bool               `protobuf:"varint,3,opt,name=promoted,proto3" json:"promoted,omitempty"`
+	Metrics  map[string]float64 `protobuf:"bytes,4,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// reason says why nothing was trained or the version was not promoted.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainingResult) Reset() {
+	*x = TrainingResult{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainingResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainingResult) ProtoMessage() {}
+
+func (x *TrainingResult) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainingResult.ProtoReflect.Descriptor instead.
+func (*TrainingResult) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TrainingResult) GetModel() Model {
+	if x != nil {
+		return x.Model
+	}
+	return Model_MODEL_UNSPECIFIED
+}
+
+func (x *TrainingResult) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *TrainingResult) GetPromoted() bool {
+	if x != nil {
+		return x.Promoted
+	}
+	return false
+}
+
+func (x *TrainingResult) GetMetrics() map[string]float64 {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+func (x *TrainingResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type RollbackModelRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Model         Model                  `protobuf:"varint,1,opt,name=model,proto3,enum=strata.prediction.v1.Model" json:"model,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackModelRequest) Reset() {
+	*x = RollbackModelRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackModelRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackModelRequest) ProtoMessage() {}
+
+func (x *RollbackModelRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackModelRequest.ProtoReflect.Descriptor instead.
+func (*RollbackModelRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RollbackModelRequest) GetModel() Model {
+	if x != nil {
+		return x.Model
+	}
+	return Model_MODEL_UNSPECIFIED
+}
+
 var File_strata_prediction_v1_prediction_proto protoreflect.FileDescriptor
 
 const file_strata_prediction_v1_prediction_proto_rawDesc = "" +
@@ -622,27 +871,51 @@ const file_strata_prediction_v1_prediction_proto_rawDesc = "" +
 	"\x04text\x18\x04 \x01(\tR\x04text\"\x13\n" +
 	"\x11ListModelsRequest\"P\n" +
 	"\x12ListModelsResponse\x12:\n" +
-	"\x06models\x18\x01 \x03(\v2\".strata.prediction.v1.ModelVersionR\x06models\"\xb9\x02\n" +
+	"\x06models\x18\x01 \x03(\v2\".strata.prediction.v1.ModelVersionR\x06models\"\x86\x04\n" +
 	"\fModelVersion\x121\n" +
 	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelR\x05model\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
 	"\bpromoted\x18\x03 \x01(\bR\bpromoted\x12I\n" +
 	"\ametrics\x18\x04 \x03(\v2/.strata.prediction.v1.ModelVersion.MetricsEntryR\ametrics\x129\n" +
 	"\n" +
-	"trained_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\ttrainedAt\x1a:\n" +
+	"trained_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\ttrainedAt\x12\x18\n" +
+	"\alearner\x18\x06 \x01(\tR\alearner\x12\x1a\n" +
+	"\bfeatures\x18\a \x03(\tR\bfeatures\x12=\n" +
+	"\fwindow_start\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vwindowStart\x129\n" +
+	"\n" +
+	"window_end\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\twindowEnd\x12\x1b\n" +
+	"\tdata_hash\x18\n" +
+	" \x01(\tR\bdataHash\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01*m\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x14\n" +
+	"\x12TrainModelsRequest\"U\n" +
+	"\x13TrainModelsResponse\x12>\n" +
+	"\aresults\x18\x01 \x03(\v2$.strata.prediction.v1.TrainingResultR\aresults\"\x9a\x02\n" +
+	"\x0eTrainingResult\x121\n" +
+	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelR\x05model\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
+	"\bpromoted\x18\x03 \x01(\bR\bpromoted\x12K\n" +
+	"\ametrics\x18\x04 \x03(\v21.strata.prediction.v1.TrainingResult.MetricsEntryR\ametrics\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x1a:\n" +
+	"\fMetricsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"U\n" +
+	"\x14RollbackModelRequest\x12=\n" +
+	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05model*m\n" +
 	"\x05Model\x12\x15\n" +
 	"\x11MODEL_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19MODEL_PURCHASE_PROPENSITY\x10\x01\x12\x14\n" +
 	"\x10MODEL_CHURN_RISK\x10\x02\x12\x18\n" +
-	"\x14MODEL_LIFETIME_VALUE\x10\x032\xa4\x03\n" +
+	"\x14MODEL_LIFETIME_VALUE\x10\x032\xc4\x05\n" +
 	"\x11PredictionService\x12~\n" +
 	"\aPredict\x12$.strata.prediction.v1.PredictRequest\x1a .strata.prediction.v1.Prediction\"+\x82\xd3\xe4\x93\x02%\x12#/api/v1/users/{user_id}/predictions\x12\x8f\x01\n" +
 	"\aExplain\x12$.strata.prediction.v1.ExplainRequest\x1a!.strata.prediction.v1.Explanation\";\x82\xd3\xe4\x93\x025\x123/api/v1/users/{user_id}/predictions/{model}:explain\x12}\n" +
 	"\n" +
-	"ListModels\x12'.strata.prediction.v1.ListModelsRequest\x1a(.strata.prediction.v1.ListModelsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/admin/modelsBDZBgithub.com/stratahq/strata/proto/strata/prediction/v1;predictionv1b\x06proto3"
+	"ListModels\x12'.strata.prediction.v1.ListModelsRequest\x1a(.strata.prediction.v1.ListModelsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/admin/models\x12\x89\x01\n" +
+	"\vTrainModels\x12(.strata.prediction.v1.TrainModelsRequest\x1a).strata.prediction.v1.TrainModelsResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/admin/models:train\x12\x91\x01\n" +
+	"\rRollbackModel\x12*.strata.prediction.v1.RollbackModelRequest\x1a\".strata.prediction.v1.ModelVersion\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/admin/models/{model}:rollbackBDZBgithub.com/stratahq/strata/proto/strata/prediction/v1;predictionv1b\x06proto3"
 
 var (
 	file_strata_prediction_v1_prediction_proto_rawDescOnce sync.Once
@@ -657,7 +930,7 @@ func file_strata_prediction_v1_prediction_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_prediction_v1_prediction_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_prediction_v1_prediction_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_strata_prediction_v1_prediction_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_strata_prediction_v1_prediction_proto_goTypes = []any{
 	(Model)(0),                    // 0: strata.prediction.v1.Model
 	(*PredictRequest)(nil),        // 1: strata.prediction.v1.PredictRequest
@@ -668,31 +941,46 @@ var file_strata_prediction_v1_prediction_proto_goTypes = []any{
 	(*ListModelsRequest)(nil),     // 6: strata.prediction.v1.ListModelsRequest
 	(*ListModelsResponse)(nil),    // 7: strata.prediction.v1.ListModelsResponse
 	(*ModelVersion)(nil),          // 8: strata.prediction.v1.ModelVersion
-	nil,                           // 9: strata.prediction.v1.Prediction.ModelVersionsEntry
-	nil,                           // 10: strata.prediction.v1.ModelVersion.MetricsEntry
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*TrainModelsRequest)(nil),    // 9: strata.prediction.v1.TrainModelsRequest
+	(*TrainModelsResponse)(nil),   // 10: strata.prediction.v1.TrainModelsResponse
+	(*TrainingResult)(nil),        // 11: strata.prediction.v1.TrainingResult
+	(*RollbackModelRequest)(nil),  // 12: strata.prediction.v1.RollbackModelRequest
+	nil,                           // 13: strata.prediction.v1.Prediction.ModelVersionsEntry
+	nil,                           // 14: strata.prediction.v1.ModelVersion.MetricsEntry
+	nil,                           // 15: strata.prediction.v1.TrainingResult.MetricsEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
 }
 var file_strata_prediction_v1_prediction_proto_depIdxs = []int32{
-	11, // 0: strata.prediction.v1.Prediction.scored_at:type_name -> google.protobuf.Timestamp
-	9,  // 1: strata.prediction.v1.Prediction.model_versions:type_name -> strata.prediction.v1.Prediction.ModelVersionsEntry
+	16, // 0: strata.prediction.v1.Prediction.scored_at:type_name -> google.protobuf.Timestamp
+	13, // 1: strata.prediction.v1.Prediction.model_versions:type_name -> strata.prediction.v1.Prediction.ModelVersionsEntry
 	0,  // 2: strata.prediction.v1.ExplainRequest.model:type_name -> strata.prediction.v1.Model
 	0,  // 3: strata.prediction.v1.Explanation.model:type_name -> strata.prediction.v1.Model
 	5,  // 4: strata.prediction.v1.Explanation.contributions:type_name -> strata.prediction.v1.Contribution
 	8,  // 5: strata.prediction.v1.ListModelsResponse.models:type_name -> strata.prediction.v1.ModelVersion
 	0,  // 6: strata.prediction.v1.ModelVersion.model:type_name -> strata.prediction.v1.Model
-	10, // 7: strata.prediction.v1.ModelVersion.metrics:type_name -> strata.prediction.v1.ModelVersion.MetricsEntry
-	11, // 8: strata.prediction.v1.ModelVersion.trained_at:type_name -> google.protobuf.Timestamp
-	1,  // 9: strata.prediction.v1.PredictionService.Predict:input_type -> strata.prediction.v1.PredictRequest
-	3,  // 10: strata.prediction.v1.PredictionService.Explain:input_type -> strata.prediction.v1.ExplainRequest
-	6,  // 11: strata.prediction.v1.PredictionService.ListModels:input_type -> strata.prediction.v1.ListModelsRequest
-	2,  // 12: strata.prediction.v1.PredictionService.Predict:output_type -> strata.prediction.v1.Prediction
-	4,  // 13: strata.prediction.v1.PredictionService.Explain:output_type -> strata.prediction.v1.Explanation
-	7,  // 14: strata.prediction.v1.PredictionService.ListModels:output_type -> strata.prediction.v1.ListModelsResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	14, // 7: strata.prediction.v1.ModelVersion.metrics:type_name -> strata.prediction.v1.ModelVersion.MetricsEntry
+	16, // 8: strata.prediction.v1.ModelVersion.trained_at:type_name -> google.protobuf.Timestamp
+	16, // 9: strata.prediction.v1.ModelVersion.window_start:type_name -> google.protobuf.Timestamp
+	16, // 10: strata.prediction.v1.ModelVersion.window_end:type_name -> google.protobuf.Timestamp
+	11, // 11: strata.prediction.v1.TrainModelsResponse.results:type_name -> strata.prediction.v1.TrainingResult
+	0,  // 12: strata.prediction.v1.TrainingResult.model:type_name -> strata.prediction.v1.Model
+	15, // 13: strata.prediction.v1.TrainingResult.metrics:type_name -> strata.prediction.v1.TrainingResult.MetricsEntry
+	0,  // 14: strata.prediction.v1.RollbackModelRequest.model:type_name -> strata.prediction.v1.Model
+	1,  // 15: strata.prediction.v1.PredictionService.Predict:input_type -> strata.prediction.v1.PredictRequest
+	3,  // 16: strata.prediction.v1.PredictionService.Explain:input_type -> strata.prediction.v1.ExplainRequest
+	6,  // 17: strata.prediction.v1.PredictionService.ListModels:input_type -> strata.prediction.v1.ListModelsRequest
+	9,  // 18: strata.prediction.v1.PredictionService.TrainModels:input_type -> strata.prediction.v1.TrainModelsRequest
+	12, // 19: strata.prediction.v1.PredictionService.RollbackModel:input_type -> strata.prediction.v1.RollbackModelRequest
+	2,  // 20: strata.prediction.v1.PredictionService.Predict:output_type -> strata.prediction.v1.Prediction
+	4,  // 21: strata.prediction.v1.PredictionService.Explain:output_type -> strata.prediction.v1.Explanation
+	7,  // 22: strata.prediction.v1.PredictionService.ListModels:output_type -> strata.prediction.v1.ListModelsResponse
+	10, // 23: strata.prediction.v1.PredictionService.TrainModels:output_type -> strata.prediction.v1.TrainModelsResponse
+	8,  // 24: strata.prediction.v1.PredictionService.RollbackModel:output_type -> strata.prediction.v1.ModelVersion
+	20, // [20:25] is the sub-list for method output_type
+	15, // [15:20] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_strata_prediction_v1_prediction_proto_init() }
@@ -706,7 +994,7 @@ func file_strata_prediction_v1_prediction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_prediction_v1_prediction_proto_rawDesc), len(file_strata_prediction_v1_prediction_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   10,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

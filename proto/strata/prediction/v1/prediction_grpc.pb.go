@@ -22,9 +22,11 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PredictionService_Predict_FullMethodName    = "/strata.prediction.v1.PredictionService/Predict"
-	PredictionService_Explain_FullMethodName    = "/strata.prediction.v1.PredictionService/Explain"
-	PredictionService_ListModels_FullMethodName = "/strata.prediction.v1.PredictionService/ListModels"
+	PredictionService_Predict_FullMethodName       = "/strata.prediction.v1.PredictionService/Predict"
+	PredictionService_Explain_FullMethodName       = "/strata.prediction.v1.PredictionService/Explain"
+	PredictionService_ListModels_FullMethodName    = "/strata.prediction.v1.PredictionService/ListModels"
+	PredictionService_TrainModels_FullMethodName   = "/strata.prediction.v1.PredictionService/TrainModels"
+	PredictionService_RollbackModel_FullMethodName = "/strata.prediction.v1.PredictionService/RollbackModel"
 )
 
 // PredictionServiceClient is the client API for PredictionService service.
@@ -39,6 +41,13 @@ type PredictionServiceClient interface {
 	Explain(ctx context.Context, in *ExplainRequest, opts ...grpc.CallOption) (*Explanation, error)
 	// ListModels lists registered model versions.
 	ListModels(ctx context.Context, in *ListModelsRequest, opts ...grpc.CallOption) (*ListModelsResponse, error)
+	// TrainModels trains a new version of every model from the service's current state
+	// and promotes each one that is not worse than the promoted version on the same
+	// validation window. It blocks until training finished.
+	TrainModels(ctx context.Context, in *TrainModelsRequest, opts ...grpc.CallOption) (*TrainModelsResponse, error)
+	// RollbackModel demotes the promoted version of a model and promotes the one promoted
+	// before it; FailedPrecondition when there is none.
+	RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*ModelVersion, error)
 }
 
 type predictionServiceClient struct {
@@ -79,6 +88,26 @@ func (c *predictionServiceClient) ListModels(ctx context.Context, in *ListModels
 	return out, nil
 }
 
+func (c *predictionServiceClient) TrainModels(ctx context.Context, in *TrainModelsRequest, opts ...grpc.CallOption) (*TrainModelsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrainModelsResponse)
+	err := c.cc.Invoke(ctx, PredictionService_TrainModels_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *predictionServiceClient) RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*ModelVersion, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ModelVersion)
+	err := c.cc.Invoke(ctx, PredictionService_RollbackModel_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PredictionServiceServer is the server API for PredictionService service.
 // All implementations must embed UnimplementedPredictionServiceServer
 // for forward compatibility.
@@ -91,6 +120,13 @@ type PredictionServiceServer interface {
 	Explain(context.Context, *ExplainRequest) (*Explanation, error)
 	// ListModels lists registered model versions.
 	ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error)
+	// TrainModels trains a new version of every model from the service's current state
+	// and promotes each one that is not worse than the promoted version on the same
+	// validation window. It blocks until training finished.
+	TrainModels(context.Context, *TrainModelsRequest) (*TrainModelsResponse, error)
+	// RollbackModel demotes the promoted version of a model and promotes the one promoted
+	// before it; FailedPrecondition when there is none.
+	RollbackModel(context.Context, *RollbackModelRequest) (*ModelVersion, error)
 	mustEmbedUnimplementedPredictionServiceServer()
 }
 
@@ -109,6 +145,12 @@ func (UnimplementedPredictionServiceServer) Explain(context.Context, *ExplainReq
 }
 func (UnimplementedPredictionServiceServer) ListModels(context.Context, *ListModelsRequest) (*ListModelsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListModels not implemented")
+}
+func (UnimplementedPredictionServiceServer) TrainModels(context.Context, *TrainModelsRequest) (*TrainModelsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TrainModels not implemented")
+}
+func (UnimplementedPredictionServiceServer) RollbackModel(context.Context, *RollbackModelRequest) (*ModelVersion, error) {
+	return nil, status.Error(codes.Unimplemented, "method RollbackModel not implemented")
 }
 func (UnimplementedPredictionServiceServer) mustEmbedUnimplementedPredictionServiceServer() {}
 func (UnimplementedPredictionServiceServer) testEmbeddedByValue()                           {}
@@ -185,6 +227,42 @@ func _PredictionService_ListModels_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PredictionService_TrainModels_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrainModelsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).TrainModels(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_TrainModels_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).TrainModels(ctx, req.(*TrainModelsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PredictionService_RollbackModel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RollbackModelRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).RollbackModel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_RollbackModel_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).RollbackModel(ctx, req.(*RollbackModelRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PredictionService_ServiceDesc is the grpc.ServiceDesc for PredictionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -203,6 +281,14 @@ var PredictionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListModels",
 			Handler:    _PredictionService_ListModels_Handler,
+		},
+		{
+			MethodName: "TrainModels",
+			Handler:    _PredictionService_TrainModels_Handler,
+		},
+		{
+			MethodName: "RollbackModel",
+			Handler:    _PredictionService_RollbackModel_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

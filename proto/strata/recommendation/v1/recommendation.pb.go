@@ -13,6 +13,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -79,6 +80,59 @@ func (x Scene) Number() protoreflect.EnumNumber {
 // Deprecated: Use Scene.Descriptor instead.
 func (Scene) EnumDescriptor() ([]byte, []int) {
 	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{0}
+}
+
+// TrainingStatus is the state of a training run.
+type TrainingStatus int32
+
+const (
+	TrainingStatus_TRAINING_STATUS_UNSPECIFIED TrainingStatus = 0
+	TrainingStatus_TRAINING_STATUS_RUNNING     TrainingStatus = 1
+	TrainingStatus_TRAINING_STATUS_SUCCEEDED   TrainingStatus = 2
+	TrainingStatus_TRAINING_STATUS_FAILED      TrainingStatus = 3
+)
+
+// Enum value maps for TrainingStatus.
+var (
+	TrainingStatus_name = map[int32]string{
+		0: "TRAINING_STATUS_UNSPECIFIED",
+		1: "TRAINING_STATUS_RUNNING",
+		2: "TRAINING_STATUS_SUCCEEDED",
+		3: "TRAINING_STATUS_FAILED",
+	}
+	TrainingStatus_value = map[string]int32{
+		"TRAINING_STATUS_UNSPECIFIED": 0,
+		"TRAINING_STATUS_RUNNING":     1,
+		"TRAINING_STATUS_SUCCEEDED":   2,
+		"TRAINING_STATUS_FAILED":      3,
+	}
+)
+
+func (x TrainingStatus) Enum() *TrainingStatus {
+	p := new(TrainingStatus)
+	*p = x
+	return p
+}
+
+func (x TrainingStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TrainingStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_recommendation_v1_recommendation_proto_enumTypes[1].Descriptor()
+}
+
+func (TrainingStatus) Type() protoreflect.EnumType {
+	return &file_strata_recommendation_v1_recommendation_proto_enumTypes[1]
+}
+
+func (x TrainingStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TrainingStatus.Descriptor instead.
+func (TrainingStatus) EnumDescriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{1}
 }
 
 type RecommendRequest struct {
@@ -352,7 +406,14 @@ type RecommendResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Items []*Recommendation      `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
 	// variant is the recommender variant the user is assigned to, for A/B tests.
-	Variant       string `protobuf:"bytes,2,opt,name=variant,proto3" json:"variant,omitempty"`
+	Variant string `protobuf:"bytes,2,opt,name=variant,proto3" json:"variant,omitempty"`
+	// source says where the list came from: "cache" (precomputed in Redis), "computed" (on
+	// the fly from the user's history), "popular" (fallback: no history, no model, or Redis
+	// unavailable) or "similar" (item-to-item).
+	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
+	// model_version identifies the trained models that produced the list; empty before the
+	// first training.
+	ModelVersion  string `protobuf:"bytes,4,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -397,6 +458,20 @@ func (x *RecommendResponse) GetItems() []*Recommendation {
 func (x *RecommendResponse) GetVariant() string {
 	if x != nil {
 		return x.Variant
+	}
+	return ""
+}
+
+func (x *RecommendResponse) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *RecommendResponse) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
 	}
 	return ""
 }
@@ -462,11 +537,201 @@ func (x *Recommendation) GetReason() string {
 	return ""
 }
 
+type TrainRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// wait makes the call return when the run has finished; otherwise it returns as soon as
+	// the run has started (or with the run already in progress).
+	Wait          bool `protobuf:"varint,1,opt,name=wait,proto3" json:"wait,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainRequest) Reset() {
+	*x = TrainRequest{}
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainRequest) ProtoMessage() {}
+
+func (x *TrainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
+func (*TrainRequest) Descriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *TrainRequest) GetWait() bool {
+	if x != nil {
+		return x.Wait
+	}
+	return false
+}
+
+// TrainingRun reports one training run: its progress, its inputs and what it cost.
+type TrainingRun struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Status     TrainingStatus         `protobuf:"varint,2,opt,name=status,proto3,enum=strata.recommendation.v1.TrainingStatus" json:"status,omitempty"`
+	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// stage names the step in progress (load, itemknn, ease, precompute) or the last one.
+	Stage        string `protobuf:"bytes,5,opt,name=stage,proto3" json:"stage,omitempty"`
+	Users        int64  `protobuf:"varint,6,opt,name=users,proto3" json:"users,omitempty"`
+	Items        int64  `protobuf:"varint,7,opt,name=items,proto3" json:"items,omitempty"`
+	Interactions int64  `protobuf:"varint,8,opt,name=interactions,proto3" json:"interactions,omitempty"`
+	// ease_items is how many items EASE was fitted on (the most popular, up to the limit).
+	EaseItems       int64   `protobuf:"varint,9,opt,name=ease_items,json=easeItems,proto3" json:"ease_items,omitempty"`
+	DurationSeconds float64 `protobuf:"fixed64,10,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
+	// lists_written counts the precomputed lists refreshed in Redis.
+	ListsWritten  int64  `protobuf:"varint,11,opt,name=lists_written,json=listsWritten,proto3" json:"lists_written,omitempty"`
+	Error         string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
+	ModelVersion  string `protobuf:"bytes,13,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TrainingRun) Reset() {
+	*x = TrainingRun{}
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TrainingRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TrainingRun) ProtoMessage() {}
+
+func (x *TrainingRun) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TrainingRun.ProtoReflect.Descriptor instead.
+func (*TrainingRun) Descriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *TrainingRun) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *TrainingRun) GetStatus() TrainingStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TrainingStatus_TRAINING_STATUS_UNSPECIFIED
+}
+
+func (x *TrainingRun) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *TrainingRun) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+func (x *TrainingRun) GetStage() string {
+	if x != nil {
+		return x.Stage
+	}
+	return ""
+}
+
+func (x *TrainingRun) GetUsers() int64 {
+	if x != nil {
+		return x.Users
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetItems() int64 {
+	if x != nil {
+		return x.Items
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetInteractions() int64 {
+	if x != nil {
+		return x.Interactions
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetEaseItems() int64 {
+	if x != nil {
+		return x.EaseItems
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetDurationSeconds() float64 {
+	if x != nil {
+		return x.DurationSeconds
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetListsWritten() int64 {
+	if x != nil {
+		return x.ListsWritten
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *TrainingRun) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
 var File_strata_recommendation_v1_recommendation_proto protoreflect.FileDescriptor
 
 const file_strata_recommendation_v1_recommendation_proto_rawDesc = "" +
 	"\n" +
-	"-strata/recommendation/v1/recommendation.proto\x12\x18strata.recommendation.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"\x96\x02\n" +
+	"-strata/recommendation/v1/recommendation.proto\x12\x18strata.recommendation.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x96\x02\n" +
 	"\x10RecommendRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12?\n" +
@@ -491,25 +756,53 @@ const file_strata_recommendation_v1_recommendation_proto_rawDesc = "" +
 	"\x0ePopularRequest\x12'\n" +
 	"\n" +
 	"segment_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\tsegmentId\x12\x17\n" +
-	"\x01n\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x01n\"m\n" +
+	"\x01n\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x01n\"\xaa\x01\n" +
 	"\x11RecommendResponse\x12>\n" +
 	"\x05items\x18\x01 \x03(\v2(.strata.recommendation.v1.RecommendationR\x05items\x12\x18\n" +
-	"\avariant\x18\x02 \x01(\tR\avariant\"W\n" +
+	"\avariant\x18\x02 \x01(\tR\avariant\x12\x16\n" +
+	"\x06source\x18\x03 \x01(\tR\x06source\x12#\n" +
+	"\rmodel_version\x18\x04 \x01(\tR\fmodelVersion\"W\n" +
 	"\x0eRecommendation\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason*o\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\"\n" +
+	"\fTrainRequest\x12\x12\n" +
+	"\x04wait\x18\x01 \x01(\bR\x04wait\"\xe7\x03\n" +
+	"\vTrainingRun\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12@\n" +
+	"\x06status\x18\x02 \x01(\x0e2(.strata.recommendation.v1.TrainingStatusR\x06status\x129\n" +
+	"\n" +
+	"started_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x12\x14\n" +
+	"\x05stage\x18\x05 \x01(\tR\x05stage\x12\x14\n" +
+	"\x05users\x18\x06 \x01(\x03R\x05users\x12\x14\n" +
+	"\x05items\x18\a \x01(\x03R\x05items\x12\"\n" +
+	"\finteractions\x18\b \x01(\x03R\finteractions\x12\x1d\n" +
+	"\n" +
+	"ease_items\x18\t \x01(\x03R\teaseItems\x12)\n" +
+	"\x10duration_seconds\x18\n" +
+	" \x01(\x01R\x0fdurationSeconds\x12#\n" +
+	"\rlists_written\x18\v \x01(\x03R\flistsWritten\x12\x14\n" +
+	"\x05error\x18\f \x01(\tR\x05error\x12#\n" +
+	"\rmodel_version\x18\r \x01(\tR\fmodelVersion*o\n" +
 	"\x05Scene\x12\x15\n" +
 	"\x11SCENE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SCENE_HOME\x10\x01\x12\x15\n" +
 	"\x11SCENE_ITEM_DETAIL\x10\x02\x12\x17\n" +
 	"\x13SCENE_POST_PURCHASE\x10\x03\x12\x0f\n" +
-	"\vSCENE_EMAIL\x10\x042\xc6\x03\n" +
+	"\vSCENE_EMAIL\x10\x04*\x89\x01\n" +
+	"\x0eTrainingStatus\x12\x1f\n" +
+	"\x1bTRAINING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17TRAINING_STATUS_RUNNING\x10\x01\x12\x1d\n" +
+	"\x19TRAINING_STATUS_SUCCEEDED\x10\x02\x12\x1a\n" +
+	"\x16TRAINING_STATUS_FAILED\x10\x032\xce\x04\n" +
 	"\x15RecommendationService\x12\x95\x01\n" +
 	"\tRecommend\x12*.strata.recommendation.v1.RecommendRequest\x1a+.strata.recommendation.v1.RecommendResponse\"/\x82\xd3\xe4\x93\x02)\x12'/api/v1/users/{user_id}/recommendations\x12\x93\x01\n" +
 	"\fSimilarItems\x12-.strata.recommendation.v1.SimilarItemsRequest\x1a+.strata.recommendation.v1.RecommendResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/items/{item_id}/similar\x12\x7f\n" +
-	"\aPopular\x12(.strata.recommendation.v1.PopularRequest\x1a+.strata.recommendation.v1.RecommendResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/items:popularBLZJgithub.com/stratahq/strata/proto/strata/recommendation/v1;recommendationv1b\x06proto3"
+	"\aPopular\x12(.strata.recommendation.v1.PopularRequest\x1a+.strata.recommendation.v1.RecommendResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/items:popular\x12\x85\x01\n" +
+	"\x05Train\x12&.strata.recommendation.v1.TrainRequest\x1a%.strata.recommendation.v1.TrainingRun\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/api/v1/admin/recommendation:trainBLZJgithub.com/stratahq/strata/proto/strata/recommendation/v1;recommendationv1b\x06proto3"
 
 var (
 	file_strata_recommendation_v1_recommendation_proto_rawDescOnce sync.Once
@@ -523,32 +816,41 @@ func file_strata_recommendation_v1_recommendation_proto_rawDescGZIP() []byte {
 	return file_strata_recommendation_v1_recommendation_proto_rawDescData
 }
 
-var file_strata_recommendation_v1_recommendation_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_recommendation_v1_recommendation_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_strata_recommendation_v1_recommendation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_strata_recommendation_v1_recommendation_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_strata_recommendation_v1_recommendation_proto_goTypes = []any{
-	(Scene)(0),                  // 0: strata.recommendation.v1.Scene
-	(*RecommendRequest)(nil),    // 1: strata.recommendation.v1.RecommendRequest
-	(*Filters)(nil),             // 2: strata.recommendation.v1.Filters
-	(*SimilarItemsRequest)(nil), // 3: strata.recommendation.v1.SimilarItemsRequest
-	(*PopularRequest)(nil),      // 4: strata.recommendation.v1.PopularRequest
-	(*RecommendResponse)(nil),   // 5: strata.recommendation.v1.RecommendResponse
-	(*Recommendation)(nil),      // 6: strata.recommendation.v1.Recommendation
+	(Scene)(0),                    // 0: strata.recommendation.v1.Scene
+	(TrainingStatus)(0),           // 1: strata.recommendation.v1.TrainingStatus
+	(*RecommendRequest)(nil),      // 2: strata.recommendation.v1.RecommendRequest
+	(*Filters)(nil),               // 3: strata.recommendation.v1.Filters
+	(*SimilarItemsRequest)(nil),   // 4: strata.recommendation.v1.SimilarItemsRequest
+	(*PopularRequest)(nil),        // 5: strata.recommendation.v1.PopularRequest
+	(*RecommendResponse)(nil),     // 6: strata.recommendation.v1.RecommendResponse
+	(*Recommendation)(nil),        // 7: strata.recommendation.v1.Recommendation
+	(*TrainRequest)(nil),          // 8: strata.recommendation.v1.TrainRequest
+	(*TrainingRun)(nil),           // 9: strata.recommendation.v1.TrainingRun
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
 }
 var file_strata_recommendation_v1_recommendation_proto_depIdxs = []int32{
-	0, // 0: strata.recommendation.v1.RecommendRequest.scene:type_name -> strata.recommendation.v1.Scene
-	2, // 1: strata.recommendation.v1.RecommendRequest.filters:type_name -> strata.recommendation.v1.Filters
-	6, // 2: strata.recommendation.v1.RecommendResponse.items:type_name -> strata.recommendation.v1.Recommendation
-	1, // 3: strata.recommendation.v1.RecommendationService.Recommend:input_type -> strata.recommendation.v1.RecommendRequest
-	3, // 4: strata.recommendation.v1.RecommendationService.SimilarItems:input_type -> strata.recommendation.v1.SimilarItemsRequest
-	4, // 5: strata.recommendation.v1.RecommendationService.Popular:input_type -> strata.recommendation.v1.PopularRequest
-	5, // 6: strata.recommendation.v1.RecommendationService.Recommend:output_type -> strata.recommendation.v1.RecommendResponse
-	5, // 7: strata.recommendation.v1.RecommendationService.SimilarItems:output_type -> strata.recommendation.v1.RecommendResponse
-	5, // 8: strata.recommendation.v1.RecommendationService.Popular:output_type -> strata.recommendation.v1.RecommendResponse
-	6, // [6:9] is the sub-list for method output_type
-	3, // [3:6] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	0,  // 0: strata.recommendation.v1.RecommendRequest.scene:type_name -> strata.recommendation.v1.Scene
+	3,  // 1: strata.recommendation.v1.RecommendRequest.filters:type_name -> strata.recommendation.v1.Filters
+	7,  // 2: strata.recommendation.v1.RecommendResponse.items:type_name -> strata.recommendation.v1.Recommendation
+	1,  // 3: strata.recommendation.v1.TrainingRun.status:type_name -> strata.recommendation.v1.TrainingStatus
+	10, // 4: strata.recommendation.v1.TrainingRun.started_at:type_name -> google.protobuf.Timestamp
+	10, // 5: strata.recommendation.v1.TrainingRun.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 6: strata.recommendation.v1.RecommendationService.Recommend:input_type -> strata.recommendation.v1.RecommendRequest
+	4,  // 7: strata.recommendation.v1.RecommendationService.SimilarItems:input_type -> strata.recommendation.v1.SimilarItemsRequest
+	5,  // 8: strata.recommendation.v1.RecommendationService.Popular:input_type -> strata.recommendation.v1.PopularRequest
+	8,  // 9: strata.recommendation.v1.RecommendationService.Train:input_type -> strata.recommendation.v1.TrainRequest
+	6,  // 10: strata.recommendation.v1.RecommendationService.Recommend:output_type -> strata.recommendation.v1.RecommendResponse
+	6,  // 11: strata.recommendation.v1.RecommendationService.SimilarItems:output_type -> strata.recommendation.v1.RecommendResponse
+	6,  // 12: strata.recommendation.v1.RecommendationService.Popular:output_type -> strata.recommendation.v1.RecommendResponse
+	9,  // 13: strata.recommendation.v1.RecommendationService.Train:output_type -> strata.recommendation.v1.TrainingRun
+	10, // [10:14] is the sub-list for method output_type
+	6,  // [6:10] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_strata_recommendation_v1_recommendation_proto_init() }
@@ -561,8 +863,8 @@ func file_strata_recommendation_v1_recommendation_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_recommendation_v1_recommendation_proto_rawDesc), len(file_strata_recommendation_v1_recommendation_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   6,
+			NumEnums:      2,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	RecommendationService_Recommend_FullMethodName    = "/strata.recommendation.v1.RecommendationService/Recommend"
 	RecommendationService_SimilarItems_FullMethodName = "/strata.recommendation.v1.RecommendationService/SimilarItems"
 	RecommendationService_Popular_FullMethodName      = "/strata.recommendation.v1.RecommendationService/Popular"
+	RecommendationService_Train_FullMethodName        = "/strata.recommendation.v1.RecommendationService/Train"
 )
 
 // RecommendationServiceClient is the client API for RecommendationService service.
@@ -38,6 +39,9 @@ type RecommendationServiceClient interface {
 	SimilarItems(ctx context.Context, in *SimilarItemsRequest, opts ...grpc.CallOption) (*RecommendResponse, error)
 	// Popular returns the most popular items, optionally within a segment.
 	Popular(ctx context.Context, in *PopularRequest, opts ...grpc.CallOption) (*RecommendResponse, error)
+	// Train retrains the models on the interactions consumed so far, then refreshes the
+	// precomputed lists of active users. Admin only.
+	Train(ctx context.Context, in *TrainRequest, opts ...grpc.CallOption) (*TrainingRun, error)
 }
 
 type recommendationServiceClient struct {
@@ -78,6 +82,16 @@ func (c *recommendationServiceClient) Popular(ctx context.Context, in *PopularRe
 	return out, nil
 }
 
+func (c *recommendationServiceClient) Train(ctx context.Context, in *TrainRequest, opts ...grpc.CallOption) (*TrainingRun, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TrainingRun)
+	err := c.cc.Invoke(ctx, RecommendationService_Train_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RecommendationServiceServer is the server API for RecommendationService service.
 // All implementations must embed UnimplementedRecommendationServiceServer
 // for forward compatibility.
@@ -90,6 +104,9 @@ type RecommendationServiceServer interface {
 	SimilarItems(context.Context, *SimilarItemsRequest) (*RecommendResponse, error)
 	// Popular returns the most popular items, optionally within a segment.
 	Popular(context.Context, *PopularRequest) (*RecommendResponse, error)
+	// Train retrains the models on the interactions consumed so far, then refreshes the
+	// precomputed lists of active users. Admin only.
+	Train(context.Context, *TrainRequest) (*TrainingRun, error)
 	mustEmbedUnimplementedRecommendationServiceServer()
 }
 
@@ -108,6 +125,9 @@ func (UnimplementedRecommendationServiceServer) SimilarItems(context.Context, *S
 }
 func (UnimplementedRecommendationServiceServer) Popular(context.Context, *PopularRequest) (*RecommendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Popular not implemented")
+}
+func (UnimplementedRecommendationServiceServer) Train(context.Context, *TrainRequest) (*TrainingRun, error) {
+	return nil, status.Error(codes.Unimplemented, "method Train not implemented")
 }
 func (UnimplementedRecommendationServiceServer) mustEmbedUnimplementedRecommendationServiceServer() {}
 func (UnimplementedRecommendationServiceServer) testEmbeddedByValue()                               {}
@@ -184,6 +204,24 @@ func _RecommendationService_Popular_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecommendationService_Train_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TrainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).Train(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_Train_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).Train(ctx, req.(*TrainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RecommendationService_ServiceDesc is the grpc.ServiceDesc for RecommendationService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -202,6 +240,10 @@ var RecommendationService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Popular",
 			Handler:    _RecommendationService_Popular_Handler,
+		},
+		{
+			MethodName: "Train",
+			Handler:    _RecommendationService_Train_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1,0 +1,66 @@
+package metrics_test
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stratahq/strata/services/prediction/metrics"
+)
+
+func TestAUC(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		scores []float64
+		y      []float64
+		want   float64
+	}{
+		{"perfect", []float64{0.1, 0.2, 0.8, 0.9}, []float64{0, 0, 1, 1}, 1},
+		{"reversed", []float64{0.9, 0.8, 0.2, 0.1}, []float64{0, 0, 1, 1}, 0},
+		{"all tied", []float64{0.5, 0.5, 0.5, 0.5}, []float64{0, 1, 0, 1}, 0.5},
+		{"one swap", []float64{0.1, 0.4, 0.35, 0.8}, []float64{0, 0, 1, 1}, 0.75},
+		{"tie across classes", []float64{0.1, 0.5, 0.5, 0.9}, []float64{0, 0, 1, 1}, 0.875},
+	}
+	for _, tt := range tests {
+		got, err := metrics.AUC(tt.scores, tt.y)
+		if err != nil || math.Abs(got-tt.want) > 1e-12 {
+			t.Errorf("%s: got %v, %v; want %v", tt.name, got, err, tt.want)
+		}
+	}
+	if got, _ := metrics.AUC([]float64{0.1, 0.2}, []float64{1, 1}); !math.IsNaN(got) {
+		t.Errorf("one class: got %v, want NaN", got)
+	}
+	if _, err := metrics.AUC([]float64{0.1}, nil); !errors.Is(err, metrics.ErrShape) {
+		t.Errorf("shape: got %v, want ErrShape", err)
+	}
+}
+
+func TestReport(t *testing.T) {
+	t.Parallel()
+	scores := []float64{0.9, 0.8, 0.3, 0.2, 0.1, 0.6, 0.4, 0.7, 0.05, 0.5}
+	y := []float64{1, 1, 0, 0, 0, 1, 0, 0, 0, 1}
+	r, err := metrics.Evaluate(scores, y)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ll, br float64
+	for i, p := range scores {
+		if y[i] == 1 {
+			ll -= math.Log(p)
+		} else {
+			ll -= math.Log(1 - p)
+		}
+		br += (p - y[i]) * (p - y[i])
+	}
+	if math.Abs(r.LogLoss-ll/10) > 1e-12 || math.Abs(r.Brier-br/10) > 1e-12 {
+		t.Errorf("log loss %v brier %v, want %v %v", r.LogLoss, r.Brier, ll/10, br/10)
+	}
+	if r.PrecisionAtTopDecile != 1 {
+		t.Errorf("precision at top decile: got %v, want 1 (the top score is positive)", r.PrecisionAtTopDecile)
+	}
+	curve, _ := metrics.CalibrationCurve(scores, y, 2)
+	if len(curve) != 2 || curve[0].Count+curve[1].Count != 10 {
+		t.Errorf("calibration curve: got %+v, want 2 bins covering 10 examples", curve)
+	}
+}

@@ -1,0 +1,354 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+	"github.com/stratahq/strata/services/recommendation/signal"
+	"github.com/stratahq/strata/services/recommendation/store"
+)
+
+// Errors of the serving calls.
+var (
+	// ErrMissingItem is returned for the item_detail scene without an item id.
+	ErrMissingItem = errors.New("engine: the item_detail scene needs item_id")
+	// ErrUnknownItem is returned by SimilarItems for an item neither the catalog nor the
+	// models know.
+	ErrUnknownItem = errors.New("engine: unknown item")
+)
+
+// Sources of a list.
+const (
+	SourceCache    = "cache"
+	SourceComputed = "computed"
+	SourcePopular  = "popular"
+	SourceSimilar  = "similar"
+)
+
+const sceneHome = "home"
+
+// Recommend answers a Recommend request; see the package doc for the sources and rules.
+func (e *Engine) Recommend(ctx context.Context, req *recommendationv1.RecommendRequest) (*recommendationv1.RecommendResponse, error) {
+	user := req.GetUserId()
+	n := int(req.GetN())
+	if n <= 0 {
+		n = e.cfg.DefaultN
+	}
+	variant := e.Variant(user)
+	snap := e.model.Load()
+	var (
+		cands    []candidate
+		source   string
+		excluded map[string]bool
+		lambda   = e.cfg.MMRLambda
+	)
+	rctx, cancel := context.WithTimeout(ctx, e.cfg.RedisTimeout)
+	defer cancel()
+	switch req.GetScene() {
+	case recommendationv1.Scene_SCENE_ITEM_DETAIL:
+		if req.GetItemId() == "" {
+			return nil, ErrMissingItem
+		}
+		excluded = e.excludedOf(rctx, user)
+		excluded[req.GetItemId()] = true
+		cands, source = e.similar(snap, []string{req.GetItemId()}, "similar to "), SourceSimilar
+	case recommendationv1.Scene_SCENE_POST_PURCHASE:
+		hist, err := e.store.History(rctx, user)
+		if err != nil {
+			e.log.DebugContext(ctx, "history unavailable, serving without exclusions", "err", err)
+		}
+		excluded = excludedOf(hist)
+		cands, source = e.similar(snap, e.purchased(rctx, user, req, hist), "often bought with "), SourceSimilar
+	default:
+		if req.GetScene() == recommendationv1.Scene_SCENE_EMAIL {
+			lambda = e.cfg.EmailMMRLambda
+		}
+		cands, source, excluded = e.personalList(ctx, rctx, user, snap)
+	}
+	if len(cands) == 0 {
+		cands, source = e.popularCands(excluded, req.GetFilters(), 0), SourcePopular
+	}
+	cands = filter(cands, req.GetFilters(), e.catalog, excluded)
+	if len(cands) < n && source != SourcePopular {
+		// The filters left too few: top up with popular items that pass them, never with
+		// what the user has (a cached list comes without the history: read it now).
+		if excluded == nil {
+			excluded = e.excludedOf(rctx, user)
+		}
+		have := maps.Clone(excluded)
+		if have == nil {
+			have = map[string]bool{}
+		}
+		for _, c := range cands {
+			have[c.item] = true
+		}
+		for _, c := range e.popularCands(have, req.GetFilters(), n-len(cands)) {
+			c.score = -1 / (1 + c.score) // below every personal score, in popularity order
+			cands = append(cands, c)
+		}
+	}
+	picked := diversify(cands, n, lambda, e.catalog)
+	resp := &recommendationv1.RecommendResponse{Items: toProto(picked), Variant: variant.Name, Source: source}
+	if snap != nil {
+		resp.ModelVersion = snap.version
+	}
+	e.requests.Add(ctx, 1, metric.WithAttributes(
+		attribute.String("scene", req.GetScene().String()), attribute.String("source", source), attribute.String("variant", variant.Name)))
+	return resp, nil
+}
+
+// personalList returns the user's home candidates: cached, else computed from the
+// history (and cached), else nothing (the caller falls back to popular items).
+func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snapshot) ([]candidate, string, map[string]bool) {
+	list, err := e.store.List(rctx, user, sceneHome)
+	switch {
+	case err == nil:
+		return fromProto(list.GetItems()), SourceCache, nil
+	case !errors.Is(err, store.ErrNotFound):
+		e.log.DebugContext(ctx, "list unavailable, serving popular items", "err", err)
+		return nil, "", nil
+	}
+	hist, err := e.store.History(rctx, user)
+	if err != nil {
+		e.log.DebugContext(ctx, "history unavailable, serving popular items", "err", err)
+		return nil, "", nil
+	}
+	excluded := excludedOf(hist)
+	if len(hist) == 0 {
+		return nil, "", excluded
+	}
+	resp := e.computeList(user, hist, e.now())
+	if err := e.store.PutLists(rctx, sceneHome, map[string]*recommendationv1.RecommendResponse{user: resp}, e.cfg.ListTTL); err != nil {
+		e.log.DebugContext(ctx, "could not cache a computed list", "err", err)
+	}
+	if snap == nil {
+		// Without models the computed list is the popular one, minus the history.
+		return fromProto(resp.GetItems()), SourcePopular, excluded
+	}
+	return fromProto(resp.GetItems()), SourceComputed, excluded
+}
+
+// computeList computes a user's home candidates: the variant's model, topped up with
+// popular items.
+func (e *Engine) computeList(user string, hist []store.Entry, now time.Time) *recommendationv1.RecommendResponse {
+	snap := e.model.Load()
+	variant := e.Variant(user)
+	h := snap.history(hist, now, e.cfg.HalfLife)
+	cands := snap.personal(variant.Model, h, e.cfg.Candidates, e.catalog)
+	if len(cands) < e.cfg.Candidates {
+		have := map[string]bool{}
+		for _, c := range cands {
+			have[c.item] = true
+		}
+		for _, c := range e.popularCands(h.excluded, nil, e.cfg.Candidates) {
+			if len(cands) >= e.cfg.Candidates {
+				break
+			}
+			if !have[c.item] {
+				c.score = -1 / (1 + c.score)
+				cands = append(cands, c)
+			}
+		}
+	}
+	resp := &recommendationv1.RecommendResponse{Items: toProto(cands), Variant: variant.Name}
+	if snap != nil {
+		resp.ModelVersion = snap.version
+	}
+	return resp
+}
+
+// Refresh recomputes and caches a user's home candidates from the current history.
+func (e *Engine) Refresh(ctx context.Context, user string) error {
+	hist, err := e.store.History(ctx, user)
+	if err != nil {
+		return err
+	}
+	resp := e.computeList(user, hist, e.now())
+	return e.store.PutLists(ctx, sceneHome, map[string]*recommendationv1.RecommendResponse{user: resp}, e.cfg.ListTTL)
+}
+
+func excludedOf(hist []store.Entry) map[string]bool {
+	ex := make(map[string]bool, len(hist))
+	for _, en := range hist {
+		ex[en.Item] = true
+	}
+	return ex
+}
+
+// excludedOf reads the user's history within the request budget; without it nothing is
+// excluded but the request's own exclusions.
+func (e *Engine) excludedOf(ctx context.Context, user string) map[string]bool {
+	hist, err := e.store.History(ctx, user)
+	if err != nil {
+		e.log.DebugContext(ctx, "history unavailable, serving without exclusions", "err", err)
+	}
+	return excludedOf(hist)
+}
+
+// purchased returns the items the post-purchase scene starts from: the order's, else the
+// request's item, else the user's latest purchases.
+func (e *Engine) purchased(ctx context.Context, user string, req *recommendationv1.RecommendRequest, hist []store.Entry) []string {
+	if id := req.GetOrderId(); id != "" {
+		if items, err := e.store.OrderItems(ctx, user, id); err == nil && len(items) > 0 {
+			return items
+		}
+	}
+	if id := req.GetItemId(); id != "" {
+		return []string{id}
+	}
+	var bought []store.Entry
+	for _, en := range hist {
+		if en.Kind == signal.KindPurchase && en.Owned {
+			bought = append(bought, en)
+		}
+	}
+	slices.SortFunc(bought, func(a, b store.Entry) int { return b.At.Compare(a.At) })
+	var out []string
+	for _, en := range bought[:min(3, len(bought))] {
+		out = append(out, en.Item)
+	}
+	return out
+}
+
+// similar returns candidates like the given items: their item-kNN neighbours, summed over
+// the items, or for items the models do not know (new items), the most popular items of
+// their category. reasonPrefix precedes the quoted title of the closest source item.
+func (e *Engine) similar(snap *snapshot, items []string, reasonPrefix string) []candidate {
+	type acc struct {
+		score, best float64
+		from        string
+	}
+	scores := map[string]*acc{}
+	var cold []string
+	for _, it := range items {
+		var j int32 = -1
+		if snap != nil {
+			if i, ok := snap.items.Index(it); ok {
+				j = i
+			}
+		}
+		nbrs, sims := []int32(nil), []float32(nil)
+		if j >= 0 {
+			nbrs, sims = snap.knn.Similar(j)
+		}
+		if len(nbrs) == 0 {
+			cold = append(cold, it)
+			continue
+		}
+		for k, nb := range nbrs {
+			id := snap.items.ID(nb)
+			a := scores[id]
+			if a == nil {
+				a = &acc{}
+				scores[id] = a
+			}
+			s := float64(sims[k])
+			a.score += s
+			if s > a.best {
+				a.best, a.from = s, it
+			}
+		}
+	}
+	var out []candidate
+	for id, a := range scores {
+		out = append(out, candidate{item: id, score: a.score, reason: reasonPrefix + quote(e.catalog.title(a.from))})
+	}
+	source := map[string]bool{}
+	for _, it := range items {
+		source[it] = true
+	}
+	for _, it := range cold {
+		m, _ := e.catalog.get(it)
+		if m.category == "" {
+			continue
+		}
+		_, weights := e.popular.top()
+		for _, id := range e.catalog.inCategory(m.category) {
+			if source[id] || scores[id] != nil {
+				continue
+			}
+			scores[id] = &acc{}
+			out = append(out, candidate{item: id, score: weights[id] / (1 + weights[id]), reason: "more in " + m.category})
+		}
+	}
+	sortCandidates(out)
+	return out
+}
+
+// popularCands returns, from memory, up to limit popular items (limit ≤ 0: Candidates)
+// that are not excluded and pass the filters (nil: none); the whole popularity ranking is
+// scanned, so a narrow filter still finds its items.
+func (e *Engine) popularCands(excluded map[string]bool, f *recommendationv1.Filters, limit int) []candidate {
+	if limit <= 0 {
+		limit = e.cfg.Candidates
+	}
+	sorted, weights := e.popular.top()
+	out := make([]candidate, 0, min(limit, len(sorted)))
+	one := make([]candidate, 1)
+	for _, id := range sorted {
+		if len(out) >= limit {
+			break
+		}
+		if excluded[id] {
+			continue
+		}
+		m, _ := e.catalog.get(id)
+		reason := "popular with learners"
+		if m.category != "" {
+			reason = "popular in " + m.category
+		}
+		one[0] = candidate{item: id, score: weights[id], reason: reason}
+		out = append(out, filter(one, f, e.catalog, nil)...)
+	}
+	return out
+}
+
+// SimilarItems returns up to n items like itemID (n ≤ 0 means DefaultN).
+func (e *Engine) SimilarItems(ctx context.Context, itemID string, n int) (*recommendationv1.RecommendResponse, error) {
+	if n <= 0 {
+		n = e.cfg.DefaultN
+	}
+	snap := e.model.Load()
+	_, inModel := indexOf(snap, itemID)
+	m, inCatalog := e.catalog.get(itemID)
+	if (!inModel && !inCatalog) || m.removed {
+		return nil, ErrUnknownItem
+	}
+	cands := e.similar(snap, []string{itemID}, "similar to ")
+	cands = filter(cands, nil, e.catalog, map[string]bool{itemID: true})
+	resp := &recommendationv1.RecommendResponse{Items: toProto(cands[:min(n, len(cands))]), Source: SourceSimilar}
+	if snap != nil {
+		resp.ModelVersion = snap.version
+	}
+	e.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("scene", "similar"), attribute.String("source", SourceSimilar)))
+	return resp, nil
+}
+
+func indexOf(snap *snapshot, id string) (int32, bool) {
+	if snap == nil {
+		return -1, false
+	}
+	return snap.items.Index(id)
+}
+
+// Popular returns the n most popular items (n ≤ 0 means DefaultN), decayed over time:
+// what is trending. Per-segment popularity needs strata.segments.v1, which the service
+// does not consume yet, so segmentID does not change the list.
+func (e *Engine) Popular(ctx context.Context, segmentID string, n int) *recommendationv1.RecommendResponse {
+	if n <= 0 {
+		n = e.cfg.DefaultN
+	}
+	resp := &recommendationv1.RecommendResponse{Items: toProto(e.popularCands(nil, nil, n)), Source: SourcePopular}
+	if snap := e.model.Load(); snap != nil {
+		resp.ModelVersion = snap.version
+	}
+	e.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("scene", "popular"), attribute.String("source", SourcePopular)))
+	return resp
+}

@@ -1,0 +1,206 @@
+package hybrid
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/stratahq/strata/services/recommendation/ease"
+	"github.com/stratahq/strata/services/recommendation/interactions"
+	"github.com/stratahq/strata/services/recommendation/itemknn"
+	"github.com/stratahq/strata/services/recommendation/metric"
+	"github.com/stratahq/strata/services/recommendation/popularity"
+	"github.com/stratahq/strata/services/recommendation/split"
+)
+
+// Component names of the tuned blend, in weight order.
+var componentNames = []string{"ease", "itemknn", "pop"}
+
+// TuneConfig configures Tune.
+type TuneConfig struct {
+	// Lambdas is the grid of EASE regularisations tried on the validation split; empty
+	// means DefaultLambdas.
+	Lambdas []float64
+	// KNN configures the item-kNN component; zero Neighbours means 100.
+	KNN itemknn.Config
+	// ValidationRatio is the share of each user's training ratings held out for
+	// validation; 0 means 0.25.
+	ValidationRatio float64
+	// Seed seeds the validation split.
+	Seed uint64
+	// K is the cut-off of the nDCG maximised on validation; 0 means 10.
+	K int
+	// Step is the grid step of the blend weights; 0 means 0.1.
+	Step float64
+	// Progress, when set, is told each stage as it starts.
+	Progress func(stage string)
+}
+
+// DefaultLambdas is the λ grid Tune tries when none is configured.
+var DefaultLambdas = []float64{100, 200, 300, 500}
+
+// TuneResult reports what Tune chose.
+type TuneResult struct {
+	// Lambda is the regularisation of the final EASE, fitted on the whole training set.
+	Lambda float64
+	// ValidationLambda is the λ that won on the validation split.
+	ValidationLambda float64
+	// LambdaNDCG maps every λ tried to its validation nDCG@k.
+	LambdaNDCG map[float64]float64
+	// Weights are the blend weights of ease, itemknn and pop.
+	Weights []float64
+	// ValidationNDCG is the blend's validation nDCG@k.
+	ValidationNDCG float64
+}
+
+// String summarises r on one line.
+func (r TuneResult) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "lambda=%s (val %s)", strconv.FormatFloat(r.Lambda, 'f', 0, 64), strconv.FormatFloat(r.ValidationLambda, 'f', 0, 64))
+	for i, w := range r.Weights {
+		fmt.Fprintf(&b, " w_%s=%.1f", componentNames[i], w)
+	}
+	fmt.Fprintf(&b, " val_ndcg=%.4f", r.ValidationNDCG)
+	return b.String()
+}
+
+func (c TuneConfig) withDefaults() TuneConfig {
+	if len(c.Lambdas) == 0 {
+		c.Lambdas = DefaultLambdas
+	}
+	if c.KNN.Neighbours == 0 {
+		c.KNN.Neighbours = 100
+	}
+	if c.ValidationRatio == 0 {
+		c.ValidationRatio = 0.25
+	}
+	if c.K == 0 {
+		c.K = 10
+	}
+	if c.Progress == nil {
+		c.Progress = func(string) {}
+	}
+	return c
+}
+
+// Tune learns the hybrid for x, the binary matrix of the training ratings train: it holds
+// out a validation split of train, picks EASE's λ from the grid and the blend weights of
+// EASE, item-kNN and popularity by validation nDCG@k, and refits the components on x.
+//
+// The λ that wins on the validation split is scaled by nnz(x)/nnz(validation fit) for the
+// final fit: the Gram matrix grows with the number of interactions, so the same
+// regularisation strength needs a proportionally larger λ. It costs len(Lambdas)+1 EASE
+// fits.
+func Tune(ctx context.Context, x *interactions.Matrix, train []interactions.Rating, cfg TuneConfig) (*Model, TuneResult, error) {
+	cfg = cfg.withDefaults()
+	s, err := split.Stratified(train, cfg.ValidationRatio, cfg.Seed)
+	if err != nil {
+		return nil, TuneResult{}, fmt.Errorf("hybrid: validation split: %w", err)
+	}
+	// The fit matrix shares x's indices, so its models score x's items.
+	b := interactions.NewBuilderWith(x.Users().Clone(), x.Items().Clone())
+	b.Combine = func(_, _ float64) float64 { return 1 }
+	for _, r := range s.Train {
+		b.Add(r.User, r.Item, 1)
+	}
+	fit := b.Build()
+	val := examples(fit, s.Test)
+	n := x.NumItems()
+
+	res, err := validate(ctx, fit, val, cfg)
+	if err != nil {
+		return nil, TuneResult{}, err
+	}
+	res.Lambda = res.ValidationLambda * float64(x.NNZ()) / float64(max(fit.NNZ(), 1))
+
+	cfg.Progress(fmt.Sprintf("fit ease lambda=%.0f", res.Lambda))
+	scorers := make([]Scorer, len(componentNames))
+	if res.Weights[0] > 0 {
+		if scorers[0], err = ease.Fit(ctx, x, ease.Config{Lambda: res.Lambda}); err != nil {
+			return nil, TuneResult{}, err
+		}
+	}
+	if res.Weights[1] > 0 {
+		if scorers[1], err = itemknn.Fit(ctx, x, cfg.KNN); err != nil {
+			return nil, TuneResult{}, err
+		}
+	}
+	scorers[2] = popularity.Fit(x)
+	for i := range scorers {
+		if scorers[i] == nil {
+			scorers[i] = popularity.New(make([]float64, n))
+		}
+	}
+	m, err := New(n, scorers, slices.Clone(res.Weights))
+	return m, res, err
+}
+
+// validate picks λ and the blend weights on the validation examples; the validation
+// models are garbage once it returns.
+func validate(ctx context.Context, fit *interactions.Matrix, val []Example, cfg TuneConfig) (TuneResult, error) {
+	n := fit.NumItems()
+	res := TuneResult{LambdaNDCG: map[float64]float64{}}
+	var best *ease.Model
+	bestNDCG := -1.0
+	for _, l := range cfg.Lambdas {
+		cfg.Progress(fmt.Sprintf("validate ease lambda=%g", l))
+		m, err := ease.Fit(ctx, fit, ease.Config{Lambda: l})
+		if err != nil {
+			return TuneResult{}, err
+		}
+		v, err := NDCG(ctx, n, m, val, cfg.K)
+		if err != nil {
+			return TuneResult{}, err
+		}
+		res.LambdaNDCG[l] = v
+		if v > bestNDCG {
+			best, bestNDCG, res.ValidationLambda = m, v, l
+		}
+	}
+	cfg.Progress("validate blend")
+	knn, err := itemknn.Fit(ctx, fit, cfg.KNN)
+	if err != nil {
+		return TuneResult{}, err
+	}
+	res.Weights, res.ValidationNDCG, err = LearnWeights(ctx, n, []Scorer{best, knn, popularity.Fit(fit)}, val, cfg.K, cfg.Step)
+	if err != nil {
+		return TuneResult{}, err
+	}
+	return res, nil
+}
+
+// examples turns held-out ratings into validation examples over fit's indices.
+func examples(fit *interactions.Matrix, held []interactions.Rating) []Example {
+	byUser := map[int32]metric.Set[int32]{}
+	unknown := map[string]int32{}
+	for _, r := range held {
+		u, ok := fit.Users().Index(r.User)
+		if !ok {
+			continue
+		}
+		i, ok := fit.Items().Index(r.Item)
+		if !ok {
+			if i, ok = unknown[r.Item]; !ok {
+				i = -int32(len(unknown)) - 1
+				unknown[r.Item] = i
+			}
+		}
+		if byUser[u] == nil {
+			byUser[u] = metric.Set[int32]{}
+		}
+		byUser[u][i] = struct{}{}
+	}
+	users := make([]int32, 0, len(byUser))
+	for u := range byUser {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	out := make([]Example, 0, len(users))
+	for _, u := range users {
+		items, ws := fit.Row(int(u))
+		out = append(out, Example{Items: items, Weights: ws, Relevant: byUser[u]})
+	}
+	return out
+}

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"math"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/stratahq/strata/pkg/cache"
+	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+	"github.com/stratahq/strata/services/recommendation/signal"
+)
+
+func newStore(t *testing.T, limits Limits) (*Store, *miniredis.Miniredis) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	return New(rdb, limits), mr
+}
+
+var t0 = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+
+func fb(id string, at time.Time, sigs ...signal.Signal) signal.Feedback {
+	return signal.Feedback{User: "u1", EventID: id, Time: at, Signals: sigs}
+}
+
+func entry(t *testing.T, s *Store, item string) Entry {
+	t.Helper()
+	h, err := s.History(t.Context(), "u1")
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	for _, e := range h {
+		if e.Item == item {
+			return e
+		}
+	}
+	t.Fatalf("item %s not in history %v", item, h)
+	return Entry{}
+}
+
+func TestApplyDecaysAndIsIdempotent(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, Limits{HalfLife: 24 * time.Hour})
+	ctx := t.Context()
+	view := signal.Signal{Item: "a", Kind: signal.KindView, Weight: 4}
+	if ok, err := s.Apply(ctx, fb("e1", t0, view)); !ok || err != nil {
+		t.Fatalf("Apply e1: got %v %v, want true nil", ok, err)
+	}
+	// Redelivered: nothing changes.
+	if ok, err := s.Apply(ctx, fb("e1", t0, view)); ok || err != nil {
+		t.Fatalf("Apply e1 again: got %v %v, want false nil", ok, err)
+	}
+	// One half-life later: 4·½ + 4.
+	if _, err := s.Apply(ctx, fb("e2", t0.Add(24*time.Hour), view)); err != nil {
+		t.Fatalf("Apply e2: %v", err)
+	}
+	e := entry(t, s, "a")
+	if math.Abs(e.Weight-6) > 1e-4 || !e.At.Equal(t0.Add(24*time.Hour)) {
+		t.Errorf("entry: got weight %v at %v, want 6 at %v", e.Weight, e.At, t0.Add(24*time.Hour))
+	}
+	// An older event arrives late: its weight is decayed to the entry's time (4·¼ + 6).
+	if _, err := s.Apply(ctx, fb("e0", t0.Add(-24*time.Hour), view)); err != nil {
+		t.Fatalf("Apply e0: %v", err)
+	}
+	if e := entry(t, s, "a"); math.Abs(e.Weight-7) > 1e-4 {
+		t.Errorf("after a late event: got weight %v, want 7", e.Weight)
+	}
+	users, err := s.ActiveUsers(ctx, 10, t0.Add(-time.Hour))
+	if err != nil || !reflect.DeepEqual(users, []string{"u1"}) {
+		t.Errorf("ActiveUsers: got %v %v, want [u1]", users, err)
+	}
+}
+
+func TestApplyMarksAndRefundsOrders(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, Limits{})
+	ctx := t.Context()
+	order := signal.Feedback{User: "u1", EventID: "o", Time: t0, OrderID: "order-1", Signals: []signal.Signal{
+		{Item: "a", Kind: signal.KindPurchase, Weight: 5, Owned: signal.Set},
+		{Item: "b", Kind: signal.KindPurchase, Weight: 5, Owned: signal.Set},
+	}}
+	if _, err := s.Apply(ctx, order); err != nil {
+		t.Fatalf("Apply order: %v", err)
+	}
+	if e := entry(t, s, "a"); !e.Owned || e.Negative || e.Kind != signal.KindPurchase {
+		t.Errorf("after purchase: got %+v, want owned purchase", e)
+	}
+	items, err := s.OrderItems(ctx, "u1", "order-1")
+	if err != nil || !reflect.DeepEqual(items, []string{"a", "b"}) {
+		t.Errorf("OrderItems: got %v %v, want [a b]", items, err)
+	}
+	refund := signal.Feedback{User: "u1", EventID: "r", Time: t0.Add(time.Hour), OrderID: "order-1", RefundOrder: true}
+	if ok, err := s.Apply(ctx, refund); !ok || err != nil {
+		t.Fatalf("Apply refund: got %v %v", ok, err)
+	}
+	for _, it := range []string{"a", "b"} {
+		if e := entry(t, s, it); e.Owned || !e.Negative {
+			t.Errorf("%s after refund: got %+v, want negative, not owned", it, e)
+		}
+	}
+	// A later high rating clears the negative mark.
+	if _, err := s.Apply(ctx, fb("rate", t0.Add(2*time.Hour), signal.Signal{Item: "a", Kind: signal.KindRatedPositive, Weight: 4, Negative: signal.Clear})); err != nil {
+		t.Fatalf("Apply rating: %v", err)
+	}
+	if e := entry(t, s, "a"); e.Negative {
+		t.Errorf("a after a good rating: still negative")
+	}
+}
+
+func TestApplyBoundsHistoryAndEvents(t *testing.T) {
+	t.Parallel()
+	s, mr := newStore(t, Limits{MaxItems: 3, MaxEvents: 2, TTL: time.Hour})
+	ctx := t.Context()
+	for i, it := range []string{"a", "b", "c", "d", "e"} {
+		if _, err := s.Apply(ctx, fb(it, t0.Add(time.Duration(i)*time.Minute), signal.Signal{Item: it, Kind: signal.KindView, Weight: 1})); err != nil {
+			t.Fatalf("Apply %s: %v", it, err)
+		}
+	}
+	h, _ := s.History(ctx, "u1")
+	var got []string
+	for _, e := range h {
+		got = append(got, e.Item)
+	}
+	slices.Sort(got)
+	if want := []string{"c", "d", "e"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("history: got %v, want the 3 latest %v", got, want)
+	}
+	if n, _ := mr.ZMembers(cache.RecEventsKey("u1")); len(n) != 2 {
+		t.Errorf("event ids kept: got %v, want 2", n)
+	}
+	if ttl := mr.TTL(cache.RecHistoryKey("u1")); ttl != time.Hour {
+		t.Errorf("history TTL: got %v, want 1h", ttl)
+	}
+}
+
+func TestListsRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, Limits{})
+	ctx := t.Context()
+	if _, err := s.List(ctx, "u1", "home"); err != ErrNotFound {
+		t.Fatalf("List before Put: got %v, want ErrNotFound", err)
+	}
+	want := &recommendationv1.RecommendResponse{Variant: "ease", Items: []*recommendationv1.Recommendation{{ItemId: "a", Score: 1, Reason: "r"}}}
+	if err := s.PutLists(ctx, "home", map[string]*recommendationv1.RecommendResponse{"u1": want}, time.Hour); err != nil {
+		t.Fatalf("PutLists: %v", err)
+	}
+	got, err := s.List(ctx, "u1", "home")
+	if err != nil || got.GetItems()[0].GetItemId() != "a" || got.GetVariant() != "ease" {
+		t.Errorf("List: got %v %v, want the list put", got, err)
+	}
+}
