@@ -96,6 +96,7 @@ type options struct {
 	metrics http.Handler
 	checks  []func(context.Context) error
 	name    string
+	grpc    []grpc.ServerOption
 }
 
 // WithName tags the server's HTTP spans with strata.service=name, which tells services
@@ -119,6 +120,11 @@ func WithUnaryInterceptors(i ...grpc.UnaryServerInterceptor) Option {
 // WithStreamInterceptors adds stream interceptors that run after tracing and recovery.
 func WithStreamInterceptors(i ...grpc.StreamServerInterceptor) Option {
 	return func(o *options) { o.stream = append(o.stream, i...) }
+}
+
+// WithGRPCOptions adds gRPC server options (such as an unknown-service handler).
+func WithGRPCOptions(opts ...grpc.ServerOption) Option {
+	return func(o *options) { o.grpc = append(o.grpc, opts...) }
 }
 
 // WithMetrics serves h at /metrics.
@@ -157,11 +163,11 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 		health: health.NewServer(),
 		mux:    http.NewServeMux(),
 	}
-	s.grpc = grpc.NewServer(
+	s.grpc = grpc.NewServer(append([]grpc.ServerOption{
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	)
+	}, o.grpc...)...)
 	healthpb.RegisterHealthServer(s.grpc, s.health)
 	reflection.Register(s.grpc)
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)

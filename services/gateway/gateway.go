@@ -18,7 +18,12 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/stratahq/strata/pkg/server"
+	crmv1 "github.com/stratahq/strata/proto/strata/crm/v1"
 	gatewayv1 "github.com/stratahq/strata/proto/strata/gateway/v1"
+	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
 	"github.com/stratahq/strata/services/gateway/auth"
 	"github.com/stratahq/strata/services/gateway/proxy"
 	"github.com/stratahq/strata/services/gateway/rest"
@@ -108,19 +113,27 @@ func Run(ctx context.Context, cfg Config) error {
 		keys.Add(fmt.Sprintf("configured-admin-%d", i+1), k, "", gatewayv1.Scope_SCOPE_ADMIN)
 	}
 
+	router, err := proxy.NewRouter(map[string]grpc.ClientConnInterface{
+		ingestv1.IngestService_ServiceDesc.ServiceName:                 conns["ingest"],
+		profilev1.ProfileService_ServiceDesc.ServiceName:               conns["profile"],
+		predictionv1.PredictionService_ServiceDesc.ServiceName:         conns["prediction"],
+		recommendationv1.RecommendationService_ServiceDesc.ServiceName: conns["recommendation"],
+		crmv1.CRMService_ServiceDesc.ServiceName:                       conns["crm"],
+	}, auth.Check(keys))
+	if err != nil {
+		return err
+	}
+	// Calls to the gateway's own KeyService go through the auth interceptor; calls to
+	// every other service are forwarded by the router, which authorises them itself.
 	srv, err := server.New(cfg.Server, log, server.WithName("gateway"),
 		server.WithMetrics(cfg.Metrics),
 		server.WithUnaryInterceptors(auth.UnaryInterceptor(keys)),
-		server.WithStreamInterceptors(auth.StreamInterceptor(keys)),
+		server.WithGRPCOptions(grpc.UnknownServiceHandler(router.Handle)),
 		server.WithHealthCheck(backendsServing(conns)),
 	)
 	if err != nil {
 		return err
 	}
-	proxy.Register(srv.GRPC(), proxy.Backends{
-		Ingest: conns["ingest"], Profile: conns["profile"], Prediction: conns["prediction"],
-		Recommendation: conns["recommendation"], CRM: conns["crm"],
-	})
 	gatewayv1.RegisterKeyServiceServer(srv.GRPC(), auth.NewKeyService(keys))
 
 	if err := srv.Listen(); err != nil {

@@ -135,7 +135,7 @@ func runServiceScenario(t *testing.T, brokers []string, redis cache.Config) {
 	}
 }
 
-func event(t *testing.T, topic, user, name string, props map[string]any) bus.Message {
+func event(t testing.TB, topic, user, name string, props map[string]any) bus.Message {
 	t.Helper()
 	p, err := structpb.NewStruct(props)
 	if err != nil {
@@ -159,7 +159,7 @@ func suffix() string {
 
 // startService runs the service with cfg on free loopback ports until the test ends and
 // returns a connection to its gRPC server once it reports serving.
-func startService(t *testing.T, cfg Config) *grpc.ClientConn {
+func startService(t testing.TB, cfg Config) *grpc.ClientConn {
 	t.Helper()
 	var lc net.ListenConfig
 	gl, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
@@ -203,7 +203,7 @@ func startService(t *testing.T, cfg Config) *grpc.ClientConn {
 	return conn
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {

@@ -1,6 +1,7 @@
 // Package api serves CRMService over gRPC (and, through the gateway's grpc-gateway,
-// REST): it turns requests into calls on the store, the campaign service and the
-// satisfaction reports, and maps their errors to gRPC codes at this edge only —
+// REST): it turns requests into calls on the store, the campaign service, the
+// satisfaction reports and the revenue service, and maps their errors to gRPC codes at
+// this edge only —
 // invalid definitions to InvalidArgument with field violations, unknown ids to
 // NotFound, an empty target or a wrong state to FailedPrecondition. A Server is safe
 // for concurrent use.

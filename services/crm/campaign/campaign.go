@@ -10,8 +10,16 @@
 // Assignment is deterministic: a user's arm depends only on hashes of their id (and the
 // campaign id), so a relaunch after a crash assigns everyone as before and messages
 // keep their ids. The global control group is the same users for every campaign and is
-// never messaged. A Service is safe for concurrent use; launches are serialised by the
-// store.
+// never messaged. Frequency caps count every campaign audience a user was in on the
+// channel, control and holdout included: capping only the users who were actually
+// messaged would drain the variants of recently messaged users while the control kept
+// them, and bias the comparison.
+//
+// Not yet supported: recurring and segment-entry schedules, quiet hours. Recommended
+// items are fetched during the launch transaction, one call per treated user with a
+// short timeout; a slow recommender makes launches slow rather than wrong.
+//
+// A Service is safe for concurrent use; launches are serialised by the store.
 package campaign
 
 import (

@@ -382,9 +382,11 @@ func TestLaunchSplitsTargetsAndNeverMessagesControl(t *testing.T) {
 		t.Errorf("messages after second launch: got %d, want %d", len(msgs2), len(msgs))
 	}
 
-	// A second campaign the same day on the same channel: everyone messaged by the first
-	// is at the daily cap of 1; the global control group is again left alone.
+	// A second campaign the same day on the same channel: everyone in the first one's
+	// audience (control and holdout included, so that caps treat the arms alike) is at
+	// the daily cap of 1, so the target is empty.
 	second := basic("second")
+	second.Target.ExcludeUserIds = def.Target.ExcludeUserIds
 	if _, err := svc.Create(ctx, second); err != nil {
 		t.Fatal(err)
 	}
@@ -392,19 +394,34 @@ func TestLaunchSplitsTargetsAndNeverMessagesControl(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pv2.Capped != int64(len(msgs)) {
-		t.Errorf("second campaign capped: got %d, want %d", pv2.Capped, len(msgs))
+	if pv2.Capped != int64(len(audience)) || pv2.Eligible != 0 {
+		t.Errorf("second campaign: got %d capped, %d eligible; want %d capped, none eligible", pv2.Capped, pv2.Eligible, len(audience))
 	}
-	if _, err := svc.Launch(ctx, "second"); err != nil {
+	if _, err := svc.Launch(ctx, "second"); !errors.Is(err, campaign.ErrEmptyTarget) {
+		t.Errorf("second campaign launch: got %v, want ErrEmptyTarget", err)
+	}
+	// With a cap of 2 a day they are eligible again; the global control group is again
+	// left alone.
+	third := basic("third")
+	third.FrequencyCap = &crmv1.FrequencyCap{PerDay: 2}
+	third.Target.ExcludeUserIds = def.Target.ExcludeUserIds
+	if _, err := svc.Create(ctx, third); err != nil {
 		t.Fatal(err)
 	}
-	msgs2, _ := s.Messages(ctx, "second")
-	for _, m := range msgs2 {
+	c3, err := svc.Launch(ctx, "third")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c3.GetAudienceSize() != int64(len(audience)) {
+		t.Errorf("third campaign audience: got %d, want %d", c3.GetAudienceSize(), len(audience))
+	}
+	msgs3, _ := s.Messages(ctx, "third")
+	if len(msgs3) == 0 {
+		t.Fatalf("third campaign sent nothing")
+	}
+	for _, m := range msgs3 {
 		if campaign.InGlobalControl(m.UserID, 10) {
-			t.Errorf("global control member %s messaged by the second campaign", m.UserID)
-		}
-		if messaged[m.UserID] {
-			t.Errorf("%s messaged twice in a day", m.UserID)
+			t.Errorf("global control member %s messaged by the third campaign", m.UserID)
 		}
 	}
 }

@@ -185,7 +185,10 @@ type Candidate struct {
 	DoNotContact bool
 	// Excluded is true when the user is in an excluded segment.
 	Excluded bool
-	// SentDay and SentWeek count the messages on the channel in the cap windows.
+	// SentDay and SentWeek count the campaigns on the channel whose audience the user
+	// was in during the cap windows: their messages, and for control and holdout
+	// members the messages they would have had. Counting both keeps frequency caps from
+	// removing treated users only, which would make the arms differ.
 	SentDay, SentWeek  int
 	HasPrediction      bool
 	PurchasePropensity float64
@@ -249,8 +252,9 @@ func candidates(ctx context.Context, db querier, q TargetQuery) ([]Candidate, er
 		LEFT JOIN customers c ON c.user_id = s.user_id
 		LEFT JOIN predictions p ON p.user_id = s.user_id
 		LEFT JOIN consents k ON k.user_id = s.user_id AND k.channel = ` + ch + `
-		LEFT JOIN (SELECT user_id, SUM(CASE WHEN created_us >= ` + arg(micros(q.DaySince)) + ` THEN 1 ELSE 0 END) AS day_n, COUNT(*) AS week_n
-			FROM outbox WHERE channel = ` + ch + ` AND created_us >= ` + arg(micros(q.WeekSince)) + ` GROUP BY user_id) f ON f.user_id = s.user_id
+		LEFT JOIN (SELECT a.user_id, SUM(CASE WHEN a.assigned_us >= ` + arg(micros(q.DaySince)) + ` THEN 1 ELSE 0 END) AS day_n, COUNT(*) AS week_n
+			FROM campaign_audience a JOIN campaigns cc ON cc.campaign_id = a.campaign_id
+			WHERE cc.channel = ` + ch + ` AND a.assigned_us >= ` + arg(micros(q.WeekSince)) + ` GROUP BY a.user_id) f ON f.user_id = s.user_id
 		` + excludedJoin + `
 		WHERE 1 = 1`
 	if q.MinPropensity != nil {

@@ -630,20 +630,28 @@ func testLaunch(ctx context.Context, t *testing.T, s *store.Store) {
 		}
 	}
 
-	// A second campaign on the channel sees the first one's sends in its cap counts.
+	// A second campaign on the channel sees the first one's audience (messaged or not)
+	// in its cap counts; another channel does not.
 	got, err := s.Candidates(ctx, store.TargetQuery{SegmentIDs: []string{"launch-all"}, Channel: "email",
 		DaySince: base.Add(-time.Hour), WeekSince: base.Add(-time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := 0
+	counted := 0
 	for _, c := range got {
 		if c.SentDay == 1 && c.SentWeek == 1 {
-			sent++
+			counted++
 		}
 	}
-	if sent != 7 {
-		t.Errorf("candidates with one send today: got %d, want 7", sent)
+	if counted != 10 {
+		t.Errorf("candidates counted once today: got %d, want 10", counted)
+	}
+	got, _ = s.Candidates(ctx, store.TargetQuery{SegmentIDs: []string{"launch-all"}, Channel: "sms",
+		DaySince: base.Add(-time.Hour), WeekSince: base.Add(-time.Hour)})
+	for _, c := range got {
+		if c.SentDay != 0 || c.SentWeek != 0 {
+			t.Errorf("candidate %s counted on sms: %+v", c.UserID, c)
+		}
 	}
 
 	if err := s.CreateCampaign(ctx, store.Campaign{ID: "launch-empty", Name: "e", Channel: "email", Definition: []byte{0}, CreatedAt: base}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	gatewayv1 "github.com/stratahq/strata/proto/strata/gateway/v1"
 )
@@ -28,6 +29,7 @@ var publicPrefixes = []string{"/grpc.health.v1.Health/", "/grpc.reflection."}
 var Policy = map[string]Rule{
 	"/strata.profile.v1.ProfileService/GetProfile":                 {Scope: gatewayv1.Scope_SCOPE_READ_SELF, Self: true},
 	"/strata.prediction.v1.PredictionService/Predict":              {Scope: gatewayv1.Scope_SCOPE_READ_SELF, Self: true},
+	"/strata.prediction.v1.PredictionService/Explain":              {Scope: gatewayv1.Scope_SCOPE_READ_SELF, Self: true},
 	"/strata.recommendation.v1.RecommendationService/Recommend":    {Scope: gatewayv1.Scope_SCOPE_RECOMMEND, Self: true},
 	"/strata.recommendation.v1.RecommendationService/SimilarItems": {Scope: gatewayv1.Scope_SCOPE_RECOMMEND},
 	"/strata.recommendation.v1.RecommendationService/Popular":      {Scope: gatewayv1.Scope_SCOPE_RECOMMEND},
@@ -64,21 +66,15 @@ func UnaryInterceptor(a authenticator) grpc.UnaryServerInterceptor {
 	}
 }
 
-// StreamInterceptor authenticates streams; only public streams (health watch, reflection)
-// and admin keys are let through, as no Strata API streams yet.
-func StreamInterceptor(a authenticator) grpc.StreamServerInterceptor {
-	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, next grpc.StreamHandler) error {
-		if isPublic(info.FullMethod) {
-			return next(srv, ss)
-		}
-		key, err := authenticate(ss.Context(), a)
+// Check authenticates the caller of ctx and authorises method with req; the gateway's
+// forwarding router calls it for every forwarded call.
+func Check(a authenticator) func(ctx context.Context, method string, req proto.Message) error {
+	return func(ctx context.Context, method string, req proto.Message) error {
+		key, err := authenticate(ctx, a)
 		if err != nil {
 			return err
 		}
-		if !slices.Contains(key.GetScopes(), gatewayv1.Scope_SCOPE_ADMIN) {
-			return status.Error(codes.PermissionDenied, "streams need the admin scope")
-		}
-		return next(srv, ss)
+		return Authorize(key, method, req)
 	}
 }
 

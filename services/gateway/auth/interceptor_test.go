@@ -278,29 +278,24 @@ func TestUnaryInterceptorAuthenticatorError(t *testing.T) {
 	}
 }
 
-type fakeStream struct {
-	grpc.ServerStream
-	ctx context.Context
-}
-
-func (f fakeStream) Context() context.Context { return f.ctx }
-
-func TestStreamInterceptor(t *testing.T) {
+func TestCheck(t *testing.T) {
 	t.Parallel()
+	const getProfile = "/strata.profile.v1.ProfileService/GetProfile"
 	tests := []struct {
 		name     string
-		method   string
 		auth     []string
+		user     string
 		wantCode codes.Code
 	}{
-		{name: "health watch is public", method: "/grpc.health.v1.Health/Watch", wantCode: codes.OK},
-		{name: "reflection is public", method: "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", wantCode: codes.OK},
-		{name: "missing key", method: "/strata.x.v1.S/Stream", wantCode: codes.Unauthenticated},
-		{name: "revoked key", method: "/strata.x.v1.S/Stream", auth: []string{"Bearer revoked"}, wantCode: codes.Unauthenticated},
-		{name: "non-admin key", method: "/strata.x.v1.S/Stream", auth: []string{"Bearer track-secret"}, wantCode: codes.PermissionDenied},
-		{name: "admin key", method: "/strata.x.v1.S/Stream", auth: []string{"Bearer admin-secret"}, wantCode: codes.OK},
+		{name: "missing key", user: "u1", wantCode: codes.Unauthenticated},
+		{name: "revoked key", auth: []string{"Bearer revoked"}, user: "u1", wantCode: codes.Unauthenticated},
+		{name: "unknown key", auth: []string{"Bearer nope"}, user: "u1", wantCode: codes.Unauthenticated},
+		{name: "track key cannot read", auth: []string{"Bearer track-secret"}, user: "u1", wantCode: codes.PermissionDenied},
+		{name: "reader reads its user", auth: []string{"Bearer read-secret"}, user: "u1", wantCode: codes.OK},
+		{name: "reader cannot read another user", auth: []string{"Bearer read-secret"}, user: "u2", wantCode: codes.PermissionDenied},
+		{name: "admin reads anyone", auth: []string{"Bearer admin-secret"}, user: "u2", wantCode: codes.OK},
 	}
-	interceptor := StreamInterceptor(interceptorStore(t))
+	check := Check(interceptorStore(t))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
@@ -308,16 +303,9 @@ func TestStreamInterceptor(t *testing.T) {
 			if tt.auth != nil {
 				ctx = withAuth(ctx, tt.auth...)
 			}
-			called := false
-			err := interceptor(nil, fakeStream{ctx: ctx}, &grpc.StreamServerInfo{FullMethod: tt.method}, func(any, grpc.ServerStream) error {
-				called = true
-				return nil
-			})
+			err := check(ctx, getProfile, &profilev1.GetProfileRequest{UserId: tt.user})
 			if got := status.Code(err); got != tt.wantCode {
 				t.Errorf("code: got %v, want %v (%v)", got, tt.wantCode, err)
-			}
-			if got, want := called, tt.wantCode == codes.OK; got != want {
-				t.Errorf("handler called: got %v, want %v", got, want)
 			}
 		})
 	}

@@ -1,136 +1,148 @@
 // Package proxy forwards the public and admin APIs from the gateway to the services that
-// own them. Each forwarder is a typed gRPC server that calls the backend's client, so
-// authorisation (package auth) and validation run at the gateway before a call leaves it,
-// and the backend's status (code, message, details) comes back unchanged.
+// own them, for every unary method of their contracts, without per-method code.
+//
+// The Router is the gateway gRPC server's unknown-service handler: it looks the called
+// method up in the registered protobuf descriptors, decodes the request into its
+// generated type, validates it (protovalidate), authorises it (so rules such as
+// "a client key reads only its own user" see the typed request), and invokes the same
+// method on the owning service's connection. The backend's status — code, message and
+// details — and its headers and trailers come back unchanged. The client's API key is not
+// passed on. Streaming methods are not forwarded. A Router is safe for concurrent use.
 package proxy
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
+	"buf.build/go/protovalidate"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
-	crmv1 "github.com/stratahq/strata/proto/strata/crm/v1"
-	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
-	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
-	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
-	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+	"github.com/stratahq/strata/pkg/rpcerr"
 )
 
-// Profile forwards ProfileService.
-type Profile struct {
-	profilev1.UnimplementedProfileServiceServer
-	C profilev1.ProfileServiceClient
+// Authorizer decides whether the caller of ctx may call method with req; it returns a
+// gRPC status error when not.
+type Authorizer func(ctx context.Context, method string, req proto.Message) error
+
+// Router forwards calls by service name.
+type Router struct {
+	routes    map[protoreflect.FullName]grpc.ClientConnInterface
+	authorize Authorizer
+	validator protovalidate.Validator
 }
 
-// GetProfile forwards the call.
-func (p Profile) GetProfile(ctx context.Context, r *profilev1.GetProfileRequest) (*profilev1.Profile, error) {
-	return p.C.GetProfile(ctx, r)
+// NewRouter returns a router; routes maps full service names (such as
+// "strata.profile.v1.ProfileService") to the connection of the service that owns them.
+func NewRouter(routes map[string]grpc.ClientConnInterface, authorize Authorizer) (*Router, error) {
+	v, err := protovalidate.New()
+	if err != nil {
+		return nil, fmt.Errorf("proxy: validator: %w", err)
+	}
+	r := &Router{routes: map[protoreflect.FullName]grpc.ClientConnInterface{}, authorize: authorize, validator: v}
+	for name, conn := range routes {
+		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
+		if err != nil {
+			return nil, fmt.Errorf("proxy: service %s: %w", name, err)
+		}
+		if _, ok := d.(protoreflect.ServiceDescriptor); !ok {
+			return nil, fmt.Errorf("proxy: %s is not a service", name)
+		}
+		r.routes[protoreflect.FullName(name)] = conn
+	}
+	return r, nil
 }
 
-// ListSegments forwards the call.
-func (p Profile) ListSegments(ctx context.Context, r *profilev1.ListSegmentsRequest) (*profilev1.ListSegmentsResponse, error) {
-	return p.C.ListSegments(ctx, r)
+// Handle is a grpc.StreamHandler for grpc.UnknownServiceHandler.
+func (r *Router) Handle(_ any, stream grpc.ServerStream) error {
+	fullMethod, ok := grpc.MethodFromServerStream(stream)
+	if !ok {
+		return status.Error(codes.Internal, "proxy: no method in stream")
+	}
+	method, err := r.method(fullMethod)
+	if err != nil {
+		return err
+	}
+	conn := r.routes[method.Parent().FullName()]
+	req, err := newMessage(method.Input())
+	if err != nil {
+		return err
+	}
+	if err := stream.RecvMsg(req); err != nil {
+		return err
+	}
+	if err := r.validator.Validate(req); err != nil {
+		return rpcerr.FromValidation(err)
+	}
+	ctx := stream.Context()
+	if err := r.authorize(ctx, fullMethod, req); err != nil {
+		return err
+	}
+	resp, err := newMessage(method.Output())
+	if err != nil {
+		return err
+	}
+	var header, trailer metadata.MD
+	out := metadata.NewOutgoingContext(ctx, forwardable(ctx))
+	callErr := conn.Invoke(out, fullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
+	if len(header) > 0 {
+		_ = stream.SetHeader(header)
+	}
+	stream.SetTrailer(trailer)
+	if callErr != nil {
+		return callErr
+	}
+	return stream.SendMsg(resp)
 }
 
-// Prediction forwards PredictionService.
-type Prediction struct {
-	predictionv1.UnimplementedPredictionServiceServer
-	C predictionv1.PredictionServiceClient
+// method resolves "/pkg.Service/Method" to a routed unary method.
+func (r *Router) method(fullMethod string) (protoreflect.MethodDescriptor, error) {
+	svc, name, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented, "unknown method %s", fullMethod)
+	}
+	if _, routed := r.routes[protoreflect.FullName(svc)]; !routed {
+		return nil, status.Errorf(codes.Unimplemented, "unknown service %s", svc)
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
+	if err != nil {
+		return nil, status.Errorf(codes.Unimplemented, "unknown service %s", svc)
+	}
+	m := d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(name))
+	if m == nil {
+		return nil, status.Errorf(codes.Unimplemented, "unknown method %s", fullMethod)
+	}
+	if m.IsStreamingClient() || m.IsStreamingServer() {
+		return nil, status.Errorf(codes.Unimplemented, "streaming method %s is not forwarded", fullMethod)
+	}
+	return m, nil
 }
 
-// Predict forwards the call.
-func (p Prediction) Predict(ctx context.Context, r *predictionv1.PredictRequest) (*predictionv1.Prediction, error) {
-	return p.C.Predict(ctx, r)
+func newMessage(d protoreflect.MessageDescriptor) (proto.Message, error) {
+	t, err := protoregistry.GlobalTypes.FindMessageByName(d.FullName())
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "proxy: message type %s: %v", d.FullName(), err)
+	}
+	return t.New().Interface(), nil
 }
 
-// Explain forwards the call.
-func (p Prediction) Explain(ctx context.Context, r *predictionv1.ExplainRequest) (*predictionv1.Explanation, error) {
-	return p.C.Explain(ctx, r)
-}
-
-// ListModels forwards the call.
-func (p Prediction) ListModels(ctx context.Context, r *predictionv1.ListModelsRequest) (*predictionv1.ListModelsResponse, error) {
-	return p.C.ListModels(ctx, r)
-}
-
-// Recommendation forwards RecommendationService.
-type Recommendation struct {
-	recommendationv1.UnimplementedRecommendationServiceServer
-	C recommendationv1.RecommendationServiceClient
-}
-
-// Recommend forwards the call.
-func (p Recommendation) Recommend(ctx context.Context, r *recommendationv1.RecommendRequest) (*recommendationv1.RecommendResponse, error) {
-	return p.C.Recommend(ctx, r)
-}
-
-// SimilarItems forwards the call.
-func (p Recommendation) SimilarItems(ctx context.Context, r *recommendationv1.SimilarItemsRequest) (*recommendationv1.RecommendResponse, error) {
-	return p.C.SimilarItems(ctx, r)
-}
-
-// Popular forwards the call.
-func (p Recommendation) Popular(ctx context.Context, r *recommendationv1.PopularRequest) (*recommendationv1.RecommendResponse, error) {
-	return p.C.Popular(ctx, r)
-}
-
-// CRM forwards CRMService.
-type CRM struct {
-	crmv1.UnimplementedCRMServiceServer
-	C crmv1.CRMServiceClient
-}
-
-// GetCustomer forwards the call.
-func (p CRM) GetCustomer(ctx context.Context, r *crmv1.GetCustomerRequest) (*crmv1.Customer, error) {
-	return p.C.GetCustomer(ctx, r)
-}
-
-// CreateCampaign forwards the call.
-func (p CRM) CreateCampaign(ctx context.Context, r *crmv1.CreateCampaignRequest) (*crmv1.Campaign, error) {
-	return p.C.CreateCampaign(ctx, r)
-}
-
-// GetCampaignReport forwards the call.
-func (p CRM) GetCampaignReport(ctx context.Context, r *crmv1.GetCampaignReportRequest) (*crmv1.CampaignReport, error) {
-	return p.C.GetCampaignReport(ctx, r)
-}
-
-// Ingest forwards IngestService.
-type Ingest struct {
-	ingestv1.UnimplementedIngestServiceServer
-	C ingestv1.IngestServiceClient
-}
-
-// Ingest forwards the call.
-func (p Ingest) Ingest(ctx context.Context, r *ingestv1.IngestRequest) (*ingestv1.IngestResponse, error) {
-	return p.C.Ingest(ctx, r)
-}
-
-// IngestBatch forwards the call.
-func (p Ingest) IngestBatch(ctx context.Context, r *ingestv1.IngestBatchRequest) (*ingestv1.IngestBatchResponse, error) {
-	return p.C.IngestBatch(ctx, r)
-}
-
-// UpsertItems forwards the call.
-func (p Ingest) UpsertItems(ctx context.Context, r *ingestv1.UpsertItemsRequest) (*ingestv1.UpsertItemsResponse, error) {
-	return p.C.UpsertItems(ctx, r)
-}
-
-// DeleteItems forwards the call.
-func (p Ingest) DeleteItems(ctx context.Context, r *ingestv1.DeleteItemsRequest) (*ingestv1.DeleteItemsResponse, error) {
-	return p.C.DeleteItems(ctx, r)
-}
-
-// Backends are the gRPC connections to the services behind the gateway.
-type Backends struct {
-	Ingest, Profile, Prediction, Recommendation, CRM grpc.ClientConnInterface
-}
-
-// Register registers every forwarder on s.
-func Register(s grpc.ServiceRegistrar, b Backends) {
-	ingestv1.RegisterIngestServiceServer(s, Ingest{C: ingestv1.NewIngestServiceClient(b.Ingest)})
-	profilev1.RegisterProfileServiceServer(s, Profile{C: profilev1.NewProfileServiceClient(b.Profile)})
-	predictionv1.RegisterPredictionServiceServer(s, Prediction{C: predictionv1.NewPredictionServiceClient(b.Prediction)})
-	recommendationv1.RegisterRecommendationServiceServer(s, Recommendation{C: recommendationv1.NewRecommendationServiceClient(b.Recommendation)})
-	crmv1.RegisterCRMServiceServer(s, CRM{C: crmv1.NewCRMServiceClient(b.CRM)})
+// forwardable is the incoming metadata minus credentials and transport headers.
+func forwardable(ctx context.Context) metadata.MD {
+	in, _ := metadata.FromIncomingContext(ctx)
+	out := metadata.MD{}
+	for k, v := range in {
+		switch {
+		case k == "authorization", k == "traceparent", k == "tracestate", k == "baggage",
+			k == "content-type", k == "user-agent", strings.HasPrefix(k, ":"), strings.HasPrefix(k, "grpc-"):
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }

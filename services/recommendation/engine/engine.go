@@ -101,7 +101,9 @@ type Config struct {
 	// RedisTimeout is the budget of Redis reads and on-the-fly computing on the request
 	// path; past it the request is served from memory.
 	RedisTimeout time.Duration
-	Variants     []Variant
+	// RedisCooldown is how long requests skip Redis after it failed on the request path.
+	RedisCooldown time.Duration
+	Variants      []Variant
 	// CatalogTopic is the topic whose messages Handle reads as catalog items; empty means
 	// strata.catalog.v1.
 	CatalogTopic string
@@ -125,6 +127,7 @@ func DefaultConfig() Config {
 		MMRLambda:      0.7,
 		EmailMMRLambda: 0.5,
 		RedisTimeout:   100 * time.Millisecond,
+		RedisCooldown:  time.Second,
 		Variants:       []Variant{{Name: "ease", Model: ModelEASE, Share: 50}, {Name: "itemknn", Model: ModelItemKNN, Share: 50}},
 	}
 }
@@ -195,6 +198,9 @@ func (c Config) withDefaults() Config {
 	if c.RedisTimeout == 0 {
 		c.RedisTimeout = d.RedisTimeout
 	}
+	if c.RedisCooldown == 0 {
+		c.RedisCooldown = d.RedisCooldown
+	}
 	if len(c.Variants) == 0 {
 		c.Variants = d.Variants
 	}
@@ -236,6 +242,8 @@ type Engine struct {
 	runSeq  atomic.Int64
 	applied atomic.Int64 // events applied; training skips when none since the last run
 	trained atomic.Int64
+
+	redisDownUntil atomic.Int64 // unix nanoseconds; see requestContext
 
 	lifetime context.Context // cancelled by Close: stops training runs
 	close    context.CancelFunc

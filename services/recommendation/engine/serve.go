@@ -49,7 +49,7 @@ func (e *Engine) Recommend(ctx context.Context, req *recommendationv1.RecommendR
 		excluded map[string]bool
 		lambda   = e.cfg.MMRLambda
 	)
-	rctx, cancel := context.WithTimeout(ctx, e.cfg.RedisTimeout)
+	rctx, cancel := e.requestContext(ctx)
 	defer cancel()
 	switch req.GetScene() {
 	case recommendationv1.Scene_SCENE_ITEM_DETAIL:
@@ -62,7 +62,7 @@ func (e *Engine) Recommend(ctx context.Context, req *recommendationv1.RecommendR
 	case recommendationv1.Scene_SCENE_POST_PURCHASE:
 		hist, err := e.store.History(rctx, user)
 		if err != nil {
-			e.log.DebugContext(ctx, "history unavailable, serving without exclusions", "err", err)
+			e.redisFailed(ctx, err)
 		}
 		excluded = excludedOf(hist)
 		cands, source = e.similar(snap, e.purchased(rctx, user, req, hist), "often bought with "), SourceSimilar
@@ -104,6 +104,35 @@ func (e *Engine) Recommend(ctx context.Context, req *recommendationv1.RecommendR
 	return resp, nil
 }
 
+// requestContext returns the context of a request's Redis calls: bounded by RedisTimeout,
+// and already cancelled while the breaker is open (Redis failed within RedisCooldown), so
+// that a request does not wait for a Redis that is down.
+func (e *Engine) requestContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if time.Now().UnixNano() < e.redisDownUntil.Load() {
+		rctx, cancel := context.WithCancelCause(ctx)
+		cancel(errBreakerOpen)
+		return rctx, func() {}
+	}
+	return context.WithTimeout(ctx, e.cfg.RedisTimeout)
+}
+
+var errBreakerOpen = errors.New("engine: Redis failed recently; serving from memory")
+
+// redisFailed opens the breaker after a Redis error on the request path, unless the error
+// is the breaker's own or the caller gave up.
+func (e *Engine) redisFailed(ctx context.Context, err error) {
+	if ctx.Err() != nil || errors.Is(err, errBreakerOpen) {
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		// The request context was cancelled by the open breaker (its cause) — not a new failure.
+		return
+	}
+	if e.redisDownUntil.Swap(time.Now().Add(e.cfg.RedisCooldown).UnixNano()) < time.Now().UnixNano() {
+		e.log.WarnContext(ctx, "Redis failed on the request path; serving from memory", "cooldown", e.cfg.RedisCooldown, "err", err)
+	}
+}
+
 // personalList returns the user's home candidates: cached, else computed from the
 // history (and cached), else nothing (the caller falls back to popular items).
 func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snapshot) ([]candidate, string, map[string]bool) {
@@ -112,12 +141,12 @@ func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snap
 	case err == nil:
 		return fromProto(list.GetItems()), SourceCache, nil
 	case !errors.Is(err, store.ErrNotFound):
-		e.log.DebugContext(ctx, "list unavailable, serving popular items", "err", err)
+		e.redisFailed(ctx, err)
 		return nil, "", nil
 	}
 	hist, err := e.store.History(rctx, user)
 	if err != nil {
-		e.log.DebugContext(ctx, "history unavailable, serving popular items", "err", err)
+		e.redisFailed(ctx, err)
 		return nil, "", nil
 	}
 	excluded := excludedOf(hist)
@@ -126,7 +155,7 @@ func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snap
 	}
 	resp := e.computeList(user, hist, e.now())
 	if err := e.store.PutLists(rctx, sceneHome, map[string]*recommendationv1.RecommendResponse{user: resp}, e.cfg.ListTTL); err != nil {
-		e.log.DebugContext(ctx, "could not cache a computed list", "err", err)
+		e.redisFailed(ctx, err)
 	}
 	if snap == nil {
 		// Without models the computed list is the popular one, minus the history.
@@ -187,7 +216,7 @@ func excludedOf(hist []store.Entry) map[string]bool {
 func (e *Engine) excludedOf(ctx context.Context, user string) map[string]bool {
 	hist, err := e.store.History(ctx, user)
 	if err != nil {
-		e.log.DebugContext(ctx, "history unavailable, serving without exclusions", "err", err)
+		e.redisFailed(ctx, err)
 	}
 	return excludedOf(hist)
 }
@@ -196,7 +225,11 @@ func (e *Engine) excludedOf(ctx context.Context, user string) map[string]bool {
 // request's item, else the user's latest purchases.
 func (e *Engine) purchased(ctx context.Context, user string, req *recommendationv1.RecommendRequest, hist []store.Entry) []string {
 	if id := req.GetOrderId(); id != "" {
-		if items, err := e.store.OrderItems(ctx, user, id); err == nil && len(items) > 0 {
+		items, err := e.store.OrderItems(ctx, user, id)
+		if err != nil {
+			e.redisFailed(ctx, err)
+		}
+		if len(items) > 0 {
 			return items
 		}
 	}

@@ -35,6 +35,7 @@ func TestRunPersonalisedModelsBeatPopularity(t *testing.T) {
 	cfg.K = 3
 	cfg.EASE.Lambda = 5
 	cfg.Hybrid.Lambdas = []float64{1, 5}
+	cfg.Hybrid.ValidationRatio = 0.25
 	rep, err := Run(t.Context(), groups(40), cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)

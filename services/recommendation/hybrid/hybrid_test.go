@@ -94,12 +94,15 @@ func TestTuneSmall(t *testing.T) {
 		}
 	}
 	x := interactions.BinaryMatrix(rs)
-	m, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1, 10}, Seed: 1, K: 3})
+	m, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1, 10}, Seed: 1, K: 3, ValidationRatio: 0.25})
 	if err != nil {
 		t.Fatalf("Tune: %v", err)
 	}
 	if len(res.LambdaNDCG) != 2 || res.Lambda <= 0 || len(res.Weights) != 3 {
 		t.Fatalf("result: got %+v, want two λ tried, a positive λ and three weights", res)
+	}
+	if _, _, err := Tune(t.Context(), x, rs, TuneConfig{ValidationRatio: 0.1}); !errors.Is(err, ErrNoValidation) {
+		t.Errorf("Tune with 4 ratings a user and a 10%% validation split: got %v, want ErrNoValidation", err)
 	}
 	// A user of the first group, who has not seen a and d, gets them first.
 	u, _ := x.Users().Index("A")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/evaluation"
+	"github.com/stratahq/strata/services/recommendation/hybrid"
 	"github.com/stratahq/strata/services/recommendation/interactions"
 	"github.com/stratahq/strata/services/recommendation/split"
 )
@@ -41,6 +42,7 @@ type modelFlags struct {
 	knnNeighbours int
 	knnShrink     float64
 	hybridLambdas string
+	hybridVal     float64
 }
 
 func (m *modelFlags) register(cmd *cobra.Command) {
@@ -48,12 +50,18 @@ func (m *modelFlags) register(cmd *cobra.Command) {
 	f.Float64Var(&m.lambda, "ease-lambda", ease.DefaultLambda, "L2 regularisation of the ease model")
 	f.IntVar(&m.knnNeighbours, "knn-neighbours", 0, "neighbours kept per item by the itemknn model (0 = all, the plain cosine model)")
 	f.Float64Var(&m.knnShrink, "knn-shrink", 0, "shrinkage added to the itemknn cosine's denominator")
-	f.StringVar(&m.hybridLambdas, "hybrid-lambdas", "100,200,300,500", "EASE λ grid the hybrid model validates (comma-separated)")
+	var grid []string
+	for _, l := range hybrid.DefaultLambdas {
+		grid = append(grid, strconv.FormatFloat(l, 'g', -1, 64))
+	}
+	f.StringVar(&m.hybridLambdas, "hybrid-lambdas", strings.Join(grid, ","), "EASE λ grid the hybrid model validates (comma-separated)")
+	f.Float64Var(&m.hybridVal, "hybrid-validation-ratio", 0.1, "share of each user's training ratings the hybrid model holds out for validation")
 }
 
 func (m *modelFlags) apply(cfg *evaluation.Config) error {
 	cfg.EASE.Lambda = m.lambda
 	cfg.KNN.Neighbours, cfg.KNN.Shrink = m.knnNeighbours, m.knnShrink
+	cfg.Hybrid.ValidationRatio = m.hybridVal
 	cfg.Hybrid.Lambdas = nil
 	for _, s := range splitList(m.hybridLambdas) {
 		l, err := strconv.ParseFloat(s, 64)

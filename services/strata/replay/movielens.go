@@ -20,7 +20,8 @@ import (
 // events of users "ml-<userId>" about items "ml-movie-<movieId>", with the rating (0.5
 // to 5 in half stars) as the rating property; movies.csv, when given, is the catalog.
 // A film is carried as ITEM_TYPE_COURSE, the closest of the catalog's types to a video a
-// person watches; its first genre is its category and its genres are its tags.
+// person watches; its first genre is its category and its genres are its tags. With
+// Options.Limit, the catalog holds only the movies the rows read rate.
 type MovieLens struct {
 	opt     Options
 	ratings []rating
@@ -95,6 +96,14 @@ func ReadMovieLens(ratings, movies io.Reader, opt Options) (*MovieLens, error) {
 		if ml.items, err = readMovies(movies); err != nil {
 			return nil, err
 		}
+	}
+	if opt.Limit > 0 {
+		// A sample of the ratings comes with the part of the catalog it rates.
+		rated := map[string]bool{}
+		for _, r := range ml.ratings {
+			rated[MovieItemID(int(r.movie))] = true
+		}
+		ml.items = slices.DeleteFunc(ml.items, func(it sink.Item) bool { return !rated[it.ItemID] })
 	}
 	return ml, nil
 }

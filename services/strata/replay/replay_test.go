@@ -75,6 +75,9 @@ func TestMovieLens(t *testing.T) {
 			if src.Len() != tt.events || src.Users() != tt.users {
 				t.Errorf("Len %d, Users %d: want %d, %d", src.Len(), src.Users(), tt.events, tt.users)
 			}
+			if want := map[int]int{12: 5, 5: 4}[tt.events]; len(src.Items()) != want {
+				t.Errorf("items: got %d, want %d (with a limit, the movies rated)", len(src.Items()), want)
+			}
 			first := msgs[0]
 			if first.UserID != tt.firstUser || first.MessageID != tt.firstM {
 				t.Errorf("first message: user %s id %s, want %s %s", first.UserID, first.MessageID, tt.firstUser, tt.firstM)

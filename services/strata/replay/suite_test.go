@@ -3,6 +3,7 @@ package replay_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,10 +45,16 @@ func replayThroughSuite(t *testing.T, s *suitetest.Suite, prefix string, timeout
 		pending[u] = n
 	}
 	start := time.Now()
-	var last string
+	last := map[string]string{}
 	for len(pending) > 0 {
 		if time.Since(start) > timeout {
-			t.Fatalf("after %v, %d of %d profiles are incomplete, e.g. %s", timeout, len(pending), len(want), last)
+			var eg []string
+			for _, s := range last {
+				if eg = append(eg, s); len(eg) == 5 {
+					break
+				}
+			}
+			t.Fatalf("after %v, %d of %d profiles are incomplete, e.g. %s", timeout, len(pending), len(want), strings.Join(eg, "; "))
 		}
 		for u, n := range pending {
 			cctx, cancel := context.WithTimeout(s.Admin(ctx), 5*time.Second)
@@ -55,13 +62,14 @@ func replayThroughSuite(t *testing.T, s *suitetest.Suite, prefix string, timeout
 			cancel()
 			switch {
 			case err != nil:
-				last = fmt.Sprintf("%s: %v", u, err)
+				last[u] = fmt.Sprintf("%s: %v", u, err)
 			case p.GetEventsTotal() > n:
 				t.Fatalf("profile %s counts %d events, want %d: events were counted twice", u, p.GetEventsTotal(), n)
 			case p.GetEventsTotal() < n:
-				last = fmt.Sprintf("%s: %d of %d events", u, p.GetEventsTotal(), n)
+				last[u] = fmt.Sprintf("%s: %d of %d events", u, p.GetEventsTotal(), n)
 			default:
 				delete(pending, u)
+				delete(last, u)
 			}
 		}
 		if len(pending) > 0 {

@@ -49,7 +49,11 @@ CREATE TABLE creator_coupons (
     creator_id TEXT NOT NULL
 );
 
+-- Frequency caps count campaign audiences per channel over the last week.
+CREATE INDEX campaign_audience_assigned ON campaign_audience (assigned_us);
+
 -- +goose Down
+DROP INDEX campaign_audience_assigned;
 DROP TABLE creator_coupons;
 DROP TABLE revenue_share_rules;
 DROP INDEX order_items_item;
