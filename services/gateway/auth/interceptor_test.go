@@ -28,6 +28,9 @@ var testRequests = map[string]func(user string) any{
 	"/strata.prediction.v1.PredictionService/Predict": func(u string) any {
 		return &predictionv1.PredictRequest{UserId: u}
 	},
+	"/strata.prediction.v1.PredictionService/Explain": func(u string) any {
+		return &predictionv1.ExplainRequest{UserId: u}
+	},
 	"/strata.recommendation.v1.RecommendationService/Recommend": func(u string) any {
 		return &recommendationv1.RecommendRequest{UserId: u}
 	},
@@ -89,6 +92,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 	}{
 		{"/strata.profile.v1.ProfileService/GetProfile", selfRead},
 		{"/strata.prediction.v1.PredictionService/Predict", selfRead},
+		{"/strata.prediction.v1.PredictionService/Explain", selfRead},
 		{"/strata.recommendation.v1.RecommendationService/Recommend", selfRecommend},
 		{"/strata.recommendation.v1.RecommendationService/SimilarItems", anyRecommend},
 		{"/strata.recommendation.v1.RecommendationService/Popular", anyRecommend},
