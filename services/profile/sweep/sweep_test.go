@@ -23,7 +23,10 @@ var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 func newSweeper(t *testing.T, s *store.Store, owner string, reg *segment.Registry, c *segment.Compiler, events *[]*profilev1.SegmentEvent) (*sweep.Sweeper, *sweep.Boundaries) {
 	b := &sweep.Boundaries{}
 	sw := sweep.New(sweep.Config{Owner: owner, PollInterval: 20 * time.Millisecond}, s, reg, c, state.Deriver{}, b,
-		func(_ context.Context, evs []*profilev1.SegmentEvent) error { *events = append(*events, evs...); return nil },
+		func(_ context.Context, evs []*profilev1.SegmentEvent) error {
+			*events = append(*events, evs...)
+			return nil
+		},
 		func() time.Time { return now }, nil)
 	return sw, b
 }

@@ -316,7 +316,9 @@ func (e *Engine) Variant(user string) Variant {
 // Handle is the bus handler for strata.events.v1 and strata.catalog.v1. It is
 // idempotent: the store ignores events it applied before, and catalog writes are
 // last-writer-wins. Undecodable messages are permanent errors; store errors are retried.
-func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
+func (e *Engine) Handle(ctx context.Context, msg bus.Message) (err error) {
+	dbgStart := time.Now()
+	defer func() { println("DBG handle", time.Now().Format("05.000"), msg.Topic, msg.Partition, msg.Offset, string(msg.Key), time.Since(dbgStart).String(), fmt.Sprint(err)) }()
 	if msg.Topic == e.cfg.CatalogTopic {
 		return e.handleCatalog(ctx, msg)
 	}
@@ -399,15 +401,26 @@ func (e *Engine) LoadCatalog(ctx context.Context) error {
 
 // trending is the in-memory popularity: time-decayed positive weight per item, seeded by
 // each training from every history and updated by every applied event since. It is the
-// fallback when nothing else answers. Safe for concurrent use.
+// fallback when nothing else answers. Readers get an immutable ranking rebuilt at most
+// every rankingMaxAge while events arrive. Safe for concurrent use.
 type trending struct {
 	mu       sync.Mutex
 	halfLife time.Duration
 	weights  map[string]float64
-	at       time.Time // weights are decayed to at
-	sorted   []string
+	at       time.Time // weights are relative to at
+	ranking  *ranking
+	builtAt  time.Time
 	dirty    bool
 }
+
+// ranking is a snapshot of the popularity: items by decreasing weight (ties by id).
+type ranking struct {
+	sorted  []string
+	weights map[string]float64
+}
+
+// rankingMaxAge bounds how stale the popular ranking gets while events keep arriving.
+const rankingMaxAge = 100 * time.Millisecond
 
 func newTrending(halfLife time.Duration) *trending {
 	return &trending{halfLife: halfLife, weights: map[string]float64{}}
@@ -432,31 +445,32 @@ func (t *trending) add(item string, w float64, at time.Time) {
 func (t *trending) reset(weights map[string]float64, at time.Time) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.weights, t.at, t.dirty = weights, at, true
+	t.weights, t.at, t.ranking = weights, at, nil
 }
 
-// top returns the items by decreasing weight (ties by id); the caller must not modify it.
-func (t *trending) top() ([]string, map[string]float64) {
+// top returns the current ranking; the caller must not modify it.
+func (t *trending) top() *ranking {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.dirty {
-		t.sorted = t.sorted[:0]
-		for it, w := range t.weights {
-			if w > 0 {
-				t.sorted = append(t.sorted, it)
-			}
-		}
-		sort.Slice(t.sorted, func(i, j int) bool {
-			a, b := t.sorted[i], t.sorted[j]
-			if t.weights[a] != t.weights[b] {
-				return t.weights[a] > t.weights[b]
-			}
-			return a < b
-		})
-		t.sorted = append([]string(nil), t.sorted...)
-		t.dirty = false
+	if t.ranking != nil && (!t.dirty || time.Since(t.builtAt) < rankingMaxAge) {
+		return t.ranking
 	}
-	return t.sorted, t.weights
+	r := &ranking{weights: make(map[string]float64, len(t.weights))}
+	for it, w := range t.weights {
+		if w > 0 {
+			r.sorted = append(r.sorted, it)
+			r.weights[it] = w
+		}
+	}
+	sort.Slice(r.sorted, func(i, j int) bool {
+		a, b := r.sorted[i], r.sorted[j]
+		if r.weights[a] != r.weights[b] {
+			return r.weights[a] > r.weights[b]
+		}
+		return a < b
+	})
+	t.ranking, t.builtAt, t.dirty = r, time.Now(), false
+	return r
 }
 
 func (e *Engine) newRunID() string {

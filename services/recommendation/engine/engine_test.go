@@ -425,7 +425,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 			t.Fatalf("Handle: %v", err)
 		}
 	}
-	if _, w := f.eng.popular.top(); w["x"] != 1 {
+	if w := f.eng.popular.top().weights; w["x"] != 1 {
 		t.Errorf("popularity of x after 3 deliveries of one view: got %v, want 1", w["x"])
 	}
 	if err := f.eng.Handle(t.Context(), bus.Message{Topic: topics.Events, Key: []byte("u"), Value: []byte{0xff}}); !bus.IsPermanent(err) {

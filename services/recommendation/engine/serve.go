@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"context"
 	"errors"
 	"maps"
@@ -121,6 +122,7 @@ var errBreakerOpen = errors.New("engine: Redis failed recently; serving from mem
 // redisFailed opens the breaker after a Redis error on the request path, unless the error
 // is the breaker's own or the caller gave up.
 func (e *Engine) redisFailed(ctx context.Context, err error) {
+	println("DBG redisFailed", time.Now().Format("05.000"), err.Error())
 	if ctx.Err() != nil || errors.Is(err, errBreakerOpen) {
 		return
 	}
@@ -137,6 +139,7 @@ func (e *Engine) redisFailed(ctx context.Context, err error) {
 // history (and cached), else nothing (the caller falls back to popular items).
 func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snapshot) ([]candidate, string, map[string]bool) {
 	list, err := e.store.List(rctx, user, sceneHome)
+	println("DBG list", time.Now().Format("05.000"), user, fmt.Sprint(err), len(list.GetItems()))
 	switch {
 	case err == nil:
 		return fromProto(list.GetItems()), SourceCache, nil
@@ -145,6 +148,7 @@ func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snap
 		return nil, "", nil
 	}
 	hist, err := e.store.History(rctx, user)
+	println("DBG hist", user, len(hist), fmt.Sprint(err))
 	if err != nil {
 		e.redisFailed(ctx, err)
 		return nil, "", nil
@@ -302,7 +306,7 @@ func (e *Engine) similar(snap *snapshot, items []string, reasonPrefix string) []
 		if m.category == "" {
 			continue
 		}
-		_, weights := e.popular.top()
+		weights := e.popular.top().weights
 		for _, id := range e.catalog.inCategory(m.category) {
 			if source[id] || scores[id] != nil {
 				continue
@@ -322,7 +326,8 @@ func (e *Engine) popularCands(excluded map[string]bool, f *recommendationv1.Filt
 	if limit <= 0 {
 		limit = e.cfg.Candidates
 	}
-	sorted, weights := e.popular.top()
+	r := e.popular.top()
+	sorted, weights := r.sorted, r.weights
 	out := make([]candidate, 0, min(limit, len(sorted)))
 	one := make([]candidate, 1)
 	for _, id := range sorted {

@@ -260,7 +260,7 @@ type httpStatusError struct {
 func (e *httpStatusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.code, e.body) }
 
 // errorKind names the kind of a failed request: http_<status>, grpc_<Code>, timeout,
-// connection or error.
+// canceled, connection or error.
 func errorKind(err error) string {
 	var he *httpStatusError
 	if errors.As(err, &he) {
@@ -268,6 +268,9 @@ func errorKind(err error) string {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timeout"
+	}
+	if errors.Is(err, context.Canceled) {
+		return "canceled"
 	}
 	if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
 		if st.Code() == codes.DeadlineExceeded {

@@ -25,7 +25,7 @@ type Message struct {
 	AnonymousID string         `json:"anonymousId,omitempty"`
 	Event       string         `json:"event,omitempty"`
 	Name        string         `json:"name,omitempty"`
-	Timestamp   time.Time      `json:"timestamp"`
+	Timestamp   time.Time      `json:"timestamp,omitzero"`
 	Context     map[string]any `json:"context,omitempty"`
 	Properties  map[string]any `json:"properties,omitempty"`
 	Traits      map[string]any `json:"traits,omitempty"`
@@ -67,7 +67,7 @@ type Item struct {
 	PriceMinor  int64     `json:"priceMinor"`
 	Currency    string    `json:"currency,omitempty"`
 	Language    string    `json:"language,omitempty"`
-	UpdatedAt   time.Time `json:"updatedAt"`
+	UpdatedAt   time.Time `json:"updatedAt,omitzero"`
 }
 
 // Proto returns the item as the catalog contract.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"maps"
 	"runtime"
 	"slices"
@@ -355,4 +356,34 @@ func TestTinyWorld(t *testing.T) {
 	if len(msgs) == 0 {
 		t.Fatal("no messages")
 	}
+}
+
+// BenchmarkGenerate measures simulation alone, per user of the default world's shape.
+func BenchmarkGenerate(b *testing.B) {
+	w, err := New(Config{Seed: 42, Users: b.N, Items: 300, Days: 180, End: testEnd})
+	if err != nil {
+		b.Fatal(err)
+	}
+	events := 0
+	b.ResetTimer()
+	if err := w.Generate(context.Background(), func(sink.Message) error { events++; return nil }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkGenerateJSONL adds what `strata seed --out` does: encoding to JSON lines.
+func BenchmarkGenerateJSONL(b *testing.B) {
+	w, err := New(Config{Seed: 42, Users: b.N, Items: 300, Days: 180, End: testEnd})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := sink.NewFile(io.Discard, nil)
+	ctx := context.Background()
+	events := 0
+	b.ResetTimer()
+	if err := w.Generate(ctx, func(m sink.Message) error { events++; return f.Send(ctx, m) }); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
