@@ -56,3 +56,6 @@ const (
 
 // SegmentSweepLockKey is held by the instance re-evaluating every segment.
 const SegmentSweepLockKey = "strata:segment-sweep:lock"
+
+// ClustersKey holds the behaviour clusters of the last computation (protobuf).
+const ClustersKey = "strata:clusters:model"

@@ -59,6 +59,9 @@ type Settings struct {
 	RFMInterval time.Duration `env:"RFM_INTERVAL"`
 	// SegmentPollInterval is how often pending back-fills are looked for (2s).
 	SegmentPollInterval time.Duration `env:"SEGMENT_POLL_INTERVAL"`
+	// ClusterK is the number of behaviour clusters, computed with each RFM calibration;
+	// 0 chooses k in 2..8 by silhouette.
+	ClusterK int `env:"CLUSTER_K"`
 }
 
 // Deriver returns the fold parameters and derivation rules the settings describe.
@@ -88,7 +91,7 @@ func (s Settings) Validate() error {
 			return ErrInvalidSettings
 		}
 	}
-	for _, n := range []int{s.NewDays, s.AtRiskAfterDays, s.DormantAfterDays, s.ChurnedAfterDays, s.ReactivatedDays, s.EngagedActiveDays} {
+	for _, n := range []int{s.NewDays, s.AtRiskAfterDays, s.DormantAfterDays, s.ChurnedAfterDays, s.ReactivatedDays, s.EngagedActiveDays, s.ClusterK} {
 		if n < 0 {
 			return ErrInvalidSettings
 		}
@@ -197,19 +200,21 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	registry := segment.NewRegistry(compiler)
 	deriver := cfg.Profile.Deriver()
-	bounds := &sweep.Boundaries{}
+	bounds, clusters := &sweep.Boundaries{}, &sweep.Clusters{}
 	restorer := restore.New(st, cfg.Kafka, tp.Profiles, owner, log)
 
 	up := updater.New(st, producer,
 		updater.WithClock(now),
 		updater.WithDeriver(deriver),
 		updater.WithBoundaries(bounds.Current),
+		updater.WithClusters(clusters.Current),
 		updater.WithSegments(registry, st),
 		updater.WithRestoreGate(restorer.Ensure),
 		updater.WithTopics(updater.Topics{Events: tp.Events, Predictions: tp.Predictions, Profiles: tp.Profiles, Segments: tp.Segments}),
 		updater.WithLogger(log),
 	)
-	sweeper := sweep.New(sweep.Config{RFMInterval: cfg.Profile.RFMInterval, PollInterval: cfg.Profile.SegmentPollInterval, Owner: owner},
+	sweeper := sweep.New(sweep.Config{RFMInterval: cfg.Profile.RFMInterval, PollInterval: cfg.Profile.SegmentPollInterval, Owner: owner,
+		ClusterK: cfg.Profile.ClusterK, Clusters: clusters},
 		st, registry, compiler, deriver, bounds, up.PublishSegmentEvents, now, log)
 	ccfg := bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Predictions}}
 	if cfg.TuneConsumer != nil {
@@ -237,7 +242,7 @@ func Run(ctx context.Context, cfg Config) error {
 	profilev1.RegisterProfileServiceServer(srv.GRPC(), grpcapi.New(grpcapi.Deps{
 		Profiles: st, Segments: st, Registry: registry, Compiler: compiler,
 		Definitions: definitions.NewWriter(producer, tp.SegmentDefinitions, registry),
-		Sweeps:      sweeper, Deriver: deriver, Boundaries: bounds.Current, Now: now,
+		Sweeps:      sweeper, Deriver: deriver, Boundaries: bounds.Current, Clusters: clusters.Current, Now: now,
 	}))
 
 	caughtUp, restored := make(chan struct{}), make(chan struct{})
@@ -254,11 +259,22 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 	consume := func(ctx context.Context) error {
-		if err := restorer.Ensure(ctx); err != nil {
+		// Without its state the instance must not consume; Kafka or Redis trouble at
+		// start (a topic not yet in the metadata) is waited out, not fatal.
+		for attempt := 1; ; attempt++ {
+			err := restorer.Ensure(ctx)
+			if err == nil {
+				break
+			}
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("profile: %w", err)
+			log.WarnContext(ctx, "profile: restore the profile cache", slog.Int("attempt", attempt), slog.Any("error", err))
+			select {
+			case <-time.After(min(time.Duration(attempt)*500*time.Millisecond, 10*time.Second)):
+			case <-ctx.Done():
+				return nil
+			}
 		}
 		select {
 		case <-caughtUp:

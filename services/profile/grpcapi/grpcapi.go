@@ -1,5 +1,6 @@
 // Package grpcapi implements strata.profile.v1.ProfileService: profiles (derived as of the
-// request), segment definitions, previews and members, and the RFM grid. Errors map to
+// request), segment definitions, previews and members, the RFM grid and the behaviour
+// clusters. Errors map to
 // gRPC codes here and only here: an unknown user or segment is NotFound, a rule that does
 // not compile is InvalidArgument with its position, Redis or Kafka trouble is
 // Unavailable. A Server is safe for concurrent use.
@@ -22,6 +23,7 @@ import (
 
 	"github.com/stratahq/strata/pkg/rpcerr"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	"github.com/stratahq/strata/services/profile/cluster"
 	"github.com/stratahq/strata/services/profile/rfm"
 	"github.com/stratahq/strata/services/profile/segment"
 	"github.com/stratahq/strata/services/profile/state"
@@ -41,6 +43,7 @@ type Segments interface {
 	GetSegmentStatus(ctx context.Context, segmentID string) (store.SegmentStatus, error)
 	DropSegment(ctx context.Context, segmentID string) error
 	Grid(ctx context.Context) (*profilev1.RfmGrid, error)
+	Clusters(ctx context.Context) (*profilev1.ClusterModel, error)
 }
 
 // DefinitionWriter publishes definition changes; it returns once the registry has them.
@@ -66,6 +69,8 @@ type Deps struct {
 	Deriver     state.Deriver
 	// Boundaries returns the current RFM boundaries.
 	Boundaries func() *profilev1.RfmBoundaries
+	// Clusters returns the current behaviour clusters.
+	Clusters func() *profilev1.ClusterModel
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -83,6 +88,9 @@ func New(d Deps) *Server {
 	}
 	if d.Boundaries == nil {
 		d.Boundaries = func() *profilev1.RfmBoundaries { return nil }
+	}
+	if d.Clusters == nil {
+		d.Clusters = func() *profilev1.ClusterModel { return nil }
 	}
 	return &Server{d: d}
 }
@@ -107,6 +115,7 @@ func (s *Server) GetProfile(ctx context.Context, req *profilev1.GetProfileReques
 		return nil, unavailable("read profile", err)
 	}
 	s.d.Deriver.Derive(p, s.d.Now(), s.d.Boundaries())
+	p.BehaviourCluster = cluster.Assign(s.d.Clusters(), p)
 	if s.d.Registry != nil {
 		ids, err := s.d.Profiles.Memberships(ctx, req.GetUserId())
 		if err != nil {
@@ -334,4 +343,16 @@ func (s *Server) RecalibrateRfm(ctx context.Context, _ *profilev1.RecalibrateRfm
 		return s.GetRfmGrid(ctx, nil)
 	}
 	return g, nil
+}
+
+// GetClusters implements ProfileService.
+func (s *Server) GetClusters(ctx context.Context, _ *profilev1.GetClustersRequest) (*profilev1.ClusterModel, error) {
+	m, err := s.d.Segments.Clusters(ctx)
+	if err != nil {
+		return nil, unavailable("read clusters", err)
+	}
+	if m == nil {
+		return &profilev1.ClusterModel{Features: cluster.Features}, nil
+	}
+	return m, nil
 }

@@ -55,12 +55,12 @@ func newFixture(t *testing.T, n int) *fixture {
 		t.Fatal(err)
 	}
 	reg := segment.NewRegistry(c)
-	bounds := &sweep.Boundaries{}
+	bounds, clusters := &sweep.Boundaries{}, &sweep.Clusters{}
 	clock := func() time.Time { return now }
-	sw := sweep.New(sweep.Config{Owner: "test"}, s, reg, c, state.Deriver{}, bounds,
+	sw := sweep.New(sweep.Config{Owner: "test", Clusters: clusters}, s, reg, c, state.Deriver{}, bounds,
 		func(context.Context, []*profilev1.SegmentEvent) error { return nil }, clock, nil)
 	srv := grpcapi.New(grpcapi.Deps{Profiles: s, Segments: s, Registry: reg, Compiler: c, Definitions: direct{reg},
-		Sweeps: sw, Boundaries: bounds.Current, Now: clock})
+		Sweeps: sw, Boundaries: bounds.Current, Clusters: clusters.Current, Now: clock})
 	for i := range n {
 		user := fmt.Sprintf("user-%02d", i)
 		var p *profilev1.Profile
@@ -305,5 +305,21 @@ func TestRfmGrid(t *testing.T) {
 	p, _ = f.srv.GetProfile(ctx, &profilev1.GetProfileRequest{UserId: "user-01"})
 	if p.GetRfm().GetTier() != "" || p.GetValueTier() != state.ValueProspect {
 		t.Errorf("user-01 (no purchase): got tier %q value tier %q, want none and prospect", p.GetRfm().GetTier(), p.GetValueTier())
+	}
+
+	// The calibration also clustered the 20 users by behaviour.
+	m, err := f.srv.GetClusters(ctx, &profilev1.GetClustersRequest{})
+	if err != nil {
+		t.Fatalf("GetClusters: %v", err)
+	}
+	var size int64
+	for _, c := range m.GetClusters() {
+		size += c.GetSize()
+	}
+	if len(m.GetClusters()) < 2 || size != 20 || m.GetPopulation() != 20 || m.GetVersion() != b.GetVersion() {
+		t.Errorf("clusters: got %d clusters of %d users (population %d, version %d)", len(m.GetClusters()), size, m.GetPopulation(), m.GetVersion())
+	}
+	if p.GetBehaviourCluster() < 1 || int(p.GetBehaviourCluster()) > len(m.GetClusters()) {
+		t.Errorf("user-01 behaviour cluster: got %d, want 1..%d", p.GetBehaviourCluster(), len(m.GetClusters()))
 	}
 }

@@ -47,6 +47,28 @@ func (s *Store) getProto(ctx context.Context, key string, m proto.Message) (bool
 	return true, nil
 }
 
+// Clusters returns the behaviour clusters of the last computation, nil when never computed.
+func (s *Store) Clusters(ctx context.Context) (*profilev1.ClusterModel, error) {
+	m := &profilev1.ClusterModel{}
+	ok, err := s.getProto(ctx, cache.ClustersKey, m)
+	if !ok {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SaveClusters stores a clustering.
+func (s *Store) SaveClusters(ctx context.Context, m *profilev1.ClusterModel) error {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("store: encode clusters: %w", err)
+	}
+	if err := s.rdb.Set(ctx, cache.ClustersKey, b, 0).Err(); err != nil {
+		return fmt.Errorf("store: write clusters: %w", err)
+	}
+	return nil
+}
+
 // SaveCalibration stores new RFM boundaries and the grid computed with them, in one
 // transaction, so every instance reads a matching pair.
 func (s *Store) SaveCalibration(ctx context.Context, b *profilev1.RfmBoundaries, g *profilev1.RfmGrid) error {

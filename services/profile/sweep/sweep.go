@@ -1,5 +1,6 @@
 // Package sweep runs the profile service's passes over every profile in Redis: RFM
-// calibration (quintile boundaries and grid, periodically and on demand), segment
+// calibration (quintile boundaries and grid, periodically and on demand) and, in the same
+// pass, the behaviour clusters (package cluster), segment
 // back-fills (a new or changed definition evaluated over everyone), the periodic
 // re-evaluation of every segment (so time-relative rules such as "inactive for 30 days"
 // follow the clock without events), and segment previews.
@@ -19,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -28,6 +30,7 @@ import (
 
 	"github.com/stratahq/strata/pkg/cache"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	"github.com/stratahq/strata/services/profile/cluster"
 	"github.com/stratahq/strata/services/profile/rfm"
 	"github.com/stratahq/strata/services/profile/segment"
 	"github.com/stratahq/strata/services/profile/state"
@@ -55,6 +58,27 @@ func (b *Boundaries) Set(n *profilev1.RfmBoundaries) {
 	}
 }
 
+// Clusters caches the current behaviour clusters. It is safe for concurrent use.
+type Clusters struct {
+	p atomic.Pointer[profilev1.ClusterModel]
+}
+
+// Current returns the cached clusters (nil before the first computation).
+func (c *Clusters) Current() *profilev1.ClusterModel { return c.p.Load() }
+
+// Set replaces the cached clusters if newer.
+func (c *Clusters) Set(n *profilev1.ClusterModel) {
+	for {
+		cur := c.p.Load()
+		if n == nil || (cur != nil && cur.GetVersion() >= n.GetVersion()) {
+			return
+		}
+		if c.p.CompareAndSwap(cur, n) {
+			return
+		}
+	}
+}
+
 // Config configures a Sweeper. Zero durations take the defaults.
 type Config struct {
 	// RFMInterval is how often RFM is recalibrated and every segment re-evaluated;
@@ -67,6 +91,10 @@ type Config struct {
 	Workers int
 	// Owner names this instance in leases.
 	Owner string
+	// ClusterK is the number of behaviour clusters; 0 chooses it by silhouette.
+	ClusterK int
+	// Clusters caches the clusters for the updater and the API; a new cache when nil.
+	Clusters *Clusters
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +106,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers <= 0 {
 		c.Workers = 8
+	}
+	if c.Clusters == nil {
+		c.Clusters = &Clusters{}
 	}
 	return c
 }
@@ -142,6 +173,13 @@ func (s *Sweeper) Run(ctx context.Context) error {
 	}
 }
 
+// maxVectors bounds the feature vectors kept for clustering (a reservoir sample beyond),
+// clusterSeed makes the clustering of the same sample the same on every run.
+const (
+	maxVectors  = 200_000
+	clusterSeed = 42
+)
+
 // emptyInterval is how often calibration is tried while nobody purchased yet.
 const emptyInterval = time.Minute
 
@@ -175,14 +213,25 @@ func (s *Sweeper) sweepAll(ctx context.Context) error {
 	})
 }
 
-// Refresh reloads the boundaries from Redis.
+// Refresh reloads the boundaries and clusters from Redis.
 func (s *Sweeper) Refresh(ctx context.Context) error {
 	b, err := s.store.Boundaries(ctx)
 	if err != nil {
 		return err
 	}
 	s.boundaries.Set(b)
+	m, err := s.store.Clusters(ctx)
+	if err != nil {
+		return err
+	}
+	s.cfg.Clusters.Set(m)
 	return nil
+}
+
+// derive derives p as of now and assigns its behaviour cluster.
+func (s *Sweeper) derive(p *profilev1.Profile, now time.Time, b *profilev1.RfmBoundaries, m *profilev1.ClusterModel) {
+	s.deriver.Derive(p, now, b)
+	p.BehaviourCluster = cluster.Assign(m, p)
 }
 
 // ErrBusy is returned by Calibrate when another instance is calibrating and did not
@@ -217,7 +266,7 @@ func (s *Sweeper) calibrate(ctx context.Context, force bool) (*profilev1.RfmGrid
 				}
 			}
 		}
-		g, err := s.calibrateLocked(ctx)
+		g, err := s.calibrateLocked(ctx, force)
 		if err != nil {
 			return err
 		}
@@ -260,12 +309,22 @@ type scored struct {
 }
 
 // calibrateLocked computes and stores new boundaries and the grid from every profile.
-func (s *Sweeper) calibrateLocked(ctx context.Context) (*profilev1.RfmGrid, error) {
+func (s *Sweeper) calibrateLocked(ctx context.Context, force bool) (*profilev1.RfmGrid, error) {
 	now := s.now()
 	var all []scored
 	currencies := map[string]int{}
+	var vectors [][]float64
+	seen := 0
+	rng := rand.New(rand.NewPCG(uint64(now.Unix()), 1))
 	err := s.store.Scan(ctx, func(batch []*profilev1.Profile) error {
 		for _, p := range batch {
+			// Behaviour features of everyone, by reservoir sampling past maxVectors.
+			s.deriver.Derive(p, now, nil)
+			if seen++; len(vectors) < maxVectors {
+				vectors = append(vectors, cluster.Vector(p))
+			} else if j := rng.IntN(seen); j < maxVectors {
+				vectors[j] = cluster.Vector(p)
+			}
 			if v, ok := state.RFMValues(p, now); ok {
 				c := p.GetAggregates().GetCurrency()
 				all = append(all, scored{values: v, currency: c})
@@ -317,6 +376,20 @@ func (s *Sweeper) calibrateLocked(ctx context.Context) (*profilev1.RfmGrid, erro
 		return nil, err
 	}
 	s.boundaries.Set(b)
+	// Clusters are recomputed at the regular interval (not at every retry while nobody
+	// purchased yet) or on demand.
+	cur := s.cfg.Clusters.Current()
+	if !force && cur != nil && now.Sub(cur.GetComputedAt().AsTime()) < s.cfg.RFMInterval {
+		return grid, nil
+	}
+	if m := cluster.Fit(vectors, s.cfg.ClusterK, clusterSeed); m != nil {
+		m.Version, m.ComputedAt, m.Population = b.GetVersion(), timestamppb.New(now), int64(seen)
+		if err := s.store.SaveClusters(ctx, m); err != nil {
+			return nil, err
+		}
+		s.cfg.Clusters.Set(m)
+		s.log.InfoContext(ctx, "sweep: behaviour clusters computed", slog.Int("k", len(m.GetClusters())), slog.Float64("silhouette", m.GetSilhouette()))
+	}
 	s.log.InfoContext(ctx, "sweep: RFM calibrated", slog.Int64("version", b.GetVersion()), slog.Int64("population", b.GetPopulation()))
 	return grid, nil
 }
@@ -370,14 +443,14 @@ func (s *Sweeper) evaluateAll(ctx context.Context, defs []*segment.Definition) e
 	for i, d := range defs {
 		ids[i] = d.Segment.GetSegmentId()
 	}
-	b := s.boundaries.Current()
+	b, m := s.boundaries.Current(), s.cfg.Clusters.Current()
 	return s.store.Scan(ctx, func(batch []*profilev1.Profile) error {
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(s.cfg.Workers)
 		for _, p := range batch {
 			g.Go(func() error {
 				now := s.now()
-				s.deriver.Derive(p, now, b)
+				s.derive(p, now, b, m)
 				results := segment.Evaluate(defs, p, nil)
 				n, err := s.store.ApplyMembership(gctx, p.GetUserId(), p.GetVersion(), now, results)
 				if errors.Is(err, store.ErrStaleMembership) {
@@ -401,12 +474,12 @@ func (s *Sweeper) evaluateAll(ctx context.Context, defs []*segment.Definition) e
 // Preview evaluates rule over every profile as of now: the number of matches, the number
 // of profiles evaluated and the sample smallest matching user ids.
 func (s *Sweeper) Preview(ctx context.Context, rule *segment.Rule, sample int) (count, scanned int64, ids []string, err error) {
-	b := s.boundaries.Current()
+	b, m := s.boundaries.Current(), s.cfg.Clusters.Current()
 	now := s.now()
 	err = s.store.Scan(ctx, func(batch []*profilev1.Profile) error {
 		for _, p := range batch {
 			scanned++
-			s.deriver.Derive(p, now, b)
+			s.derive(p, now, b, m)
 			if ok, _ := rule.Match(p); !ok {
 				continue
 			}

@@ -33,6 +33,7 @@ import (
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	"github.com/stratahq/strata/services/profile/cluster"
 	"github.com/stratahq/strata/services/profile/segment"
 	"github.com/stratahq/strata/services/profile/state"
 	"github.com/stratahq/strata/services/profile/store"
@@ -79,6 +80,7 @@ type Updater struct {
 	params      state.Params
 	deriver     state.Deriver
 	boundaries  func() *profilev1.RfmBoundaries
+	clusters    func() *profilev1.ClusterModel
 	defs        definitions
 	memberships memberships
 	restored    func(context.Context) error
@@ -100,6 +102,11 @@ func WithDeriver(d state.Deriver) Option {
 // WithBoundaries sets where the current RFM boundaries come from.
 func WithBoundaries(f func() *profilev1.RfmBoundaries) Option {
 	return func(u *Updater) { u.boundaries = f }
+}
+
+// WithClusters sets where the current behaviour clusters come from.
+func WithClusters(f func() *profilev1.ClusterModel) Option {
+	return func(u *Updater) { u.clusters = f }
 }
 
 // WithSegments evaluates the definitions on every change and records memberships.
@@ -128,6 +135,7 @@ func New(p profiles, pub publisher, opts ...Option) *Updater {
 		now:        time.Now,
 		params:     state.DefaultParams(),
 		boundaries: func() *profilev1.RfmBoundaries { return nil },
+		clusters:   func() *profilev1.ClusterModel { return nil },
 		topics:     DefaultTopics(),
 		log:        slog.New(slog.DiscardHandler),
 	}
@@ -229,6 +237,7 @@ func (u *Updater) commit(ctx context.Context, p *profilev1.Profile, changed bool
 		return nil
 	}
 	u.deriver.Derive(p, now, u.boundaries())
+	p.BehaviourCluster = cluster.Assign(u.clusters(), p)
 	var results []segment.Result
 	if len(defs) > 0 {
 		results = segment.Evaluate(defs, p, func(id string, err error) {

@@ -219,6 +219,7 @@ type Store interface {
 	OrderItems(ctx context.Context, user, orderID string) ([]string, error)
 	List(ctx context.Context, user, scene string) (*recommendationv1.RecommendResponse, error)
 	PutLists(ctx context.Context, scene string, lists map[string]*recommendationv1.RecommendResponse, ttl time.Duration) error
+	DeleteList(ctx context.Context, user, scene string) error
 	PutCatalogItem(ctx context.Context, it *eventv1.CatalogItem) error
 	DeleteCatalogItem(ctx context.Context, itemID string) error
 	Catalog(ctx context.Context) ([]*eventv1.CatalogItem, error)
@@ -316,9 +317,7 @@ func (e *Engine) Variant(user string) Variant {
 // Handle is the bus handler for strata.events.v1 and strata.catalog.v1. It is
 // idempotent: the store ignores events it applied before, and catalog writes are
 // last-writer-wins. Undecodable messages are permanent errors; store errors are retried.
-func (e *Engine) Handle(ctx context.Context, msg bus.Message) (err error) {
-	dbgStart := time.Now()
-	defer func() { println("DBG handle", time.Now().Format("05.000"), msg.Topic, msg.Partition, msg.Offset, string(msg.Key), time.Since(dbgStart).String(), fmt.Sprint(err)) }()
+func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 	if msg.Topic == e.cfg.CatalogTopic {
 		return e.handleCatalog(ctx, msg)
 	}

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"context"
 	"errors"
 	"maps"
@@ -74,6 +73,9 @@ func (e *Engine) Recommend(ctx context.Context, req *recommendationv1.RecommendR
 		cands, source, excluded = e.personalList(ctx, rctx, user, snap)
 	}
 	if len(cands) == 0 {
+		if excluded == nil {
+			excluded = e.excludedOf(rctx, user) // an empty cached list comes without the history
+		}
 		cands, source = e.popularCands(excluded, req.GetFilters(), 0), SourcePopular
 	}
 	cands = filter(cands, req.GetFilters(), e.catalog, excluded)
@@ -122,7 +124,6 @@ var errBreakerOpen = errors.New("engine: Redis failed recently; serving from mem
 // redisFailed opens the breaker after a Redis error on the request path, unless the error
 // is the breaker's own or the caller gave up.
 func (e *Engine) redisFailed(ctx context.Context, err error) {
-	println("DBG redisFailed", time.Now().Format("05.000"), err.Error())
 	if ctx.Err() != nil || errors.Is(err, errBreakerOpen) {
 		return
 	}
@@ -139,7 +140,6 @@ func (e *Engine) redisFailed(ctx context.Context, err error) {
 // history (and cached), else nothing (the caller falls back to popular items).
 func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snapshot) ([]candidate, string, map[string]bool) {
 	list, err := e.store.List(rctx, user, sceneHome)
-	println("DBG list", time.Now().Format("05.000"), user, fmt.Sprint(err), len(list.GetItems()))
 	switch {
 	case err == nil:
 		return fromProto(list.GetItems()), SourceCache, nil
@@ -148,22 +148,18 @@ func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snap
 		return nil, "", nil
 	}
 	hist, err := e.store.History(rctx, user)
-	println("DBG hist", user, len(hist), fmt.Sprint(err))
 	if err != nil {
 		e.redisFailed(ctx, err)
 		return nil, "", nil
 	}
 	excluded := excludedOf(hist)
-	if len(hist) == 0 {
+	if len(hist) == 0 || snap == nil {
+		// Nothing personal to compute: the caller serves popular items minus the history.
 		return nil, "", excluded
 	}
 	resp := e.computeList(user, hist, e.now())
 	if err := e.store.PutLists(rctx, sceneHome, map[string]*recommendationv1.RecommendResponse{user: resp}, e.cfg.ListTTL); err != nil {
 		e.redisFailed(ctx, err)
-	}
-	if snap == nil {
-		// Without models the computed list is the popular one, minus the history.
-		return fromProto(resp.GetItems()), SourcePopular, excluded
 	}
 	return fromProto(resp.GetItems()), SourceComputed, excluded
 }
@@ -198,7 +194,13 @@ func (e *Engine) computeList(user string, hist []store.Entry, now time.Time) *re
 }
 
 // Refresh recomputes and caches a user's home candidates from the current history.
+// Before the first training there is nothing personal to cache: it drops the user's
+// cached list instead (one a previous process cached may show what the user just
+// bought), and requests serve popular items minus the history.
 func (e *Engine) Refresh(ctx context.Context, user string) error {
+	if e.model.Load() == nil {
+		return e.store.DeleteList(ctx, user, sceneHome)
+	}
 	hist, err := e.store.History(ctx, user)
 	if err != nil {
 		return err

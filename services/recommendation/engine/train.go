@@ -281,13 +281,8 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 	e.update(func(r *recommendationv1.TrainingRun) {
 		r.Users, r.Items, r.Interactions, r.Stage = int64(x.NumUsers()), int64(x.NumItems()), int64(x.NNZ()), "itemknn"
 	})
-	knn, err := itemknn.Fit(ctx, x, e.cfg.KNN)
+	snap, err := e.fitModels(ctx, x, id)
 	if err != nil {
-		return err
-	}
-	snap := &snapshot{version: id, items: x.Items(), knn: knn}
-	e.update(func(r *recommendationv1.TrainingRun) { r.Stage = "ease" })
-	if err := e.fitEASE(ctx, x, snap); err != nil {
 		return err
 	}
 	e.model.Store(snap)
@@ -301,6 +296,20 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 	written, err := e.precompute(ctx, now, hists)
 	e.update(func(r *recommendationv1.TrainingRun) { r.ListsWritten = int64(written) })
 	return err
+}
+
+// fitModels fits item-kNN and EASE on x.
+func (e *Engine) fitModels(ctx context.Context, x *interactions.Matrix, id string) (*snapshot, error) {
+	knn, err := itemknn.Fit(ctx, x, e.cfg.KNN)
+	if err != nil {
+		return nil, err
+	}
+	snap := &snapshot{version: id, items: x.Items(), knn: knn}
+	e.update(func(r *recommendationv1.TrainingRun) { r.Stage = "ease" })
+	if err := e.fitEASE(ctx, x, snap); err != nil {
+		return nil, err
+	}
+	return snap, nil
 }
 
 // fitEASE fits EASE on the MaxEASEItems most popular items of x.
@@ -321,9 +330,9 @@ func (e *Engine) fitEASE(ctx context.Context, x *interactions.Matrix, snap *snap
 		snap.easeOf[i] = -1
 	}
 	ids := make([]string, len(order))
-	for e, i := range order {
-		snap.easeOf[i] = int32(e)
-		ids[e] = x.Items().ID(i)
+	for k, i := range order {
+		snap.easeOf[i] = int32(k)
+		ids[k] = x.Items().ID(i)
 	}
 	snap.easeItems = order
 	b := interactions.NewBuilderWith(interactions.NewDict(), interactions.DictOf(ids...))

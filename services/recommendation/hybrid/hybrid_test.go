@@ -94,7 +94,7 @@ func TestTuneSmall(t *testing.T) {
 		}
 	}
 	x := interactions.BinaryMatrix(rs)
-	m, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1, 10}, Seed: 1, K: 3, ValidationRatio: 0.25})
+	m, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1, 10}, Seed: 1, K: 3, ValidationUsers: 1, ValidationRatio: 0.25})
 	if err != nil {
 		t.Fatalf("Tune: %v", err)
 	}

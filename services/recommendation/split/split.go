@@ -104,3 +104,34 @@ func Temporal(ratings []interactions.Rating, ratio float64) (Split, error) {
 	}
 	return s, nil
 }
+
+// StratifiedUsers holds out round(ratio·n) of the n ratings of a random share of the users
+// (userShare, in (0, 1]), chosen with a PCG generator seeded by seed; the other users keep
+// all their ratings in training. It is the validation split of package hybrid: the
+// training part keeps most of the data, so models fitted on it resemble those fitted on
+// all of it.
+func StratifiedUsers(ratings []interactions.Rating, userShare, ratio float64, seed uint64) (Split, error) {
+	if !(ratio > 0 && ratio < 1) {
+		return Split{}, ErrBadRatio
+	}
+	if !(userShare > 0 && userShare <= 1) {
+		return Split{}, fmt.Errorf("split: user share %v must be in (0, 1]", userShare)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x05e75))
+	groups := byUser(ratings)
+	picked := make([]bool, len(groups))
+	for _, g := range rng.Perm(len(groups))[:int(math.Round(userShare*float64(len(groups))))] {
+		picked[g] = true
+	}
+	var s Split
+	for i, g := range groups {
+		t := 0
+		if picked[i] {
+			rng.Shuffle(len(g), func(i, j int) { g[i], g[j] = g[j], g[i] })
+			t = testCount(len(g), ratio)
+		}
+		s.Test = append(s.Test, g[:t]...)
+		s.Train = append(s.Train, g[t:]...)
+	}
+	return s, nil
+}

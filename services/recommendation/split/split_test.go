@@ -103,3 +103,29 @@ func TestBadRatioAndProtocol(t *testing.T) {
 		t.Errorf("Apply unknown protocol: got nil error")
 	}
 }
+
+func TestStratifiedUsers(t *testing.T) {
+	t.Parallel()
+	rs := ratings(40, 10)
+	s, err := StratifiedUsers(rs, 0.5, 0.2, 7)
+	if err != nil {
+		t.Fatalf("StratifiedUsers: %v", err)
+	}
+	held := perUser(s.Test)
+	if got, want := len(held), 20; got != want {
+		t.Errorf("users with held-out ratings: got %d, want %d", got, want)
+	}
+	all := perUser(rs)
+	for u, n := range held {
+		if want := int(float64(all[u])*0.2 + 0.5); n != want {
+			t.Errorf("user %s with %d ratings: got %d held out, want %d", u, all[u], n, want)
+		}
+	}
+	again, _ := StratifiedUsers(rs, 0.5, 0.2, 7)
+	if !reflect.DeepEqual(s, again) {
+		t.Errorf("same seed gave another split")
+	}
+	if _, err := StratifiedUsers(rs, 0, 0.2, 7); err == nil {
+		t.Errorf("user share 0: got nil error")
+	}
+}

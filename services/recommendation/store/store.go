@@ -315,6 +315,14 @@ func (s *Store) PutLists(ctx context.Context, scene string, lists map[string]*re
 	return nil
 }
 
+// DeleteList drops a user's cached list for scene.
+func (s *Store) DeleteList(ctx context.Context, user, scene string) error {
+	if err := s.rdb.Del(ctx, cache.RecListKey(user, scene)).Err(); err != nil {
+		return fmt.Errorf("store: delete list: %w", err)
+	}
+	return nil
+}
+
 // PutCatalogItem records a catalog item.
 func (s *Store) PutCatalogItem(ctx context.Context, it *eventv1.CatalogItem) error {
 	b, err := proto.Marshal(it)

@@ -43,6 +43,7 @@ type modelFlags struct {
 	knnShrink     float64
 	hybridLambdas string
 	hybridVal     float64
+	hybridUsers   float64
 }
 
 func (m *modelFlags) register(cmd *cobra.Command) {
@@ -55,13 +56,14 @@ func (m *modelFlags) register(cmd *cobra.Command) {
 		grid = append(grid, strconv.FormatFloat(l, 'g', -1, 64))
 	}
 	f.StringVar(&m.hybridLambdas, "hybrid-lambdas", strings.Join(grid, ","), "EASE λ grid the hybrid model validates (comma-separated)")
-	f.Float64Var(&m.hybridVal, "hybrid-validation-ratio", 0.1, "share of each user's training ratings the hybrid model holds out for validation")
+	f.Float64Var(&m.hybridUsers, "hybrid-validation-users", 0.5, "share of users the hybrid model holds ratings out of for validation")
+	f.Float64Var(&m.hybridVal, "hybrid-validation-ratio", 0.2, "share of those users' training ratings the hybrid model holds out for validation")
 }
 
 func (m *modelFlags) apply(cfg *evaluation.Config) error {
 	cfg.EASE.Lambda = m.lambda
 	cfg.KNN.Neighbours, cfg.KNN.Shrink = m.knnNeighbours, m.knnShrink
-	cfg.Hybrid.ValidationRatio = m.hybridVal
+	cfg.Hybrid.ValidationUsers, cfg.Hybrid.ValidationRatio = m.hybridUsers, m.hybridVal
 	cfg.Hybrid.Lambdas = nil
 	for _, s := range splitList(m.hybridLambdas) {
 		l, err := strconv.ParseFloat(s, 64)
@@ -94,7 +96,8 @@ self-information of the recommended items) and training time.
 Protocols: stratified holds out a random --test-ratio of each user's ratings (seeded);
 temporal holds out each user's latest ratings. Models: pop (popularity), itemknn (item
 cosine kNN), ease (EASE, closed form), hybrid (EASE with λ chosen on a validation split
-carved from the training set, blended with itemknn and pop by weights learnt there).`,
+carved from the training set only — 20 % of the training ratings of half the users — and
+blended with itemknn and pop by weights learnt there).`,
 		Example: `  strata eval recommend --ratings ../shared/datasets/ml-latest-small/ratings.csv \
     --protocol stratified --test-ratio 0.25 --seed 42 --k 10 --models pop,itemknn,ease,hybrid`,
 		Args: cobra.NoArgs,

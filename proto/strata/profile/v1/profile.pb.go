@@ -232,9 +232,12 @@ type Profile struct {
 	// applied.
 	PredictionsApplied *Position `protobuf:"bytes,23,opt,name=predictions_applied,json=predictionsApplied,proto3" json:"predictions_applied,omitempty"`
 	// activity is the folded state the windows are derived from.
-	Activity      *Activity `protobuf:"bytes,24,opt,name=activity,proto3" json:"activity,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Activity *Activity `protobuf:"bytes,24,opt,name=activity,proto3" json:"activity,omitempty"`
+	// behaviour_cluster is the behaviour cluster (1..k) nearest to the user's standardised
+	// behaviour features, 0 before clusters were computed (derived).
+	BehaviourCluster int32 `protobuf:"varint,25,opt,name=behaviour_cluster,json=behaviourCluster,proto3" json:"behaviour_cluster,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Profile) Reset() {
@@ -433,6 +436,13 @@ func (x *Profile) GetActivity() *Activity {
 		return x.Activity
 	}
 	return nil
+}
+
+func (x *Profile) GetBehaviourCluster() int32 {
+	if x != nil {
+		return x.BehaviourCluster
+	}
+	return 0
 }
 
 // Demographics are the user features identify calls carry.
@@ -2397,6 +2407,291 @@ func (x *RfmGrid) GetCurrency() string {
 	return ""
 }
 
+type GetClustersRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetClustersRequest) Reset() {
+	*x = GetClustersRequest{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetClustersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetClustersRequest) ProtoMessage() {}
+
+func (x *GetClustersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetClustersRequest.ProtoReflect.Descriptor instead.
+func (*GetClustersRequest) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{30}
+}
+
+// ClusterModel is a k-means clustering of users by standardised behaviour features.
+type ClusterModel struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// features name the features, in the order of the vectors below.
+	Features []string `protobuf:"bytes,1,rep,name=features,proto3" json:"features,omitempty"`
+	// mean and std standardise a feature vector: z = (x - mean) / std (std 0: z = 0).
+	Mean     []float64  `protobuf:"fixed64,2,rep,packed,name=mean,proto3" json:"mean,omitempty"`
+	Std      []float64  `protobuf:"fixed64,3,rep,packed,name=std,proto3" json:"std,omitempty"`
+	Clusters []*Cluster `protobuf:"bytes,4,rep,name=clusters,proto3" json:"clusters,omitempty"`
+	// silhouette is the mean silhouette of the chosen k (on a sample of up to 2000 users).
+	Silhouette float64 `protobuf:"fixed64,5,opt,name=silhouette,proto3" json:"silhouette,omitempty"`
+	// population is the number of users clustered.
+	Population    int64                  `protobuf:"varint,6,opt,name=population,proto3" json:"population,omitempty"`
+	ComputedAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=computed_at,json=computedAt,proto3" json:"computed_at,omitempty"`
+	Version       int64                  `protobuf:"varint,8,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ClusterModel) Reset() {
+	*x = ClusterModel{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ClusterModel) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ClusterModel) ProtoMessage() {}
+
+func (x *ClusterModel) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ClusterModel.ProtoReflect.Descriptor instead.
+func (*ClusterModel) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ClusterModel) GetFeatures() []string {
+	if x != nil {
+		return x.Features
+	}
+	return nil
+}
+
+func (x *ClusterModel) GetMean() []float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return nil
+}
+
+func (x *ClusterModel) GetStd() []float64 {
+	if x != nil {
+		return x.Std
+	}
+	return nil
+}
+
+func (x *ClusterModel) GetClusters() []*Cluster {
+	if x != nil {
+		return x.Clusters
+	}
+	return nil
+}
+
+func (x *ClusterModel) GetSilhouette() float64 {
+	if x != nil {
+		return x.Silhouette
+	}
+	return 0
+}
+
+func (x *ClusterModel) GetPopulation() int64 {
+	if x != nil {
+		return x.Population
+	}
+	return 0
+}
+
+func (x *ClusterModel) GetComputedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ComputedAt
+	}
+	return nil
+}
+
+func (x *ClusterModel) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+// Cluster is one behaviour cluster.
+type Cluster struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// cluster_id is 1..k, by decreasing size.
+	ClusterId int32 `protobuf:"varint,1,opt,name=cluster_id,json=clusterId,proto3" json:"cluster_id,omitempty"`
+	Size      int64 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// centroid is the cluster centre in standardised units (z-scores), feature by feature.
+	Centroid []float64 `protobuf:"fixed64,3,rep,packed,name=centroid,proto3" json:"centroid,omitempty"`
+	// distinguishing are the features whose centre is furthest from the population mean.
+	Distinguishing []*FeatureDeviation `protobuf:"bytes,4,rep,name=distinguishing,proto3" json:"distinguishing,omitempty"`
+	// label summarises them, e.g. "high learning_minutes_d30, low days_inactive".
+	Label         string `protobuf:"bytes,5,opt,name=label,proto3" json:"label,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Cluster) Reset() {
+	*x = Cluster{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Cluster) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Cluster) ProtoMessage() {}
+
+func (x *Cluster) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Cluster.ProtoReflect.Descriptor instead.
+func (*Cluster) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *Cluster) GetClusterId() int32 {
+	if x != nil {
+		return x.ClusterId
+	}
+	return 0
+}
+
+func (x *Cluster) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *Cluster) GetCentroid() []float64 {
+	if x != nil {
+		return x.Centroid
+	}
+	return nil
+}
+
+func (x *Cluster) GetDistinguishing() []*FeatureDeviation {
+	if x != nil {
+		return x.Distinguishing
+	}
+	return nil
+}
+
+func (x *Cluster) GetLabel() string {
+	if x != nil {
+		return x.Label
+	}
+	return ""
+}
+
+// FeatureDeviation is how far a cluster's centre lies from the population mean.
+type FeatureDeviation struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Feature string                 `protobuf:"bytes,1,opt,name=feature,proto3" json:"feature,omitempty"`
+	// z is the centre in standard deviations from the population mean.
+	Z float64 `protobuf:"fixed64,2,opt,name=z,proto3" json:"z,omitempty"`
+	// mean is the cluster's mean of the raw feature.
+	Mean          float64 `protobuf:"fixed64,3,opt,name=mean,proto3" json:"mean,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeatureDeviation) Reset() {
+	*x = FeatureDeviation{}
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureDeviation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureDeviation) ProtoMessage() {}
+
+func (x *FeatureDeviation) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_profile_v1_profile_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureDeviation.ProtoReflect.Descriptor instead.
+func (*FeatureDeviation) Descriptor() ([]byte, []int) {
+	return file_strata_profile_v1_profile_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *FeatureDeviation) GetFeature() string {
+	if x != nil {
+		return x.Feature
+	}
+	return ""
+}
+
+func (x *FeatureDeviation) GetZ() float64 {
+	if x != nil {
+		return x.Z
+	}
+	return 0
+}
+
+func (x *FeatureDeviation) GetMean() float64 {
+	if x != nil {
+		return x.Mean
+	}
+	return 0
+}
+
 var File_strata_profile_v1_profile_proto protoreflect.FileDescriptor
 
 const file_strata_profile_v1_profile_proto_rawDesc = "" +
@@ -2404,8 +2699,7 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\x1fstrata/profile/v1/profile.proto\x12\x11strata.profile.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%strata/prediction/v1/prediction.proto\"8\n" +
 	"\x11GetProfileRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
-	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\"\xe7\n" +
-	"\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\"\x94\v\n" +
 	"\aProfile\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\x12#\n" +
 	"\ranonymous_ids\x18\x02 \x03(\tR\fanonymousIds\x12/\n" +
@@ -2437,7 +2731,8 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
 	"merged_ids\x18\x16 \x03(\tR\tmergedIds\x12L\n" +
 	"\x13predictions_applied\x18\x17 \x01(\v2\x1b.strata.profile.v1.PositionR\x12predictionsApplied\x127\n" +
-	"\bactivity\x18\x18 \x01(\v2\x1b.strata.profile.v1.ActivityR\bactivity\x1a>\n" +
+	"\bactivity\x18\x18 \x01(\v2\x1b.strata.profile.v1.ActivityR\bactivity\x12+\n" +
+	"\x11behaviour_cluster\x18\x19 \x01(\x05R\x10behaviourCluster\x1a>\n" +
 	"\x10EventCountsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\x1a:\n" +
@@ -2632,7 +2927,33 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\n" +
 	"TiersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01*g\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x14\n" +
+	"\x12GetClustersRequest\"\x9f\x02\n" +
+	"\fClusterModel\x12\x1a\n" +
+	"\bfeatures\x18\x01 \x03(\tR\bfeatures\x12\x12\n" +
+	"\x04mean\x18\x02 \x03(\x01R\x04mean\x12\x10\n" +
+	"\x03std\x18\x03 \x03(\x01R\x03std\x126\n" +
+	"\bclusters\x18\x04 \x03(\v2\x1a.strata.profile.v1.ClusterR\bclusters\x12\x1e\n" +
+	"\n" +
+	"silhouette\x18\x05 \x01(\x01R\n" +
+	"silhouette\x12\x1e\n" +
+	"\n" +
+	"population\x18\x06 \x01(\x03R\n" +
+	"population\x12;\n" +
+	"\vcomputed_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"computedAt\x12\x18\n" +
+	"\aversion\x18\b \x01(\x03R\aversion\"\xbb\x01\n" +
+	"\aCluster\x12\x1d\n" +
+	"\n" +
+	"cluster_id\x18\x01 \x01(\x05R\tclusterId\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x1a\n" +
+	"\bcentroid\x18\x03 \x03(\x01R\bcentroid\x12K\n" +
+	"\x0edistinguishing\x18\x04 \x03(\v2#.strata.profile.v1.FeatureDeviationR\x0edistinguishing\x12\x14\n" +
+	"\x05label\x18\x05 \x01(\tR\x05label\"N\n" +
+	"\x10FeatureDeviation\x12\x18\n" +
+	"\afeature\x18\x01 \x01(\tR\afeature\x12\f\n" +
+	"\x01z\x18\x02 \x01(\x01R\x01z\x12\x12\n" +
+	"\x04mean\x18\x03 \x01(\x01R\x04mean*g\n" +
 	"\rSegmentStatus\x12\x1e\n" +
 	"\x1aSEGMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SEGMENT_STATUS_COMPUTING\x10\x01\x12\x18\n" +
@@ -2640,8 +2961,7 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\x10SegmentEventType\x12\"\n" +
 	"\x1eSEGMENT_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1c\n" +
 	"\x18SEGMENT_EVENT_TYPE_ENTER\x10\x01\x12\x1b\n" +
-	"\x17SEGMENT_EVENT_TYPE_EXIT\x10\x022\xc8\n" +
-	"\n" +
+	"\x17SEGMENT_EVENT_TYPE_EXIT\x10\x022\xbf\v\n" +
 	"\x0eProfileService\x12w\n" +
 	"\n" +
 	"GetProfile\x12$.strata.profile.v1.GetProfileRequest\x1a\x1a.strata.profile.v1.Profile\"'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/users/{user_id}/profile\x12\x7f\n" +
@@ -2655,7 +2975,8 @@ const file_strata_profile_v1_profile_proto_rawDesc = "" +
 	"\x12ListSegmentMembers\x12,.strata.profile.v1.ListSegmentMembersRequest\x1a-.strata.profile.v1.ListSegmentMembersResponse\"3\x82\xd3\xe4\x93\x02-\x12+/api/v1/admin/segments/{segment_id}/members\x12n\n" +
 	"\n" +
 	"GetRfmGrid\x12$.strata.profile.v1.GetRfmGridRequest\x1a\x1a.strata.profile.v1.RfmGrid\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/rfm/grid\x12\x80\x01\n" +
-	"\x0eRecalibrateRfm\x12(.strata.profile.v1.RecalibrateRfmRequest\x1a\x1a.strata.profile.v1.RfmGrid\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/admin/rfm:recalibrateB>Z<github.com/stratahq/strata/proto/strata/profile/v1;profilev1b\x06proto3"
+	"\x0eRecalibrateRfm\x12(.strata.profile.v1.RecalibrateRfmRequest\x1a\x1a.strata.profile.v1.RfmGrid\"(\x82\xd3\xe4\x93\x02\":\x01*\"\x1d/api/v1/admin/rfm:recalibrate\x12u\n" +
+	"\vGetClusters\x12%.strata.profile.v1.GetClustersRequest\x1a\x1f.strata.profile.v1.ClusterModel\"\x1e\x82\xd3\xe4\x93\x02\x18\x12\x16/api/v1/admin/clustersB>Z<github.com/stratahq/strata/proto/strata/profile/v1;profilev1b\x06proto3"
 
 var (
 	file_strata_profile_v1_profile_proto_rawDescOnce sync.Once
@@ -2670,7 +2991,7 @@ func file_strata_profile_v1_profile_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_profile_v1_profile_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 36)
+var file_strata_profile_v1_profile_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_strata_profile_v1_profile_proto_goTypes = []any{
 	(SegmentStatus)(0),                 // 0: strata.profile.v1.SegmentStatus
 	(SegmentEventType)(0),              // 1: strata.profile.v1.SegmentEventType
@@ -2704,83 +3025,92 @@ var file_strata_profile_v1_profile_proto_goTypes = []any{
 	(*RfmBoundaries)(nil),              // 29: strata.profile.v1.RfmBoundaries
 	(*RfmCell)(nil),                    // 30: strata.profile.v1.RfmCell
 	(*RfmGrid)(nil),                    // 31: strata.profile.v1.RfmGrid
-	nil,                                // 32: strata.profile.v1.Profile.EventCountsEntry
-	nil,                                // 33: strata.profile.v1.Profile.ConsentEntry
-	nil,                                // 34: strata.profile.v1.Interests.CategoriesEntry
-	nil,                                // 35: strata.profile.v1.Interests.TagsEntry
-	nil,                                // 36: strata.profile.v1.Activity.UnconvertedRevenueMinorEntry
-	nil,                                // 37: strata.profile.v1.RfmGrid.TiersEntry
-	(*structpb.Struct)(nil),            // 38: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),      // 39: google.protobuf.Timestamp
-	(*v1.Prediction)(nil),              // 40: strata.prediction.v1.Prediction
+	(*GetClustersRequest)(nil),         // 32: strata.profile.v1.GetClustersRequest
+	(*ClusterModel)(nil),               // 33: strata.profile.v1.ClusterModel
+	(*Cluster)(nil),                    // 34: strata.profile.v1.Cluster
+	(*FeatureDeviation)(nil),           // 35: strata.profile.v1.FeatureDeviation
+	nil,                                // 36: strata.profile.v1.Profile.EventCountsEntry
+	nil,                                // 37: strata.profile.v1.Profile.ConsentEntry
+	nil,                                // 38: strata.profile.v1.Interests.CategoriesEntry
+	nil,                                // 39: strata.profile.v1.Interests.TagsEntry
+	nil,                                // 40: strata.profile.v1.Activity.UnconvertedRevenueMinorEntry
+	nil,                                // 41: strata.profile.v1.RfmGrid.TiersEntry
+	(*structpb.Struct)(nil),            // 42: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),      // 43: google.protobuf.Timestamp
+	(*v1.Prediction)(nil),              // 44: strata.prediction.v1.Prediction
 }
 var file_strata_profile_v1_profile_proto_depIdxs = []int32{
-	38, // 0: strata.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
-	32, // 1: strata.profile.v1.Profile.event_counts:type_name -> strata.profile.v1.Profile.EventCountsEntry
-	39, // 2: strata.profile.v1.Profile.first_seen:type_name -> google.protobuf.Timestamp
-	39, // 3: strata.profile.v1.Profile.last_seen:type_name -> google.protobuf.Timestamp
+	42, // 0: strata.profile.v1.Profile.traits:type_name -> google.protobuf.Struct
+	36, // 1: strata.profile.v1.Profile.event_counts:type_name -> strata.profile.v1.Profile.EventCountsEntry
+	43, // 2: strata.profile.v1.Profile.first_seen:type_name -> google.protobuf.Timestamp
+	43, // 3: strata.profile.v1.Profile.last_seen:type_name -> google.protobuf.Timestamp
 	13, // 4: strata.profile.v1.Profile.applied:type_name -> strata.profile.v1.Position
-	39, // 5: strata.profile.v1.Profile.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 5: strata.profile.v1.Profile.updated_at:type_name -> google.protobuf.Timestamp
 	4,  // 6: strata.profile.v1.Profile.demographics:type_name -> strata.profile.v1.Demographics
-	33, // 7: strata.profile.v1.Profile.consent:type_name -> strata.profile.v1.Profile.ConsentEntry
+	37, // 7: strata.profile.v1.Profile.consent:type_name -> strata.profile.v1.Profile.ConsentEntry
 	5,  // 8: strata.profile.v1.Profile.aggregates:type_name -> strata.profile.v1.Aggregates
-	39, // 9: strata.profile.v1.Profile.last_purchase:type_name -> google.protobuf.Timestamp
+	43, // 9: strata.profile.v1.Profile.last_purchase:type_name -> google.protobuf.Timestamp
 	7,  // 10: strata.profile.v1.Profile.interests:type_name -> strata.profile.v1.Interests
 	8,  // 11: strata.profile.v1.Profile.lifecycle:type_name -> strata.profile.v1.Lifecycle
 	9,  // 12: strata.profile.v1.Profile.rfm:type_name -> strata.profile.v1.Rfm
-	40, // 13: strata.profile.v1.Profile.predictions:type_name -> strata.prediction.v1.Prediction
-	39, // 14: strata.profile.v1.Profile.as_of:type_name -> google.protobuf.Timestamp
+	44, // 13: strata.profile.v1.Profile.predictions:type_name -> strata.prediction.v1.Prediction
+	43, // 14: strata.profile.v1.Profile.as_of:type_name -> google.protobuf.Timestamp
 	13, // 15: strata.profile.v1.Profile.predictions_applied:type_name -> strata.profile.v1.Position
 	10, // 16: strata.profile.v1.Profile.activity:type_name -> strata.profile.v1.Activity
 	6,  // 17: strata.profile.v1.Aggregates.d7:type_name -> strata.profile.v1.Window
 	6,  // 18: strata.profile.v1.Aggregates.d30:type_name -> strata.profile.v1.Window
 	6,  // 19: strata.profile.v1.Aggregates.d90:type_name -> strata.profile.v1.Window
 	6,  // 20: strata.profile.v1.Aggregates.lifetime:type_name -> strata.profile.v1.Window
-	34, // 21: strata.profile.v1.Interests.categories:type_name -> strata.profile.v1.Interests.CategoriesEntry
-	35, // 22: strata.profile.v1.Interests.tags:type_name -> strata.profile.v1.Interests.TagsEntry
-	39, // 23: strata.profile.v1.Interests.as_of:type_name -> google.protobuf.Timestamp
-	39, // 24: strata.profile.v1.Lifecycle.returned_at:type_name -> google.protobuf.Timestamp
+	38, // 21: strata.profile.v1.Interests.categories:type_name -> strata.profile.v1.Interests.CategoriesEntry
+	39, // 22: strata.profile.v1.Interests.tags:type_name -> strata.profile.v1.Interests.TagsEntry
+	43, // 23: strata.profile.v1.Interests.as_of:type_name -> google.protobuf.Timestamp
+	43, // 24: strata.profile.v1.Lifecycle.returned_at:type_name -> google.protobuf.Timestamp
 	11, // 25: strata.profile.v1.Activity.days:type_name -> strata.profile.v1.DayBucket
 	12, // 26: strata.profile.v1.Activity.purchases:type_name -> strata.profile.v1.PurchaseDay
-	39, // 27: strata.profile.v1.Activity.last_active:type_name -> google.protobuf.Timestamp
-	36, // 28: strata.profile.v1.Activity.unconverted_revenue_minor:type_name -> strata.profile.v1.Activity.UnconvertedRevenueMinorEntry
+	43, // 27: strata.profile.v1.Activity.last_active:type_name -> google.protobuf.Timestamp
+	40, // 28: strata.profile.v1.Activity.unconverted_revenue_minor:type_name -> strata.profile.v1.Activity.UnconvertedRevenueMinorEntry
 	6,  // 29: strata.profile.v1.DayBucket.counts:type_name -> strata.profile.v1.Window
 	16, // 30: strata.profile.v1.ListSegmentsResponse.segments:type_name -> strata.profile.v1.Segment
 	0,  // 31: strata.profile.v1.Segment.status:type_name -> strata.profile.v1.SegmentStatus
-	39, // 32: strata.profile.v1.Segment.last_computed_at:type_name -> google.protobuf.Timestamp
-	39, // 33: strata.profile.v1.Segment.created_at:type_name -> google.protobuf.Timestamp
-	39, // 34: strata.profile.v1.Segment.updated_at:type_name -> google.protobuf.Timestamp
+	43, // 32: strata.profile.v1.Segment.last_computed_at:type_name -> google.protobuf.Timestamp
+	43, // 33: strata.profile.v1.Segment.created_at:type_name -> google.protobuf.Timestamp
+	43, // 34: strata.profile.v1.Segment.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 35: strata.profile.v1.SegmentEvent.type:type_name -> strata.profile.v1.SegmentEventType
-	39, // 36: strata.profile.v1.SegmentEvent.occurred_at:type_name -> google.protobuf.Timestamp
-	39, // 37: strata.profile.v1.RfmBoundaries.computed_at:type_name -> google.protobuf.Timestamp
+	43, // 36: strata.profile.v1.SegmentEvent.occurred_at:type_name -> google.protobuf.Timestamp
+	43, // 37: strata.profile.v1.RfmBoundaries.computed_at:type_name -> google.protobuf.Timestamp
 	30, // 38: strata.profile.v1.RfmGrid.cells:type_name -> strata.profile.v1.RfmCell
-	37, // 39: strata.profile.v1.RfmGrid.tiers:type_name -> strata.profile.v1.RfmGrid.TiersEntry
+	41, // 39: strata.profile.v1.RfmGrid.tiers:type_name -> strata.profile.v1.RfmGrid.TiersEntry
 	29, // 40: strata.profile.v1.RfmGrid.boundaries:type_name -> strata.profile.v1.RfmBoundaries
-	2,  // 41: strata.profile.v1.ProfileService.GetProfile:input_type -> strata.profile.v1.GetProfileRequest
-	14, // 42: strata.profile.v1.ProfileService.ListSegments:input_type -> strata.profile.v1.ListSegmentsRequest
-	17, // 43: strata.profile.v1.ProfileService.GetSegment:input_type -> strata.profile.v1.GetSegmentRequest
-	18, // 44: strata.profile.v1.ProfileService.CreateSegment:input_type -> strata.profile.v1.CreateSegmentRequest
-	19, // 45: strata.profile.v1.ProfileService.UpdateSegment:input_type -> strata.profile.v1.UpdateSegmentRequest
-	20, // 46: strata.profile.v1.ProfileService.DeleteSegment:input_type -> strata.profile.v1.DeleteSegmentRequest
-	22, // 47: strata.profile.v1.ProfileService.PreviewSegment:input_type -> strata.profile.v1.PreviewSegmentRequest
-	24, // 48: strata.profile.v1.ProfileService.ListSegmentMembers:input_type -> strata.profile.v1.ListSegmentMembersRequest
-	27, // 49: strata.profile.v1.ProfileService.GetRfmGrid:input_type -> strata.profile.v1.GetRfmGridRequest
-	28, // 50: strata.profile.v1.ProfileService.RecalibrateRfm:input_type -> strata.profile.v1.RecalibrateRfmRequest
-	3,  // 51: strata.profile.v1.ProfileService.GetProfile:output_type -> strata.profile.v1.Profile
-	15, // 52: strata.profile.v1.ProfileService.ListSegments:output_type -> strata.profile.v1.ListSegmentsResponse
-	16, // 53: strata.profile.v1.ProfileService.GetSegment:output_type -> strata.profile.v1.Segment
-	16, // 54: strata.profile.v1.ProfileService.CreateSegment:output_type -> strata.profile.v1.Segment
-	16, // 55: strata.profile.v1.ProfileService.UpdateSegment:output_type -> strata.profile.v1.Segment
-	21, // 56: strata.profile.v1.ProfileService.DeleteSegment:output_type -> strata.profile.v1.DeleteSegmentResponse
-	23, // 57: strata.profile.v1.ProfileService.PreviewSegment:output_type -> strata.profile.v1.PreviewSegmentResponse
-	25, // 58: strata.profile.v1.ProfileService.ListSegmentMembers:output_type -> strata.profile.v1.ListSegmentMembersResponse
-	31, // 59: strata.profile.v1.ProfileService.GetRfmGrid:output_type -> strata.profile.v1.RfmGrid
-	31, // 60: strata.profile.v1.ProfileService.RecalibrateRfm:output_type -> strata.profile.v1.RfmGrid
-	51, // [51:61] is the sub-list for method output_type
-	41, // [41:51] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	34, // 41: strata.profile.v1.ClusterModel.clusters:type_name -> strata.profile.v1.Cluster
+	43, // 42: strata.profile.v1.ClusterModel.computed_at:type_name -> google.protobuf.Timestamp
+	35, // 43: strata.profile.v1.Cluster.distinguishing:type_name -> strata.profile.v1.FeatureDeviation
+	2,  // 44: strata.profile.v1.ProfileService.GetProfile:input_type -> strata.profile.v1.GetProfileRequest
+	14, // 45: strata.profile.v1.ProfileService.ListSegments:input_type -> strata.profile.v1.ListSegmentsRequest
+	17, // 46: strata.profile.v1.ProfileService.GetSegment:input_type -> strata.profile.v1.GetSegmentRequest
+	18, // 47: strata.profile.v1.ProfileService.CreateSegment:input_type -> strata.profile.v1.CreateSegmentRequest
+	19, // 48: strata.profile.v1.ProfileService.UpdateSegment:input_type -> strata.profile.v1.UpdateSegmentRequest
+	20, // 49: strata.profile.v1.ProfileService.DeleteSegment:input_type -> strata.profile.v1.DeleteSegmentRequest
+	22, // 50: strata.profile.v1.ProfileService.PreviewSegment:input_type -> strata.profile.v1.PreviewSegmentRequest
+	24, // 51: strata.profile.v1.ProfileService.ListSegmentMembers:input_type -> strata.profile.v1.ListSegmentMembersRequest
+	27, // 52: strata.profile.v1.ProfileService.GetRfmGrid:input_type -> strata.profile.v1.GetRfmGridRequest
+	28, // 53: strata.profile.v1.ProfileService.RecalibrateRfm:input_type -> strata.profile.v1.RecalibrateRfmRequest
+	32, // 54: strata.profile.v1.ProfileService.GetClusters:input_type -> strata.profile.v1.GetClustersRequest
+	3,  // 55: strata.profile.v1.ProfileService.GetProfile:output_type -> strata.profile.v1.Profile
+	15, // 56: strata.profile.v1.ProfileService.ListSegments:output_type -> strata.profile.v1.ListSegmentsResponse
+	16, // 57: strata.profile.v1.ProfileService.GetSegment:output_type -> strata.profile.v1.Segment
+	16, // 58: strata.profile.v1.ProfileService.CreateSegment:output_type -> strata.profile.v1.Segment
+	16, // 59: strata.profile.v1.ProfileService.UpdateSegment:output_type -> strata.profile.v1.Segment
+	21, // 60: strata.profile.v1.ProfileService.DeleteSegment:output_type -> strata.profile.v1.DeleteSegmentResponse
+	23, // 61: strata.profile.v1.ProfileService.PreviewSegment:output_type -> strata.profile.v1.PreviewSegmentResponse
+	25, // 62: strata.profile.v1.ProfileService.ListSegmentMembers:output_type -> strata.profile.v1.ListSegmentMembersResponse
+	31, // 63: strata.profile.v1.ProfileService.GetRfmGrid:output_type -> strata.profile.v1.RfmGrid
+	31, // 64: strata.profile.v1.ProfileService.RecalibrateRfm:output_type -> strata.profile.v1.RfmGrid
+	33, // 65: strata.profile.v1.ProfileService.GetClusters:output_type -> strata.profile.v1.ClusterModel
+	55, // [55:66] is the sub-list for method output_type
+	44, // [44:55] is the sub-list for method input_type
+	44, // [44:44] is the sub-list for extension type_name
+	44, // [44:44] is the sub-list for extension extendee
+	0,  // [0:44] is the sub-list for field type_name
 }
 
 func init() { file_strata_profile_v1_profile_proto_init() }
@@ -2794,7 +3124,7 @@ func file_strata_profile_v1_profile_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_profile_v1_profile_proto_rawDesc), len(file_strata_profile_v1_profile_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   36,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

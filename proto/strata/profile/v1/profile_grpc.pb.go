@@ -39,6 +39,7 @@ const (
 	ProfileService_ListSegmentMembers_FullMethodName = "/strata.profile.v1.ProfileService/ListSegmentMembers"
 	ProfileService_GetRfmGrid_FullMethodName         = "/strata.profile.v1.ProfileService/GetRfmGrid"
 	ProfileService_RecalibrateRfm_FullMethodName     = "/strata.profile.v1.ProfileService/RecalibrateRfm"
+	ProfileService_GetClusters_FullMethodName        = "/strata.profile.v1.ProfileService/GetClusters"
 )
 
 // ProfileServiceClient is the client API for ProfileService service.
@@ -74,6 +75,8 @@ type ProfileServiceClient interface {
 	GetRfmGrid(ctx context.Context, in *GetRfmGridRequest, opts ...grpc.CallOption) (*RfmGrid, error)
 	// RecalibrateRfm recomputes the RFM quintile boundaries and grid now and returns them.
 	RecalibrateRfm(ctx context.Context, in *RecalibrateRfmRequest, opts ...grpc.CallOption) (*RfmGrid, error)
+	// GetClusters returns the behaviour clusters of the last computation.
+	GetClusters(ctx context.Context, in *GetClustersRequest, opts ...grpc.CallOption) (*ClusterModel, error)
 }
 
 type profileServiceClient struct {
@@ -184,6 +187,16 @@ func (c *profileServiceClient) RecalibrateRfm(ctx context.Context, in *Recalibra
 	return out, nil
 }
 
+func (c *profileServiceClient) GetClusters(ctx context.Context, in *GetClustersRequest, opts ...grpc.CallOption) (*ClusterModel, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ClusterModel)
+	err := c.cc.Invoke(ctx, ProfileService_GetClusters_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProfileServiceServer is the server API for ProfileService service.
 // All implementations must embed UnimplementedProfileServiceServer
 // for forward compatibility.
@@ -217,6 +230,8 @@ type ProfileServiceServer interface {
 	GetRfmGrid(context.Context, *GetRfmGridRequest) (*RfmGrid, error)
 	// RecalibrateRfm recomputes the RFM quintile boundaries and grid now and returns them.
 	RecalibrateRfm(context.Context, *RecalibrateRfmRequest) (*RfmGrid, error)
+	// GetClusters returns the behaviour clusters of the last computation.
+	GetClusters(context.Context, *GetClustersRequest) (*ClusterModel, error)
 	mustEmbedUnimplementedProfileServiceServer()
 }
 
@@ -256,6 +271,9 @@ func (UnimplementedProfileServiceServer) GetRfmGrid(context.Context, *GetRfmGrid
 }
 func (UnimplementedProfileServiceServer) RecalibrateRfm(context.Context, *RecalibrateRfmRequest) (*RfmGrid, error) {
 	return nil, status.Error(codes.Unimplemented, "method RecalibrateRfm not implemented")
+}
+func (UnimplementedProfileServiceServer) GetClusters(context.Context, *GetClustersRequest) (*ClusterModel, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetClusters not implemented")
 }
 func (UnimplementedProfileServiceServer) mustEmbedUnimplementedProfileServiceServer() {}
 func (UnimplementedProfileServiceServer) testEmbeddedByValue()                        {}
@@ -458,6 +476,24 @@ func _ProfileService_RecalibrateRfm_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProfileService_GetClusters_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetClustersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProfileServiceServer).GetClusters(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProfileService_GetClusters_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProfileServiceServer).GetClusters(ctx, req.(*GetClustersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProfileService_ServiceDesc is the grpc.ServiceDesc for ProfileService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -504,6 +540,10 @@ var ProfileService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RecalibrateRfm",
 			Handler:    _ProfileService_RecalibrateRfm_Handler,
+		},
+		{
+			MethodName: "GetClusters",
+			Handler:    _ProfileService_GetClusters_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
