@@ -243,6 +243,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Profiles: st, Segments: st, Registry: registry, Compiler: compiler,
 		Definitions: definitions.NewWriter(producer, tp.SegmentDefinitions, registry),
 		Sweeps:      sweeper, Deriver: deriver, Boundaries: bounds.Current, Clusters: clusters.Current, Now: now,
+		Restored: restorer.Check,
 	}))
 
 	caughtUp, restored := make(chan struct{}), make(chan struct{})

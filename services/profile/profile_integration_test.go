@@ -189,7 +189,7 @@ func TestKillAndTakeOver(t *testing.T) {
 	takeover := run{Brokers: brokers, Redis: redisAddr, DB: takeoverDB, Topics: topicsFor(), Now: now}
 	clean := run{Brokers: brokers, Redis: redisAddr, DB: cleanDB, Topics: topicsFor(), Now: now}
 
-	w := newWorkload(t, takeover.Topics, 200, 12, base)
+	w := newWorkload(t, takeover.Topics, 150, 10, base)
 	seg := &profilev1.Segment{SegmentId: "buyers", Name: "Buyers", Rule: `p.aggregates.lifetime.revenue_minor > 20000`, Version: 1}
 	b, _ := proto.Marshal(seg)
 	if err := producer.Publish(ctx, bus.Message{Topic: shared.SegmentDefinitions, Key: []byte("buyers"), Value: b}); err != nil {

@@ -73,6 +73,9 @@ type Deps struct {
 	Clusters func() *profilev1.ClusterModel
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Restored, when set, fails while the profile cache is being rebuilt; reads are then
+	// Unavailable rather than served from a partial cache.
+	Restored func(context.Context) error
 }
 
 // Server implements ProfileService.
@@ -107,6 +110,11 @@ func unavailable(what string, err error) error {
 
 // GetProfile implements ProfileService.
 func (s *Server) GetProfile(ctx context.Context, req *profilev1.GetProfileRequest) (*profilev1.Profile, error) {
+	if s.d.Restored != nil {
+		if err := s.d.Restored(ctx); err != nil {
+			return nil, unavailable("profiles", err)
+		}
+	}
 	p, err := s.d.Profiles.Get(ctx, req.GetUserId())
 	switch {
 	case errors.Is(err, store.ErrNotFound):

@@ -2,6 +2,7 @@ package grpcapi_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -321,5 +322,15 @@ func TestRfmGrid(t *testing.T) {
 	}
 	if p.GetBehaviourCluster() < 1 || int(p.GetBehaviourCluster()) > len(m.GetClusters()) {
 		t.Errorf("user-01 behaviour cluster: got %d, want 1..%d", p.GetBehaviourCluster(), len(m.GetClusters()))
+	}
+}
+
+func TestGetProfileWhileRestoring(t *testing.T) {
+	t.Parallel()
+	s, _ := storetest.Embedded(t)
+	restoring := errors.New("restoring")
+	srv := grpcapi.New(grpcapi.Deps{Profiles: s, Segments: s, Restored: func(context.Context) error { return restoring }})
+	if _, err := srv.GetProfile(context.Background(), &profilev1.GetProfileRequest{UserId: "u1"}); code(err) != codes.Unavailable {
+		t.Errorf("GetProfile while restoring: got %v, want Unavailable", err)
 	}
 }

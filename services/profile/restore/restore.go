@@ -56,6 +56,26 @@ const (
 	markerCache = time.Second
 )
 
+// ErrRestoring is returned by Check while the profile cache is not (yet) restored.
+var ErrRestoring = errors.New("restore: the profile cache is being restored")
+
+// Check returns ErrRestoring unless Redis holds the changelog's profiles; it does not
+// wait.
+func (r *Restorer) Check(ctx context.Context) error {
+	if time.Now().UnixNano() < r.seenUntil.Load() {
+		return nil
+	}
+	ok, err := r.store.Restored(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return ErrRestoring
+	}
+	r.seenUntil.Store(time.Now().Add(markerCache).UnixNano())
+	return nil
+}
+
 // Ensure returns once Redis holds the changelog's profiles, restoring them if this
 // instance gets the lease, waiting for the instance that has it otherwise.
 func (r *Restorer) Ensure(ctx context.Context) error {

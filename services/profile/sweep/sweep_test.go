@@ -3,6 +3,7 @@ package sweep_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,9 @@ import (
 )
 
 var now = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// mu guards the event slices the sweepers publish to.
+var mu sync.Mutex
 
 func newSweeper(t *testing.T, s *store.Store, owner string, reg *segment.Registry, c *segment.Compiler, events *[]*profilev1.SegmentEvent) (*sweep.Sweeper, *sweep.Boundaries) {
 	b := &sweep.Boundaries{}
@@ -80,6 +84,8 @@ func TestRunCalibratesAndBackfills(t *testing.T) {
 		t.Errorf("boundaries after Run: got %v, want a calibration of 10 purchasers", b)
 	}
 	// Monetary 100..1000: M >= 4 is the top 4 (cut 800 → 900, 1000 score 5; 700, 800 score 4).
+	mu.Lock()
+	defer mu.Unlock()
 	if len(events) != 4 {
 		t.Errorf("segment events: got %d, want 4 enters", len(events))
 	}

@@ -72,3 +72,41 @@ func TestFitStopsOnCancel(t *testing.T) {
 		t.Errorf("Fit with a cancelled context: got nil error")
 	}
 }
+
+// wantUserScores was computed with numpy for the same matrix:
+//
+//	K = X @ X.T; P = np.linalg.inv(K + 2*np.eye(5))
+//	C = -P / np.diag(P)[None, :]; np.fill_diagonal(C, 0); S = C.T @ X
+var wantUserScores = [5][4]float64{
+	{0.4615384615384617, 0.4423076923076924, 0.3846153846153847, -0.05769230769230768},
+	{0.40191387559808617, 0.42583732057416274, 0.49282296650717716, 0.15311004784688995},
+	{0.3945945945945946, 0.36756756756756753, 0.6864864864864866, 0.437837837837838},
+	{0.26291079812206575, 0.05633802816901411, 0.5962441314553991, 0.38028169014084506},
+	{0.5980861244019139, 0.69377990430622, 0.6267942583732058, 0.28708133971291866},
+}
+
+func TestFitUsersMatchesNumpy(t *testing.T) {
+	t.Parallel()
+	m, err := FitUsers(t.Context(), tiny(), Config{Lambda: 2}, 10)
+	if err != nil {
+		t.Fatalf("FitUsers: %v", err)
+	}
+	dst := make([]float64, 4)
+	for u := range 5 {
+		m.ScoreUser(u, dst)
+		for j := range 4 {
+			if math.Abs(dst[j]-wantUserScores[u][j]) > 1e-12 {
+				t.Errorf("score[%d][%d]: got %v, want %v", u, j, dst[j], wantUserScores[u][j])
+			}
+		}
+	}
+	m.ScoreUser(-1, dst)
+	for j, v := range dst {
+		if v != 0 {
+			t.Errorf("unknown user: score[%d] = %v, want 0", j, v)
+		}
+	}
+	if _, err := FitUsers(t.Context(), tiny(), Config{}, 4); !errors.Is(err, ErrTooManyUsers) {
+		t.Errorf("5 users with a limit of 4: got %v, want ErrTooManyUsers", err)
+	}
+}

@@ -22,9 +22,12 @@
 // the store, with weights decayed to now, and fits item-kNN over every item and EASE over
 // the Config.MaxEASEItems most popular ones; the new models replace the old atomically.
 // Memory: the interaction matrix costs about 40 bytes per interaction; item-kNN about
-// 16 bytes per item and neighbour; EASE 8·n² bytes for n = min(items, MaxEASEItems)
-// (200 MB at the default 5,000) plus the same again while fitting. Train runs one at a
-// time, on a timer and on demand.
+// 16 bytes per item and neighbour; EASE keeps 8·n² bytes for n = min(items,
+// MaxEASEItems) (200 MB at the default 5,000) and peaks at about 10.7·n² while fitting,
+// next to the previous models, which serve until the new ones replace them. Measured
+// (BenchmarkFitModels1M): fitting 1,000,000 interactions of 50,000 users over 20,000
+// items takes 25 s on two cores with a peak heap of 373 MiB. Train runs one at a time,
+// on a timer and on demand.
 //
 // An Engine is safe for concurrent use.
 package engine

@@ -182,9 +182,7 @@ func heldOut(x *interactions.Matrix, test []interactions.Rating) []testUser {
 }
 
 // scorer is what every model provides.
-type scorer interface {
-	Score(items []int32, weights []float64, dst []float64)
-}
+type scorer = hybrid.Scorer
 
 func progress(cfg Config, stage string) func(done, total int) {
 	if cfg.Progress == nil {
@@ -204,13 +202,19 @@ func train(ctx context.Context, name string, x *interactions.Matrix, ratings []i
 	defer step(1, 1)
 	switch name {
 	case ModelPopularity:
-		return popularity.Fit(x), "", nil
+		return hybrid.ByHistory(popularity.Fit(x)), "", nil
 	case ModelItemKNN:
 		m, err := itemknn.Fit(ctx, x, cfg.KNN)
-		return m, fmt.Sprintf("neighbours=%s shrink=%g", neighbours(cfg.KNN.Neighbours), cfg.KNN.Shrink), err
+		if err != nil {
+			return nil, "", err
+		}
+		return hybrid.ByHistory(m), fmt.Sprintf("neighbours=%s shrink=%g", neighbours(cfg.KNN.Neighbours), cfg.KNN.Shrink), nil
 	case ModelEASE:
 		m, err := ease.Fit(ctx, x, cfg.EASE)
-		return m, "lambda=" + strconv.FormatFloat(lambda(cfg.EASE.Lambda), 'g', -1, 64), err
+		if err != nil {
+			return nil, "", err
+		}
+		return hybrid.ByHistory(m), "lambda=" + strconv.FormatFloat(lambda(cfg.EASE.Lambda), 'g', -1, 64), nil
 	case ModelHybrid:
 		hc := cfg.Hybrid
 		if hc.Seed == 0 {
@@ -256,7 +260,7 @@ func score(ctx context.Context, name string, sc scorer, x *interactions.Matrix, 
 	err := parallel(ctx, len(test), n, func(i int, buf []float64) {
 		tu := test[i]
 		items, ws := x.Row(tu.user)
-		sc.Score(items, ws, buf)
+		sc.Score(tu.user, items, ws, buf)
 		list := topk.Select(buf, k, seen(items))
 		lists[i] = list
 		per[i] = userScores{

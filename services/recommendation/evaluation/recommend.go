@@ -35,13 +35,14 @@ func Recommend(ctx context.Context, ratings []interactions.Rating, model string,
 	err = parallel(ctx, len(users), x.NumItems(), func(i int, buf []float64) {
 		var items []int32
 		var ws []float64
-		if u, ok := x.Users().Index(users[i]); ok {
+		u, ok := x.Users().Index(users[i])
+		if ok {
 			items, ws = x.Row(int(u))
 		}
 		skip := seen(items)
 		var list []int32
 		if len(items) > 0 {
-			sc.Score(items, ws, buf)
+			sc.Score(int(u), items, ws, buf)
 			list = topk.Select(buf, cfg.K, func(j int32) bool { return buf[j] <= 0 || skip(j) })
 		}
 		if len(list) < cfg.K {

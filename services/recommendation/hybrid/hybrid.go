@@ -5,8 +5,9 @@
 //
 // [Tune] is the full procedure the offline evaluation runs as its "hybrid" model: it
 // carves a validation split out of the training ratings only (never the test set), picks
-// EASE's λ on it, learns the blend of EASE, item-kNN and popularity on it, then refits
-// everything on the whole training set. A Model is safe for concurrent use.
+// the regularisation of item-based and user-based EASE on it, learns the blend of those
+// two, item-kNN and popularity on it, then refits everything on the whole training set.
+// A Model is safe for concurrent use.
 package hybrid
 
 import (
@@ -21,11 +22,38 @@ import (
 	"github.com/stratahq/strata/services/recommendation/topk"
 )
 
-// Scorer is a recommender: it writes the score of every item for a user's history into
-// dst (len = number of items).
+// Scorer is a recommender: it writes the score of every item for a user into dst (len =
+// number of items). u is the user's row in the training matrix (−1 for a user not in
+// it); items and weights are the user's history.
 type Scorer interface {
+	Score(u int, items []int32, weights []float64, dst []float64)
+}
+
+// ItemModel is a model that scores from the history alone (popularity, item-kNN, EASE).
+type ItemModel interface {
 	Score(items []int32, weights []float64, dst []float64)
 }
+
+// UserModel is a model that scores the users it was fitted on (user-based EASE).
+type UserModel interface {
+	ScoreUser(u int, dst []float64)
+}
+
+// ByHistory adapts an item model to Scorer.
+func ByHistory(m ItemModel) Scorer { return byHistory{m} }
+
+// ByUser adapts a user model to Scorer.
+func ByUser(m UserModel) Scorer { return byUser{m} }
+
+type byHistory struct{ m ItemModel }
+
+func (b byHistory) Score(_ int, items []int32, weights []float64, dst []float64) {
+	b.m.Score(items, weights, dst)
+}
+
+type byUser struct{ m UserModel }
+
+func (b byUser) Score(u int, _ []int32, _ []float64, dst []float64) { b.m.ScoreUser(u, dst) }
 
 // ErrNoComponents is returned by New without components or with weights that do not
 // match them.
@@ -62,8 +90,8 @@ func New(nItems int, scorers []Scorer, weights []float64) (*Model, error) {
 // Weights returns the blend weights, one per component; the caller must not modify them.
 func (m *Model) Weights() []float64 { return m.weights }
 
-// Score writes the blended score of every item into dst.
-func (m *Model) Score(items []int32, weights []float64, dst []float64) {
+// Score writes the blended score of every item for user u into dst.
+func (m *Model) Score(u int, items []int32, weights []float64, dst []float64) {
 	clear(dst)
 	buf := m.bufs.Get().(*[]float64)
 	defer m.bufs.Put(buf)
@@ -71,7 +99,7 @@ func (m *Model) Score(items []int32, weights []float64, dst []float64) {
 		if m.weights[c] == 0 {
 			continue
 		}
-		s.Score(items, weights, *buf)
+		s.Score(u, items, weights, *buf)
 		addScaled(dst, *buf, m.weights[c])
 	}
 }
@@ -91,10 +119,11 @@ func addScaled(dst, src []float64, w float64) {
 	}
 }
 
-// Example is one validation user: the history the scorers see and the held-out items.
-// Held-out items the model cannot know may carry negative indices: they count as
-// relevant but can never be recommended.
+// Example is one validation user: the user's row, the history the scorers see and the
+// held-out items. Held-out items the model cannot know may carry negative indices: they
+// count as relevant but can never be recommended.
 type Example struct {
+	User     int
 	Items    []int32
 	Weights  []float64
 	Relevant metric.Set[int32]
@@ -105,7 +134,7 @@ func NDCG(ctx context.Context, nItems int, scorer Scorer, val []Example, k int) 
 	per := make([]float64, len(val))
 	err := forEach(ctx, len(val), func(i int, buf []float64) {
 		ex := val[i]
-		scorer.Score(ex.Items, ex.Weights, buf[:nItems])
+		scorer.Score(ex.User, ex.Items, ex.Weights, buf[:nItems])
 		per[i] = metric.NDCG(topk.Select(buf[:nItems], k, seenSkip(ex.Items)), ex.Relevant, k)
 	}, nItems)
 	if err != nil {
@@ -130,7 +159,7 @@ func LearnWeights(ctx context.Context, nItems int, scorers []Scorer, val []Examp
 	scaled := make([][]float32, len(val)*len(scorers))
 	err := forEach(ctx, len(val), func(i int, buf []float64) {
 		for c, s := range scorers {
-			s.Score(val[i].Items, val[i].Weights, buf[:nItems])
+			s.Score(val[i].User, val[i].Items, val[i].Weights, buf[:nItems])
 			var m float64
 			for _, v := range buf[:nItems] {
 				m = math.Max(m, math.Abs(v))

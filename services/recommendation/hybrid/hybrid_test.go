@@ -15,12 +15,12 @@ import (
 // fixed scores every user the same.
 type fixed []float64
 
-func (f fixed) Score(_ []int32, _ []float64, dst []float64) { copy(dst, f) }
+func (f fixed) Score(_ int, _ []int32, _ []float64, dst []float64) { copy(dst, f) }
 
 // oracle scores the items of a per-user answer key (keyed by the first history item).
 type oracle map[int32][]int32
 
-func (o oracle) Score(items []int32, _ []float64, dst []float64) {
+func (o oracle) Score(_ int, items []int32, _ []float64, dst []float64) {
 	clear(dst)
 	for r, j := range o[items[0]] {
 		dst[j] = float64(10 - r)
@@ -43,7 +43,7 @@ func TestScoreScalesEachComponent(t *testing.T) {
 		t.Fatalf("New: %v", err)
 	}
 	dst := make([]float64, 3)
-	m.Score(nil, nil, dst)
+	m.Score(0, nil, nil, dst)
 	// (2,0,−1)/2·0.5 + (0,10,5)/10·0.5
 	if want := []float64{0.5, 0.5, 0}; !reflect.DeepEqual(dst, want) {
 		t.Errorf("got %v, want %v", dst, want)
@@ -98,8 +98,8 @@ func TestTuneSmall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Tune: %v", err)
 	}
-	if len(res.LambdaNDCG) != 2 || res.Lambda <= 0 || len(res.Weights) != 3 {
-		t.Fatalf("result: got %+v, want two λ tried, a positive λ and three weights", res)
+	if len(res.LambdaNDCG) != 2 || res.Lambda <= 0 || len(res.UserLambdaNDCG) != 3 || res.UserLambda <= 0 || len(res.Weights) != 4 {
+		t.Fatalf("result: got %+v, want two item λ and three user λ tried, and four weights", res)
 	}
 	if _, _, err := Tune(t.Context(), x, rs, TuneConfig{ValidationRatio: 0.1}); !errors.Is(err, ErrNoValidation) {
 		t.Errorf("Tune with 4 ratings a user and a 10%% validation split: got %v, want ErrNoValidation", err)
@@ -108,7 +108,7 @@ func TestTuneSmall(t *testing.T) {
 	u, _ := x.Users().Index("A")
 	items, ws := x.Row(int(u))
 	dst := make([]float64, x.NumItems())
-	m.Score(items, ws, dst)
+	m.Score(int(u), items, ws, dst)
 	seen := map[int32]bool{}
 	for _, i := range items {
 		seen[i] = true

@@ -44,6 +44,7 @@ type modelFlags struct {
 	hybridLambdas string
 	hybridVal     float64
 	hybridUsers   float64
+	hybridUserLs  string
 }
 
 func (m *modelFlags) register(cmd *cobra.Command) {
@@ -51,28 +52,42 @@ func (m *modelFlags) register(cmd *cobra.Command) {
 	f.Float64Var(&m.lambda, "ease-lambda", ease.DefaultLambda, "L2 regularisation of the ease model")
 	f.IntVar(&m.knnNeighbours, "knn-neighbours", 0, "neighbours kept per item by the itemknn model (0 = all, the plain cosine model)")
 	f.Float64Var(&m.knnShrink, "knn-shrink", 0, "shrinkage added to the itemknn cosine's denominator")
-	var grid []string
-	for _, l := range hybrid.DefaultLambdas {
-		grid = append(grid, strconv.FormatFloat(l, 'g', -1, 64))
-	}
-	f.StringVar(&m.hybridLambdas, "hybrid-lambdas", strings.Join(grid, ","), "EASE λ grid the hybrid model validates (comma-separated)")
-	f.Float64Var(&m.hybridUsers, "hybrid-validation-users", 0.5, "share of users the hybrid model holds ratings out of for validation")
-	f.Float64Var(&m.hybridVal, "hybrid-validation-ratio", 0.2, "share of those users' training ratings the hybrid model holds out for validation")
+	f.StringVar(&m.hybridLambdas, "hybrid-lambdas", joinFloats(hybrid.DefaultLambdas), "item-based EASE λ grid the hybrid model validates (comma-separated)")
+	f.StringVar(&m.hybridUserLs, "hybrid-user-lambdas", joinFloats(hybrid.DefaultUserLambdas), "user-based EASE λ grid the hybrid model validates (comma-separated)")
+	f.Float64Var(&m.hybridUsers, "hybrid-validation-users", 1, "share of users the hybrid model holds ratings out of for validation")
+	f.Float64Var(&m.hybridVal, "hybrid-validation-ratio", 0.1, "share of those users' training ratings the hybrid model holds out for validation")
 }
 
 func (m *modelFlags) apply(cfg *evaluation.Config) error {
 	cfg.EASE.Lambda = m.lambda
 	cfg.KNN.Neighbours, cfg.KNN.Shrink = m.knnNeighbours, m.knnShrink
 	cfg.Hybrid.ValidationUsers, cfg.Hybrid.ValidationRatio = m.hybridUsers, m.hybridVal
-	cfg.Hybrid.Lambdas = nil
-	for _, s := range splitList(m.hybridLambdas) {
-		l, err := strconv.ParseFloat(s, 64)
-		if err != nil || l <= 0 {
-			return fmt.Errorf("--hybrid-lambdas: %q is not a positive number", s)
-		}
-		cfg.Hybrid.Lambdas = append(cfg.Hybrid.Lambdas, l)
+	var err error
+	if cfg.Hybrid.Lambdas, err = parseFloats("--hybrid-lambdas", m.hybridLambdas); err != nil {
+		return err
 	}
-	return nil
+	cfg.Hybrid.UserLambdas, err = parseFloats("--hybrid-user-lambdas", m.hybridUserLs)
+	return err
+}
+
+func joinFloats(fs []float64) string {
+	ss := make([]string, len(fs))
+	for i, f := range fs {
+		ss[i] = strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return strings.Join(ss, ",")
+}
+
+func parseFloats(flag, list string) ([]float64, error) {
+	var out []float64
+	for _, s := range splitList(list) {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f <= 0 {
+			return nil, fmt.Errorf("%s: %q is not a positive number", flag, s)
+		}
+		out = append(out, f)
+	}
+	return out, nil
 }
 
 func newEvalRecommend(out io.Writer) *cobra.Command {
@@ -95,9 +110,9 @@ self-information of the recommended items) and training time.
 
 Protocols: stratified holds out a random --test-ratio of each user's ratings (seeded);
 temporal holds out each user's latest ratings. Models: pop (popularity), itemknn (item
-cosine kNN), ease (EASE, closed form), hybrid (EASE with λ chosen on a validation split
-carved from the training set only — 20 % of the training ratings of half the users — and
-blended with itemknn and pop by weights learnt there).`,
+cosine kNN), ease (EASE, closed form), hybrid (item-based EASE, user-based EASE, item-kNN
+and popularity blended; the λs and the blend weights are chosen on a validation split
+carved from the training set only: 10 % of each user's training ratings).`,
 		Example: `  strata eval recommend --ratings ../shared/datasets/ml-latest-small/ratings.csv \
     --protocol stratified --test-ratio 0.25 --seed 42 --k 10 --models pop,itemknn,ease,hybrid`,
 		Args: cobra.NoArgs,

@@ -53,7 +53,7 @@ func TestEvalRecommend(t *testing.T) {
 	t.Parallel()
 	file := ratingsFile(t)
 	args := []string{"eval", "recommend", "--ratings", file, "--k", "5", "--ease-lambda", "5",
-		"--hybrid-lambdas", "1,5", "--hybrid-validation-users", "1", "--hybrid-validation-ratio", "0.25", "--quiet"}
+		"--hybrid-lambdas", "1,5", "--hybrid-user-lambdas", "1,10", "--hybrid-validation-ratio", "0.25", "--quiet"}
 	out, err := strataCLI(t, args...)
 	if err != nil {
 		t.Fatalf("eval recommend: %v\n%s", err, out)

@@ -140,6 +140,19 @@ func testRecommendations(t *testing.T, s *Suite) {
 	if code != http.StatusOK || !slices.Equal(restIDs, []string{alsoBought}) {
 		t.Errorf("GET recommendations: got %d %v, want 200 listing only %s", code, rest, alsoBought)
 	}
+
+	// An admin retrains on demand; the item-to-item model then knows the two were bought
+	// together.
+	ctx, cancel := context.WithTimeout(s.Admin(context.Background()), 2*time.Minute)
+	defer cancel()
+	run, err := client.Train(ctx, &recommendationv1.TrainRequest{Wait: true})
+	if err != nil || run.GetStatus() != recommendationv1.TrainingStatus_TRAINING_STATUS_SUCCEEDED {
+		t.Fatalf("Train: got %v %v, want a succeeded run", run, err)
+	}
+	sim, err := client.SimilarItems(ctx, &recommendationv1.SimilarItemsRequest{ItemId: bought, N: 5})
+	if err != nil || len(sim.GetItems()) == 0 || sim.GetItems()[0].GetItemId() != alsoBought {
+		t.Errorf("SimilarItems(%s): got %v %v, want %s first", bought, sim.GetItems(), err, alsoBought)
+	}
 }
 
 func testEventsBecomeProfile(t *testing.T, s *Suite) {
