@@ -136,7 +136,9 @@ func seedSuite(ctx context.Context, out io.Writer, cfg world.Config, httpURL, gr
 	return res, err
 }
 
-// hasProfile asks the gateway whether userID has a profile.
+// hasProfile asks the gateway whether userID has a profile. A suite that has just
+// started answers Unavailable while the profile service restores its cache; that is
+// asked again until readyWait has passed.
 func hasProfile(ctx context.Context, grpcAddr, adminKey, userID string) (bool, error) {
 	if userID == "" {
 		return false, nil
@@ -146,15 +148,31 @@ func hasProfile(ctx context.Context, grpcAddr, adminKey, userID string) (bool, e
 		return false, err
 	}
 	defer conn.Close()
-	ctx, cancel := context.WithTimeout(metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminKey), 10*time.Second)
-	defer cancel()
-	_, err = profilev1.NewProfileServiceClient(conn).GetProfile(ctx, &profilev1.GetProfileRequest{UserId: userID})
-	switch status.Code(err) {
-	case codes.OK:
-		return true, nil
-	case codes.NotFound:
-		return false, nil
-	default:
+	client := profilev1.NewProfileServiceClient(conn)
+	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+adminKey)
+	deadline := time.Now().Add(readyWait)
+	for {
+		callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err = client.GetProfile(callCtx, &profilev1.GetProfileRequest{UserId: userID})
+		cancel()
+		switch status.Code(err) {
+		case codes.OK:
+			return true, nil
+		case codes.NotFound:
+			return false, nil
+		case codes.Unavailable:
+			if time.Now().Before(deadline) {
+				select {
+				case <-ctx.Done():
+					return false, ctx.Err()
+				case <-time.After(250 * time.Millisecond):
+				}
+				continue
+			}
+		}
 		return false, fmt.Errorf("ask for the profile of %s: %w", userID, err)
 	}
 }
+
+// readyWait bounds how long hasProfile waits for a suite that is still starting.
+const readyWait = 2 * time.Minute
