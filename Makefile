@@ -9,6 +9,7 @@ STATICCHECK  := go run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 PKGS          = $(shell go list -m -f '{{.Path}}/...')
 GOFILES       = $(shell git ls-files --cached --others --exclude-standard '*.go' | grep -v -E '\.pb(\.gw)?\.go$$')
 RUN_ARGS     ?=
+BENCH        ?= .
 
 .PHONY: help
 help: ## list the targets
@@ -33,6 +34,26 @@ proto-check: proto ## fail if the committed generated code is stale
 	@if [ -n "$$(git status --porcelain -- proto)" ]; then \
 	  echo "generated code in proto/ is stale: run make proto and commit"; git status --short -- proto; exit 1; fi
 
+.PHONY: console
+console: ## build the web console into services/gateway/console/dist (npm ci + esbuild; the build is committed)
+	cd services/gateway/console/web && npm ci --ignore-scripts --no-audit --no-fund && node build.mjs
+
+.PHONY: console-check
+console-check: ## fail if services/gateway/console/dist is not what make console builds from the sources
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	cd services/gateway/console/web && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && node build.mjs "$$tmp" && \
+	if ! diff -r "$$tmp" ../dist >/dev/null; then \
+	  echo "the console build in services/gateway/console/dist is stale: run make console and commit"; \
+	  diff -rq "$$tmp" ../dist; exit 1; fi
+
+.PHONY: browser
+browser: ## install headless Chromium (Debian's chromium) for the console's browser tests, unless it is there
+	scripts/browser install >/dev/null
+
+.PHONY: test-browser
+test-browser: browser ## the console's end-to-end browser test alone (screenshots under STRATA_ARTIFACTS, else a temporary folder)
+	eval "$$(scripts/browser env)" && go test -race -count=1 -tags integration -run TestConsole -v ./services/strata/consoletest/
+
 .PHONY: fmt
 fmt: ## format the Go sources
 	gofmt -w $(GOFILES)
@@ -49,8 +70,8 @@ test: ## fast unit tests (embedded Kafka, Redis and SQLite), with the race detec
 	go test -race -count=1 $(PKGS)
 
 .PHONY: bench
-bench: ## benchmarks (see README for the figures and the machine)
-	go test -run '^$$' -bench . -benchmem $(PKGS)
+bench: infra-up ## benchmarks, those on real Kafka, Redis and PostgreSQL included (README "Performance": figures, machine, commands; BENCH=regexp narrows)
+	eval "$$(scripts/infra env)" && go test -run '^$$' -bench '$(BENCH)' -benchmem -tags integration $(PKGS)
 
 .PHONY: infra-up
 infra-up: ## start real Kafka 4 (KRaft), Redis 7 and PostgreSQL 15 on loopback
@@ -61,8 +82,8 @@ infra-down: ## stop them
 	scripts/infra down
 
 .PHONY: test-integration
-test-integration: infra-up ## unit and integration tests against real Kafka, Redis and PostgreSQL
-	eval "$$(scripts/infra env)" && go test -race -count=1 -tags integration $(PKGS)
+test-integration: infra-up browser ## unit and integration tests against real Kafka, Redis and PostgreSQL (and the console in headless Chromium)
+	eval "$$(scripts/infra env)" && eval "$$(scripts/browser env)" && go test -race -count=1 -tags integration $(PKGS)
 
 .PHONY: deploy-check
 deploy-check: ## validate docker-compose.yml, the Dockerfiles and the Kubernetes manifests
@@ -72,6 +93,7 @@ deploy-check: ## validate docker-compose.yml, the Dockerfiles and the Kubernetes
 check: ## what CI runs: stale-code check, lint, unit + integration tests on real infrastructure, deploy files
 	$(MAKE) infra-up
 	$(MAKE) proto-check
+	$(MAKE) console-check
 	$(MAKE) lint
 	$(MAKE) test-integration
 	$(MAKE) deploy-check

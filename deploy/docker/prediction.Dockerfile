@@ -25,11 +25,16 @@ COPY services/prediction/ /src/services/prediction/
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     go build -trimpath -ldflags="-s -w" -o /out/prediction ./cmd/prediction
+# An empty model directory for the runtime stage (distroless has no shell to mkdir).
+RUN mkdir -p /out/models
 
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="strata-prediction" \
       org.opencontainers.image.source="https://github.com/stratahq/strata"
 COPY --from=build /out/prediction /usr/local/bin/prediction
+# The model registry's directory, owned by the runtime user so that a volume mounted
+# on it (compose's prediction-models) starts writable.
+COPY --from=build --chown=65532:65532 /out/models /var/lib/strata/models
 # Listen on all interfaces inside the container (the binaries default to loopback).
 ENV STRATA_HTTP_ADDR=0.0.0.0:8103 \
     STRATA_GRPC_ADDR=0.0.0.0:9103

@@ -168,6 +168,17 @@ type ConsumerConfig struct {
 	// handler chain on the same message after it returned an error (the
 	// pause grows from 100ms up to it); default 5s.
 	RedeliveryBackoff time.Duration
+	// BatchSize is the most messages handled between two commits: the
+	// largest slice a [BatchHandler] gets, or, with a [Handler], how many
+	// messages are handled one by one before their offsets are committed
+	// together. Default 1 for [NewConsumer] (a commit per message) and 500
+	// for [NewBatchConsumer]. A crash redelivers at most one batch.
+	BatchSize int
+	// BatchWait is how long a batch waits, after its first message, for
+	// more messages to arrive; messages already fetched join at once.
+	// Default 0 for NewConsumer and 5ms for NewBatchConsumer; it adds up to
+	// BatchWait to the latency of a message arriving alone.
+	BatchWait time.Duration
 }
 
 // Validate reports the first configuration error, as one of the Err*
@@ -188,15 +199,32 @@ func (c ConsumerConfig) Validate() error {
 		}
 	}
 	for _, d := range []time.Duration{c.DrainTimeout, c.MaxWait, c.HeartbeatInterval, c.SessionTimeout,
-		c.RebalanceTimeout, c.JoinGroupBackoff, c.RedeliveryBackoff} {
+		c.RebalanceTimeout, c.JoinGroupBackoff, c.RedeliveryBackoff, c.BatchWait} {
 		if d < 0 {
 			return ErrInvalidDuration
 		}
 	}
+	if c.BatchSize < 0 {
+		return ErrInvalidBatchSize
+	}
 	return nil
 }
 
-func (c ConsumerConfig) withDefaults() ConsumerConfig {
+// Batch defaults of NewBatchConsumer.
+const (
+	defaultBatchSize = 500
+	defaultBatchWait = 5 * time.Millisecond
+)
+
+// withDefaults fills zero fields; batchSize and batchWait are the defaults of
+// the kind of consumer being built.
+func (c ConsumerConfig) withDefaults(batchSize int, batchWait time.Duration) ConsumerConfig {
+	if c.BatchSize == 0 {
+		c.BatchSize = batchSize
+	}
+	if c.BatchWait == 0 {
+		c.BatchWait = batchWait
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
 			*d = v

@@ -48,6 +48,8 @@ func TestConsumerConfigValidate(t *testing.T) {
 		{"no topics", bus.ConsumerConfig{Config: base, GroupID: "g"}, bus.ErrMissingTopics},
 		{"empty topic", bus.ConsumerConfig{Config: base, GroupID: "g", Topics: []string{""}}, bus.ErrMissingTopics},
 		{"negative duration", bus.ConsumerConfig{Config: base, GroupID: "g", Topics: []string{"t"}, MaxWait: -time.Second}, bus.ErrInvalidDuration},
+		{"negative batch wait", bus.ConsumerConfig{Config: base, GroupID: "g", Topics: []string{"t"}, BatchWait: -time.Second}, bus.ErrInvalidDuration},
+		{"negative batch size", bus.ConsumerConfig{Config: base, GroupID: "g", Topics: []string{"t"}, BatchSize: -1}, bus.ErrInvalidBatchSize},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -27,7 +27,8 @@ var ErrAlreadyRun = errors.New("bus: consumer already run")
 // guarantees. Run it once; build a new Consumer to consume again.
 type Consumer struct {
 	cfg     ConsumerConfig
-	handler Handler
+	handler Handler      // the per-message chain
+	batch   BatchHandler // nil for a per-message consumer
 	log     *slog.Logger
 	tracer  trace.Tracer
 	started atomic.Bool
@@ -41,13 +42,32 @@ type Consumer struct {
 // NewConsumer returns a Consumer that runs h wrapped with mws (the first
 // outermost; usually [Reliable]). It does not connect until Run.
 func NewConsumer(cfg ConsumerConfig, h Handler, mws ...Middleware) (*Consumer, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
 	if h == nil {
 		return nil, errors.New("bus: nil handler")
 	}
-	cfg = cfg.withDefaults()
+	return newConsumer(cfg.withDefaults(1, 0), h, nil, mws)
+}
+
+// NewBatchConsumer returns a Consumer that hands bh batches of up to
+// cfg.BatchSize messages (default 500) fetched within cfg.BatchWait (default
+// 5ms) and commits each batch once bh returned nil. When bh fails or panics,
+// the consumer runs the batch's messages again one at a time, in order, each
+// as a batch of one wrapped with mws (usually [Reliable]), so that retries,
+// dead-lettering and recovery apply per message: a poison message is
+// dead-lettered and the rest of the batch is handled. See the package doc.
+// It does not connect until Run.
+func NewBatchConsumer(cfg ConsumerConfig, bh BatchHandler, mws ...Middleware) (*Consumer, error) {
+	if bh == nil {
+		return nil, errors.New("bus: nil handler")
+	}
+	one := func(ctx context.Context, msg Message) error { return bh(ctx, []Message{msg}) }
+	return newConsumer(cfg.withDefaults(defaultBatchSize, defaultBatchWait), one, bh, mws)
+}
+
+func newConsumer(cfg ConsumerConfig, h Handler, bh BatchHandler, mws []Middleware) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	m := cfg.meter()
 	consumed, err := m.Int64Counter("messaging.client.consumed.messages",
 		metric.WithDescription("Messages handled and committed, by outcome (strata.outcome: handled or dead_lettered)."),
@@ -76,6 +96,7 @@ func NewConsumer(cfg ConsumerConfig, h Handler, mws ...Middleware) (*Consumer, e
 	return &Consumer{
 		cfg:      cfg,
 		handler:  Chain(h, mws...),
+		batch:    bh,
 		log:      cfg.logger().With(slog.String("group", cfg.GroupID)),
 		tracer:   cfg.tracer(),
 		consumed: consumed,
@@ -117,10 +138,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 	c.log.Info("bus: consumer started", slog.Any("topics", c.cfg.Topics))
 	defer c.log.Info("bus: consumer stopped")
 
+	buf := make([]kafka.Message, 0, c.cfg.BatchSize)
 	for failures := 0; ; {
-		km, err := r.FetchMessage(ctx)
+		kms, err := c.fetch(ctx, r, buf[:0])
 		switch {
-		case ctx.Err() != nil, errors.Is(err, io.EOF):
+		case ctx.Err() != nil && len(kms) == 0, errors.Is(err, io.EOF):
 			return nil
 		case err != nil:
 			// kafka-go heals from broker and group errors by itself;
@@ -133,10 +155,37 @@ func (c *Consumer) Run(ctx context.Context) error {
 			continue
 		}
 		failures = 0
-		if !c.process(ctx, work, r, km) {
+		if !c.processBatch(ctx, work, r, kms) {
 			return nil
 		}
 	}
+}
+
+// fetch waits for one message, then adds those that arrive within BatchWait,
+// up to BatchSize. An error after the first message ends the batch early and
+// is not returned: the messages in hand are handled first.
+func (c *Consumer) fetch(ctx context.Context, r *kafka.Reader, kms []kafka.Message) ([]kafka.Message, error) {
+	km, err := r.FetchMessage(ctx)
+	if err != nil {
+		return kms, err
+	}
+	kms = append(kms, km)
+	if c.cfg.BatchSize <= 1 {
+		return kms, nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, c.cfg.BatchWait)
+	defer cancel()
+	for len(kms) < c.cfg.BatchSize {
+		km, err := r.FetchMessage(wctx)
+		if err != nil {
+			if wctx.Err() == nil {
+				c.log.Warn("bus: fetch", slog.Any("error", err))
+			}
+			break
+		}
+		kms = append(kms, km)
+	}
+	return kms, nil
 }
 
 // invoke runs the handler chain. A panic that escaped it (no [Recover] in
@@ -166,6 +215,8 @@ func (c *Consumer) readerConfig() kafka.ReaderConfig {
 		},
 		MinBytes: 1,
 		MaxBytes: 10 << 20,
+		// The prefetch queue holds at least a batch.
+		QueueCapacity: max(100, c.cfg.BatchSize),
 		// kafka-go sets the connection's read deadline to MaxWait but, for
 		// MaxWait >= 1s, asks the broker to hold the fetch for MaxWait-1s
 		// (it reserves 1s for the round trip); below 1s it reserves only a
@@ -202,10 +253,113 @@ func (c *Consumer) readerConfig() kafka.ReaderConfig {
 	return cfg
 }
 
-// process handles km until the chain succeeds, then commits it. It reports
-// false when the consumer must stop (draining, or the drain deadline hit);
-// the message is then left uncommitted unless it was handled.
-func (c *Consumer) process(ctx, work context.Context, r *kafka.Reader, km kafka.Message) bool {
+// processBatch handles kms (with the batch handler, else one message at a
+// time) and commits what was handled. It reports false when the consumer must
+// stop (draining, or the drain deadline hit); messages not handled by then
+// are left uncommitted.
+func (c *Consumer) processBatch(ctx, work context.Context, r *kafka.Reader, kms []kafka.Message) bool {
+	if c.batch != nil && c.runBatch(ctx, work, kms) {
+		return c.commit(work, r, kms, 0) && ctx.Err() == nil
+	}
+	if work.Err() != nil {
+		return false
+	}
+	dead := 0
+	for i, km := range kms {
+		ok, deadLettered := c.process(ctx, work, km)
+		if !ok {
+			c.commit(work, r, kms[:i], dead)
+			return false
+		}
+		if deadLettered {
+			dead++
+		}
+		if ctx.Err() != nil {
+			// Draining: the in-flight message is finished, the rest of
+			// the batch is left for redelivery.
+			c.commit(work, r, kms[:i+1], dead)
+			return false
+		}
+	}
+	return c.commit(work, r, kms, dead) && ctx.Err() == nil
+}
+
+// runBatch runs the batch handler once over kms under one span, and reports
+// whether it succeeded. The span continues the trace of the batch's first traced
+// message (so a lone event keeps one trace from its HTTP request to its effects) and
+// links to the producer spans of the others. A failure
+// (error or panic) is logged; the caller then runs the messages one by one.
+func (c *Consumer) runBatch(ctx, work context.Context, kms []kafka.Message) bool {
+	msgs := make([]Message, len(kms))
+	links := make([]trace.Link, 0, min(len(kms), maxBatchLinks))
+	prop := c.cfg.propagator()
+	topic := kms[0].Topic
+	parent := work
+	for i := range kms {
+		msgs[i] = fromKafka(kms[i])
+		if kms[i].Topic != topic {
+			topic = "multiple"
+		}
+		if len(links) < maxBatchLinks {
+			sc := trace.SpanContextFromContext(prop.Extract(context.Background(), headerCarrier{&kms[i].Headers}))
+			switch {
+			case !sc.IsValid():
+			case parent == work:
+				parent = trace.ContextWithRemoteSpanContext(work, sc)
+			default:
+				links = append(links, trace.Link{SpanContext: sc})
+			}
+		}
+	}
+	sctx, span := c.tracer.Start(parent, "process "+topic,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithLinks(links...),
+		trace.WithAttributes(
+			semconv.MessagingSystemKafka,
+			semconv.MessagingOperationTypeProcess,
+			semconv.MessagingOperationName("process"),
+			semconv.MessagingDestinationName(topic),
+			semconv.MessagingBatchMessageCount(len(kms)),
+			semconv.MessagingConsumerGroupName(c.cfg.GroupID),
+			semconv.MessagingClientID(c.cfg.clientID()),
+		))
+	defer span.End()
+	start := time.Now()
+	err := c.invokeBatch(withDelivery(sctx, &delivery{group: c.cfg.GroupID, stopping: ctx.Done()}), msgs)
+	c.duration.Record(work, time.Since(start).Seconds(), metric.WithAttributes(
+		semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic), semconv.MessagingConsumerGroupName(c.cfg.GroupID)))
+	if err == nil {
+		return true
+	}
+	span.SetStatus(codes.Error, "batch failed")
+	span.RecordError(err)
+	if work.Err() == nil {
+		c.log.Warn("bus: batch failed, handling its messages one at a time", slog.String("topic", topic),
+			slog.Int("messages", len(kms)), slog.Any("error", err))
+	}
+	return false
+}
+
+// maxBatchLinks bounds the links of a batch span (the OpenTelemetry SDK's
+// default link limit).
+const maxBatchLinks = 128
+
+// invokeBatch runs the batch handler, turning a panic into an error.
+func (c *Consumer) invokeBatch(ctx context.Context, msgs []Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.ErrorContext(ctx, "bus: batch handler panicked", slog.Int("messages", len(msgs)),
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			err = fmt.Errorf("%w: %v", ErrPanic, r)
+		}
+	}()
+	return c.batch(ctx, msgs)
+}
+
+// process handles km until the chain succeeds. It reports whether the
+// message was handled (false when the consumer must stop first) and whether
+// it was dead-lettered.
+func (c *Consumer) process(ctx, work context.Context, km kafka.Message) (handled, deadLettered bool) {
 	msg := fromKafka(km)
 	parent := c.cfg.propagator().Extract(work, headerCarrier{&km.Headers})
 	sctx, span := c.tracer.Start(parent, "process "+km.Topic,
@@ -240,7 +394,7 @@ func (c *Consumer) process(ctx, work context.Context, r *kafka.Reader, km kafka.
 		if ctx.Err() != nil || work.Err() != nil {
 			span.SetStatus(codes.Error, "consumer stopped before the message was handled")
 			span.RecordError(err)
-			return false
+			return false, false
 		}
 		// Only reachable without DeadLetter, or when the dead-letter
 		// write failed: never skip the message, run the chain again.
@@ -250,12 +404,10 @@ func (c *Consumer) process(ctx, work context.Context, r *kafka.Reader, km kafka.
 			slog.Int("attempt", attempt), slog.Any("error", err))
 		if !sleep(ctx, backoff(attempt, 100*time.Millisecond, c.cfg.RedeliveryBackoff)) {
 			span.SetStatus(codes.Error, "consumer stopped before the message was handled")
-			return false
+			return false, false
 		}
 	}
-	outcome := "handled"
 	if d.deadLettered != nil {
-		outcome = "dead_lettered"
 		span.SetStatus(codes.Error, "dead-lettered")
 		span.RecordError(d.deadLettered)
 		c.dlq.Add(work, 1, metric.WithAttributes(attrs...))
@@ -264,26 +416,61 @@ func (c *Consumer) process(ctx, work context.Context, r *kafka.Reader, km kafka.
 			slog.String("kind", errorKind(d.deadLettered)), slog.Any("error", d.deadLettered))
 	}
 	c.duration.Record(work, time.Since(start).Seconds(), metric.WithAttributes(attrs...))
+	return true, d.deadLettered != nil
+}
 
+// commit commits kms (handled; dead of them dead-lettered), retrying until
+// it succeeds or the drain deadline passes, and records the consumed and lag
+// metrics. It reports false when the offsets could not be committed.
+func (c *Consumer) commit(work context.Context, r *kafka.Reader, kms []kafka.Message, dead int) bool {
+	if len(kms) == 0 {
+		return true
+	}
 	for attempt := 1; ; attempt++ {
-		err := r.CommitMessages(work, km)
+		err := r.CommitMessages(work, kms...)
 		if err == nil {
 			break
 		}
 		if work.Err() != nil || errors.Is(err, io.ErrClosedPipe) {
-			span.RecordError(err)
+			c.log.Warn("bus: commit abandoned", slog.Int("messages", len(kms)), slog.Any("error", err))
 			return false
 		}
-		c.log.Warn("bus: commit failed, retrying", slog.String("topic", km.Topic),
-			slog.Int("partition", km.Partition), slog.Int64("offset", km.Offset), slog.Any("error", err))
+		last := kms[len(kms)-1]
+		c.log.Warn("bus: commit failed, retrying", slog.String("topic", last.Topic),
+			slog.Int("partition", last.Partition), slog.Int64("offset", last.Offset), slog.Any("error", err))
 		if !sleep(work, backoff(attempt, 100*time.Millisecond, c.cfg.RedeliveryBackoff)) {
 			return false
 		}
 	}
-	c.consumed.Add(work, 1, metric.WithAttributes(append(attrs, attribute.String("strata.outcome", outcome))...))
-	if km.HighWaterMark > 0 {
-		c.lag.Record(work, max(km.HighWaterMark-km.Offset-1, 0), metric.WithAttributes(append(attrs,
-			semconv.MessagingDestinationPartitionID(strconv.Itoa(km.Partition)))...))
+	type tp struct {
+		topic     string
+		partition int
 	}
-	return ctx.Err() == nil
+	counts := map[string]int{}
+	lastOf := map[tp]kafka.Message{}
+	for _, km := range kms {
+		counts[km.Topic]++
+		lastOf[tp{km.Topic, km.Partition}] = km
+	}
+	for topic, n := range counts {
+		attrs := []attribute.KeyValue{semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic),
+			semconv.MessagingConsumerGroupName(c.cfg.GroupID)}
+		// Dead letters are rare; attribute them to the batch's first topic.
+		if d := min(dead, n); d > 0 {
+			c.consumed.Add(work, int64(d), metric.WithAttributes(append(attrs, attribute.String("strata.outcome", "dead_lettered"))...))
+			n, dead = n-d, dead-d
+		}
+		if n > 0 {
+			c.consumed.Add(work, int64(n), metric.WithAttributes(append(attrs, attribute.String("strata.outcome", "handled"))...))
+		}
+	}
+	for k, km := range lastOf {
+		if km.HighWaterMark > 0 {
+			c.lag.Record(work, max(km.HighWaterMark-km.Offset-1, 0), metric.WithAttributes(
+				semconv.MessagingSystemKafka, semconv.MessagingDestinationName(k.topic),
+				semconv.MessagingConsumerGroupName(c.cfg.GroupID),
+				semconv.MessagingDestinationPartitionID(strconv.Itoa(k.partition))))
+		}
+	}
+	return true
 }

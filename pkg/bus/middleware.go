@@ -19,6 +19,14 @@ import (
 // more than once.
 type Handler func(ctx context.Context, msg Message) error
 
+// BatchHandler handles a batch of consumed messages, in offset order within
+// each partition (partitions may interleave). Returning nil lets the consumer
+// commit the whole batch. Returning an error, or panicking, has the consumer
+// run the batch's messages again one at a time (each as a batch of one, under
+// the consumer's middleware), so a BatchHandler may see a message more than
+// once and must be idempotent, as every handler.
+type BatchHandler func(ctx context.Context, msgs []Message) error
+
 // Middleware wraps a Handler with behaviour of its own.
 type Middleware func(next Handler) Handler
 

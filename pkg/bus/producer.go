@@ -88,26 +88,34 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 			return fmt.Errorf("bus: publish message %d of %d: %w", i+1, len(msgs), ErrMissingTopic)
 		}
 	}
+	// One span per topic of the call, not per message: a batch of a thousand events
+	// is one send. Every message carries the context of its topic's span.
 	prop := p.cfg.propagator()
+	sends := make(map[string]*send, 1)
 	kms := make([]kafka.Message, len(msgs))
-	spans := make([]trace.Span, len(msgs))
 	for i, m := range msgs {
-		sctx, span := p.tracer.Start(ctx, "send "+m.Topic,
-			trace.WithSpanKind(trace.SpanKindProducer),
-			trace.WithAttributes(
-				semconv.MessagingSystemKafka,
-				semconv.MessagingOperationTypeSend,
-				semconv.MessagingOperationName("send"),
-				semconv.MessagingDestinationName(m.Topic),
-				semconv.MessagingClientID(p.cfg.clientID()),
-				semconv.MessagingMessageBodySize(len(m.Value)),
-			))
-		spans[i] = span
-		headers := make([]kafka.Header, 0, len(m.Headers)+2)
+		sd := sends[m.Topic]
+		if sd == nil {
+			sd = &send{}
+			var sctx context.Context
+			sctx, sd.span = p.tracer.Start(ctx, "send "+m.Topic,
+				trace.WithSpanKind(trace.SpanKindProducer),
+				trace.WithAttributes(
+					semconv.MessagingSystemKafka,
+					semconv.MessagingOperationTypeSend,
+					semconv.MessagingOperationName("send"),
+					semconv.MessagingDestinationName(m.Topic),
+					semconv.MessagingClientID(p.cfg.clientID()),
+				))
+			prop.Inject(sctx, headerCarrier{&sd.trace})
+			sends[m.Topic] = sd
+		}
+		sd.count++
+		headers := make([]kafka.Header, 0, len(m.Headers)+len(sd.trace))
 		for _, h := range m.Headers {
 			headers = append(headers, kafka.Header{Key: h.Key, Value: h.Value})
 		}
-		prop.Inject(sctx, headerCarrier{&headers})
+		headers = append(headers, sd.trace...)
 		kms[i] = kafka.Message{Topic: m.Topic, Key: m.Key, Value: m.Value, Headers: headers}
 	}
 
@@ -117,24 +125,47 @@ func (p *Producer) Publish(ctx context.Context, msgs ...Message) error {
 	if !errors.As(err, &perMsg) || len(perMsg) != len(msgs) {
 		perMsg = nil
 	}
-	for i, span := range spans {
-		msgErr := err
-		if perMsg != nil {
-			msgErr = perMsg[i]
+	if perMsg != nil {
+		for i, msgErr := range perMsg {
+			if msgErr != nil {
+				sd := sends[msgs[i].Topic]
+				sd.failed++
+				if sd.err == nil {
+					sd.err = msgErr
+				}
+			}
 		}
-		attrs := []attribute.KeyValue{semconv.MessagingSystemKafka, semconv.MessagingDestinationName(msgs[i].Topic)}
-		if msgErr != nil {
-			span.RecordError(msgErr)
-			span.SetStatus(codes.Error, "publish failed")
-			attrs = append(attrs, semconv.ErrorType(msgErr))
+	} else if err != nil {
+		for _, sd := range sends {
+			sd.failed, sd.err = sd.count, err
 		}
-		p.sent.Add(ctx, 1, metric.WithAttributes(attrs...))
-		span.End()
+	}
+	for topic, sd := range sends {
+		sd.span.SetAttributes(semconv.MessagingBatchMessageCount(sd.count))
+		ok := []attribute.KeyValue{semconv.MessagingSystemKafka, semconv.MessagingDestinationName(topic)}
+		if n := sd.count - sd.failed; n > 0 {
+			p.sent.Add(ctx, int64(n), metric.WithAttributes(ok...))
+		}
+		if sd.failed > 0 {
+			sd.span.RecordError(sd.err)
+			sd.span.SetStatus(codes.Error, "publish failed")
+			p.sent.Add(ctx, int64(sd.failed), metric.WithAttributes(append(ok, semconv.ErrorType(sd.err))...))
+		}
+		sd.span.End()
 	}
 	if err != nil {
 		return fmt.Errorf("bus: publish %d message(s): %w", len(msgs), err)
 	}
 	return nil
+}
+
+// send is what Publish tracks per topic: the span, the trace headers its messages
+// carry, and how many of them were sent and failed.
+type send struct {
+	span          trace.Span
+	trace         []kafka.Header
+	count, failed int
+	err           error
 }
 
 // Close flushes pending writes and releases connections. Publish must not

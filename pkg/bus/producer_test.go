@@ -3,6 +3,7 @@ package bus_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,12 +51,39 @@ func TestNewConsumerRejects(t *testing.T) {
 	if _, err := bus.NewConsumer(bus.ConsumerConfig{}, func(context.Context, bus.Message) error { return nil }); !errors.Is(err, bus.ErrMissingBrokers) {
 		t.Errorf("NewConsumer(empty config): got %v, want ErrMissingBrokers", err)
 	}
+	if _, err := bus.NewBatchConsumer(cfg, nil); err == nil {
+		t.Errorf("NewBatchConsumer(nil handler): got nil error, want one")
+	}
+	if _, err := bus.NewBatchConsumer(bus.ConsumerConfig{}, func(context.Context, []bus.Message) error { return nil }); !errors.Is(err, bus.ErrMissingBrokers) {
+		t.Errorf("NewBatchConsumer(empty config): got %v, want ErrMissingBrokers", err)
+	}
 }
 
 // TestConsumerMetrics checks the counters a dashboard relies on: one handled
-// and one dead-lettered message.
+// and one dead-lettered message, with a Handler and with a BatchHandler (whose
+// failed batch is run again message by message).
 func TestConsumerMetrics(t *testing.T) {
 	t.Parallel()
+	tests := []struct {
+		name string
+		// observations of messaging.process.duration: per message, plus
+		// per batch in batch mode (the failed batch, or the ok message's
+		// batch and the bad one's).
+		histCount uint64
+		batch     bool
+	}{
+		{name: "handler", histCount: 2},
+		{name: "batch handler", histCount: 3, batch: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			testConsumerMetrics(t, tt.batch, tt.histCount)
+		})
+	}
+}
+
+func testConsumerMetrics(t *testing.T, batch bool, wantHist uint64) {
 	brokers := bustest.Brokers(t)
 	topic := bustest.Topic(t, brokers, 1)
 	dlq := bustest.Topic(t, brokers, 1)
@@ -75,13 +103,39 @@ func TestConsumerMetrics(t *testing.T) {
 		Topics:  []string{topic},
 	})
 	done := make(chan struct{})
-	c, err := bus.NewConsumer(cfg, func(_ context.Context, m bus.Message) error {
+	var once sync.Once
+	h := func(_ context.Context, m bus.Message) error {
 		if string(m.Value) == "bad" {
-			defer close(done)
 			return bus.Permanent(errors.New("bad payload"))
 		}
 		return nil
-	}, bus.DeadLetter(p, dlq))
+	}
+	// done closes once the dead letter was written: the bad message is then in flight
+	// and its commit counts it before Run returns.
+	dl := bus.DeadLetter(p, dlq)
+	mark := func(next bus.Handler) bus.Handler {
+		return dl(func(ctx context.Context, m bus.Message) error {
+			err := next(ctx, m)
+			if err != nil {
+				defer once.Do(func() { close(done) })
+			}
+			return err
+		})
+	}
+	var c *bus.Consumer
+	var err error
+	if batch {
+		c, err = bus.NewBatchConsumer(cfg, func(ctx context.Context, msgs []bus.Message) error {
+			for _, m := range msgs {
+				if err := h(ctx, m); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, mark)
+	} else {
+		c, err = bus.NewConsumer(cfg, h, mark)
+	}
 	if err != nil {
 		t.Fatalf("NewConsumer: %v", err)
 	}
@@ -146,7 +200,7 @@ func TestConsumerMetrics(t *testing.T) {
 	if got, ok := lag["strata.bus.consumer.lag"]; !ok || got != 0 {
 		t.Errorf("strata.bus.consumer.lag: got %d (recorded %v), want 0 after the last message", got, ok)
 	}
-	if histCount != 2 {
-		t.Errorf("messaging.process.duration: got %d observations, want 2", histCount)
+	if histCount != wantHist {
+		t.Errorf("messaging.process.duration: got %d observations, want %d", histCount, wantHist)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,26 +27,93 @@ const waitFor = 60 * time.Second
 // bus.Consumer against the Kafka cluster at brokers: at-least-once delivery
 // across restarts with no redelivery of committed messages, commit only after
 // handling, dead-lettering of poison messages without blocking the partition,
-// and trace context propagation from producer to handler. Each subtest uses
-// its own topics and groups, so brokers may be shared.
+// and trace context propagation from producer to handler. It runs each of
+// them for the three ways of consuming: a Handler committing every message
+// (the default), a Handler committing every batch (ConsumerConfig.BatchSize),
+// and a BatchHandler (bus.NewBatchConsumer), whose failed batches fall back
+// to one message at a time under the middleware. It also checks bus.Scan.
+// Each subtest uses its own topics and groups, so brokers may be shared.
 func RunConsumerContract(t *testing.T, brokers []string) {
 	t.Helper()
-	t.Run("DeliveryAfterRestart", func(t *testing.T) {
+	for _, m := range modes {
+		prefix := ""
+		if m.name != "" {
+			prefix = m.name + "/"
+		}
+		t.Run(prefix+"DeliveryAfterRestart", func(t *testing.T) {
+			t.Parallel()
+			testDeliveryAfterRestart(t, brokers, m)
+		})
+		t.Run(prefix+"CommitAfterHandling", func(t *testing.T) {
+			t.Parallel()
+			testCommitAfterHandling(t, brokers, m)
+		})
+		t.Run(prefix+"PoisonMessageToDLQ", func(t *testing.T) {
+			t.Parallel()
+			testPoisonMessageToDLQ(t, brokers, m)
+		})
+		t.Run(prefix+"TraceContextPropagated", func(t *testing.T) {
+			t.Parallel()
+			testTraceContextPropagated(t, brokers, m)
+		})
+	}
+	t.Run("ScanToEndOffsets", func(t *testing.T) {
 		t.Parallel()
-		testDeliveryAfterRestart(t, brokers)
+		testScan(t, brokers)
 	})
-	t.Run("CommitAfterHandling", func(t *testing.T) {
-		t.Parallel()
-		testCommitAfterHandling(t, brokers)
-	})
-	t.Run("PoisonMessageToDLQ", func(t *testing.T) {
-		t.Parallel()
-		testPoisonMessageToDLQ(t, brokers)
-	})
-	t.Run("TraceContextPropagated", func(t *testing.T) {
-		t.Parallel()
-		testTraceContextPropagated(t, brokers)
-	})
+}
+
+// mode is a way of consuming under test.
+type mode struct {
+	name string
+	// batchSize, when positive, sets ConsumerConfig.BatchSize.
+	batchSize int
+	// batch runs the handler through bus.NewBatchConsumer: the batch
+	// handler calls it for each message in turn and fails at its first
+	// error.
+	batch bool
+}
+
+var modes = []mode{
+	{name: ""},
+	{name: "CommitBatches", batchSize: 8},
+	{name: "BatchHandler", batchSize: 8, batch: true},
+}
+
+// start runs a consumer of this mode; see the package-level start.
+func (m mode) start(t testing.TB, ctx context.Context, cancel context.CancelFunc, cfg bus.ConsumerConfig, h bus.Handler, mws ...bus.Middleware) *running {
+	t.Helper()
+	if m.batchSize > 0 {
+		cfg.BatchSize = m.batchSize
+		// Long enough that messages published together share a batch.
+		cfg.BatchWait = 100 * time.Millisecond
+	}
+	if !m.batch {
+		return start(t, ctx, cancel, cfg, h, mws...)
+	}
+	var r *running
+	ready := make(chan struct{})
+	c, err := bus.NewBatchConsumer(cfg, func(ctx context.Context, msgs []bus.Message) error {
+		<-ready
+		if n := int64(len(msgs)); n > r.maxBatch.Load() {
+			r.maxBatch.Store(n)
+		}
+		if len(msgs) > cfg.BatchSize {
+			t.Errorf("batch of %d messages, want at most BatchSize %d", len(msgs), cfg.BatchSize)
+		}
+		for _, msg := range msgs {
+			if err := h(ctx, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, mws...)
+	if err != nil {
+		t.Fatalf("NewBatchConsumer: %v", err)
+	}
+	r = run(t, ctx, cancel, c)
+	close(ready)
+	return r
 }
 
 type record struct {
@@ -85,6 +153,8 @@ func (r *recorder) keys() []string {
 type running struct {
 	cancel context.CancelFunc
 	done   chan error
+	// maxBatch is the largest batch a batch-mode handler was given.
+	maxBatch atomic.Int64
 }
 
 func consumerConfig(t testing.TB, brokers []string, group string, tps ...string) bus.ConsumerConfig {
@@ -103,6 +173,12 @@ func start(t testing.TB, ctx context.Context, cancel context.CancelFunc, cfg bus
 	if err != nil {
 		t.Fatalf("NewConsumer: %v", err)
 	}
+	return run(t, ctx, cancel, c)
+}
+
+// run runs c until its context is cancelled.
+func run(t testing.TB, ctx context.Context, cancel context.CancelFunc, c *bus.Consumer) *running {
+	t.Helper()
 	r := &running{cancel: cancel, done: make(chan error, 1)}
 	go func() { r.done <- c.Run(ctx) }()
 	t.Cleanup(func() { r.stop(t) })
@@ -163,7 +239,7 @@ func publish(t testing.TB, ctx context.Context, p *bus.Producer, msgs ...bus.Mes
 	}
 }
 
-func testDeliveryAfterRestart(t *testing.T, brokers []string) {
+func testDeliveryAfterRestart(t *testing.T, brokers []string, m mode) {
 	const total, firstRun = 30, 10
 	topic := Topic(t, brokers, 3)
 	group := Group(t)
@@ -175,24 +251,25 @@ func testDeliveryAfterRestart(t *testing.T, brokers []string) {
 	publish(t, t.Context(), p, msgs...)
 
 	// First consumer: stops itself while handling its firstRun-th message,
-	// which must still be committed (graceful drain).
+	// which must still be committed (graceful drain). A batch handler
+	// finishes its batch, which is committed too.
 	var first recorder
 	ctx1, cancel1 := context.WithCancel(t.Context())
-	r1 := start(t, ctx1, cancel1, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
+	r1 := m.start(t, ctx1, cancel1, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
 		if first.add(m) == firstRun {
 			cancel1()
 		}
 		return nil
 	})
 	r1.wait(t)
-	if got := len(first.snapshot()); got != firstRun {
-		t.Fatalf("first consumer handled %d messages, want %d (it stops after the one that cancels)", got, firstRun)
+	if got := len(first.snapshot()); got != firstRun && (!m.batch || got < firstRun) {
+		t.Fatalf("first consumer handled %d messages, want %d (it stops after the one that cancels, or its batch)", got, firstRun)
 	}
 
 	// Second consumer in the same group resumes after the committed offsets.
 	var second recorder
 	ctx2, cancel2 := context.WithCancel(t.Context())
-	r2 := start(t, ctx2, cancel2, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
+	r2 := m.start(t, ctx2, cancel2, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
 		second.add(m)
 		return nil
 	})
@@ -219,7 +296,10 @@ func testDeliveryAfterRestart(t *testing.T, brokers []string) {
 		}
 		seenSecond[k] = true
 	}
-	if got, want := len(second.keys()), total-firstRun; got != want {
+	if m.batch && max(r1.maxBatch.Load(), r2.maxBatch.Load()) < 2 {
+		t.Errorf("largest batch: got %d messages, want several (published together)", max(r1.maxBatch.Load(), r2.maxBatch.Load()))
+	}
+	if got, want := len(second.keys()), total-len(first.keys()); got != want {
 		t.Errorf("second consumer handled %d messages, want %d", got, want)
 	}
 	// Per partition, offsets arrive in order.
@@ -234,7 +314,7 @@ func testDeliveryAfterRestart(t *testing.T, brokers []string) {
 
 var errTransient = errors.New("bustest: transient failure")
 
-func testCommitAfterHandling(t *testing.T, brokers []string) {
+func testCommitAfterHandling(t *testing.T, brokers []string, m mode) {
 	tests := []struct {
 		name string
 		mws  func(dlq bus.Publisher, dlqTopic string) []bus.Middleware
@@ -265,7 +345,7 @@ func testCommitAfterHandling(t *testing.T, brokers []string) {
 			var mu sync.Mutex
 			attempts := 0
 			ctx1, cancel1 := context.WithCancel(t.Context())
-			r1 := start(t, ctx1, cancel1, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
+			r1 := m.start(t, ctx1, cancel1, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
 				if string(m.Value) == "1" {
 					mu.Lock()
 					defer mu.Unlock()
@@ -284,7 +364,9 @@ func testCommitAfterHandling(t *testing.T, brokers []string) {
 				t.Errorf("failing message ran %d times, want >= 3 (retried)", attempts)
 			}
 			mu.Unlock()
-			if got, want := values(handled.snapshot()), []int64{0}; !slices.Equal(got, want) {
+			// A failed batch runs again message by message: message 0
+			// may be handled twice, never committed unhandled.
+			if got, want := m.distinct(values(handled.snapshot())), []int64{0}; !slices.Equal(got, want) {
 				t.Fatalf("first consumer handled offsets %v, want %v", got, want)
 			}
 
@@ -292,7 +374,7 @@ func testCommitAfterHandling(t *testing.T, brokers []string) {
 			// and message 0 does not.
 			var again recorder
 			ctx2, cancel2 := context.WithCancel(t.Context())
-			r2 := start(t, ctx2, cancel2, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
+			r2 := m.start(t, ctx2, cancel2, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
 				again.add(m)
 				return nil
 			}, tt.mws(p, dlqTopic)...)
@@ -305,6 +387,16 @@ func testCommitAfterHandling(t *testing.T, brokers []string) {
 	}
 }
 
+// distinct drops repeated offsets in batch mode, where a failed batch is run
+// again message by message (offsets arrive in order, so repeats are
+// adjacent); other modes deliver a handled message once.
+func (m mode) distinct(offsets []int64) []int64 {
+	if !m.batch {
+		return offsets
+	}
+	return slices.Compact(offsets)
+}
+
 func values(recs []record) []int64 {
 	out := make([]int64, len(recs))
 	for i, r := range recs {
@@ -313,7 +405,7 @@ func values(recs []record) []int64 {
 	return out
 }
 
-func testPoisonMessageToDLQ(t *testing.T, brokers []string) {
+func testPoisonMessageToDLQ(t *testing.T, brokers []string, md mode) {
 	topic := Topic(t, brokers, 1)
 	dlqTopic := Topic(t, brokers, 1)
 	group := Group(t)
@@ -334,7 +426,7 @@ func testPoisonMessageToDLQ(t *testing.T, brokers []string) {
 	var mu sync.Mutex
 	attempts := map[int64]int{}
 	ctx, cancel := context.WithCancel(t.Context())
-	r := start(t, ctx, cancel, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
+	r := md.start(t, ctx, cancel, consumerConfig(t, brokers, group, topic), func(_ context.Context, m bus.Message) error {
 		mu.Lock()
 		attempts[m.Offset]++
 		mu.Unlock()
@@ -351,15 +443,17 @@ func testPoisonMessageToDLQ(t *testing.T, brokers []string) {
 	}, bus.DeadLetter(p, dlqTopic),
 		bus.Retry(bus.RetryPolicy{MaxAttempts: maxAttempts, InitialBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}),
 		bus.Recover(Logger(t)))
-	eventually(t, "the messages after the poison ones", func() bool { return len(handled.snapshot()) == 3 })
+	eventually(t, "the messages after the poison ones", func() bool { return len(md.distinct(values(handled.snapshot()))) == 3 })
 	r.stop(t)
 
-	if got, want := values(handled.snapshot()), []int64{0, 4, 5}; !slices.Equal(got, want) {
+	if got, want := md.distinct(values(handled.snapshot())), []int64{0, 4, 5}; !slices.Equal(got, want) {
 		t.Errorf("handled offsets %v, want %v", got, want)
 	}
 	mu.Lock()
 	for off, want := range map[int64]int{1: 1, 2: 1, 3: maxAttempts} {
-		if got := attempts[off]; got != want {
+		// In batch mode the failing batch ran each message at most once
+		// before the message-by-message pass.
+		if got := attempts[off]; got != want && (!md.batch || got != want+1) {
 			t.Errorf("offset %d (%s) ran %d times, want %d", off, kinds[off], got, want)
 		}
 	}
@@ -430,7 +524,7 @@ func testPoisonMessageToDLQ(t *testing.T, brokers []string) {
 	}
 }
 
-func testTraceContextPropagated(t *testing.T, brokers []string) {
+func testTraceContextPropagated(t *testing.T, brokers []string, m mode) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
 	t.Cleanup(func() {
@@ -450,7 +544,7 @@ func testTraceContextPropagated(t *testing.T, brokers []string) {
 	cfg := consumerConfig(t, brokers, Group(t), topic)
 	cfg.TracerProvider = tp
 	ctx, cancel := context.WithCancel(t.Context())
-	r := start(t, ctx, cancel, cfg, func(ctx context.Context, _ bus.Message) error {
+	r := m.start(t, ctx, cancel, cfg, func(ctx context.Context, _ bus.Message) error {
 		_, span := tracer.Start(ctx, "handler work")
 		span.End()
 		close(done)
@@ -474,6 +568,10 @@ func testTraceContextPropagated(t *testing.T, brokers []string) {
 	if handler == nil {
 		t.Fatalf("no handler span recorded")
 	}
+	if m.batch {
+		checkBatchTrace(t, byID, handler, topic, root.SpanContext())
+		return
+	}
 	if got, want := handler.SpanContext().TraceID(), root.SpanContext().TraceID(); got != want {
 		t.Errorf("handler span trace id %v, want the producing request's %v", got, want)
 	}
@@ -496,5 +594,87 @@ func testTraceContextPropagated(t *testing.T, brokers []string) {
 	}
 	if last := chain[len(chain)-1]; last != "request(internal)" {
 		t.Errorf("handler span ancestry %v: want it to end at the producing request", chain)
+	}
+}
+
+// checkBatchTrace checks that the handler of a batch runs under a consumer
+// span that continues, or links to, the span that sent the message in the
+// producing request's trace.
+func checkBatchTrace(t *testing.T, byID map[trace.SpanID]sdktrace.ReadOnlySpan, handler sdktrace.ReadOnlySpan, topic string, root trace.SpanContext) {
+	t.Helper()
+	batch := byID[handler.Parent().SpanID()]
+	if batch == nil || batch.SpanKind() != trace.SpanKindConsumer || batch.Name() != "process "+topic {
+		t.Fatalf("handler span's parent: got %v, want the consumer span process %s", batch, topic)
+	}
+	var linked bool
+	if sent := byID[batch.Parent().SpanID()]; sent != nil && sent.SpanKind() == trace.SpanKindProducer &&
+		sent.Name() == "send "+topic && batch.SpanContext().TraceID() == root.TraceID() {
+		linked = true // the batch continues the trace of its first message
+	}
+	for _, l := range batch.Links() {
+		sent := byID[l.SpanContext.SpanID()]
+		if sent != nil && sent.SpanKind() == trace.SpanKindProducer && sent.Name() == "send "+topic && l.SpanContext.TraceID() == root.TraceID() {
+			linked = true
+		}
+	}
+	if !linked {
+		t.Errorf("batch span parent %v, links %v: want it under or linked to the producer span of the request's trace %v", batch.Parent(), batch.Links(), root.TraceID())
+	}
+}
+
+func testScan(t *testing.T, brokers []string) {
+	topic := Topic(t, brokers, 3)
+	empty := Topic(t, brokers, 2)
+	p := Producer(t, brokers, bus.ProducerConfig{})
+	var msgs []bus.Message
+	for i := range 40 {
+		msgs = append(msgs, bus.Message{Topic: topic, Key: []byte(fmt.Sprintf("k%d", i%7)), Value: []byte(fmt.Sprintf("v%02d", i))})
+	}
+	publish(t, t.Context(), p, msgs...)
+	cfg := bus.Config{Brokers: brokers, Logger: Logger(t)}
+
+	var got []string
+	last := map[int]int64{}
+	inFn := false
+	err := bus.Scan(t.Context(), cfg, topic, func(_ context.Context, m bus.Message) error {
+		if inFn {
+			t.Errorf("Scan called fn concurrently")
+		}
+		inFn = true
+		defer func() { inFn = false }()
+		if prev, ok := last[m.Partition]; ok && m.Offset <= prev {
+			t.Errorf("partition %d: offset %d after %d, want increasing", m.Partition, m.Offset, prev)
+		}
+		last[m.Partition] = m.Offset
+		got = append(got, string(m.Value))
+		if len(got) == 20 {
+			// Written after the call: beyond the end offsets Scan took.
+			publish(t, t.Context(), p, bus.Message{Topic: topic, Key: []byte("late"), Value: []byte("late")})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Scan: %v", err)
+	}
+	slices.Sort(got)
+	var want []string
+	for _, m := range msgs {
+		want = append(want, string(m.Value))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Scan: got %v, want %v (every record up to the end offsets at the call, nothing later)", got, want)
+	}
+
+	if err := bus.Scan(t.Context(), cfg, empty, func(context.Context, bus.Message) error {
+		return errors.New("no records expected")
+	}); err != nil {
+		t.Errorf("Scan of an empty topic: %v", err)
+	}
+	errStop := errors.New("stop")
+	if err := bus.Scan(t.Context(), cfg, topic, func(context.Context, bus.Message) error { return errStop }); !errors.Is(err, errStop) {
+		t.Errorf("Scan with a failing fn: got %v, want %v", err, errStop)
+	}
+	if err := bus.Scan(t.Context(), cfg, Name(t, "strata.test.missing"), func(context.Context, bus.Message) error { return nil }); !errors.Is(err, bus.ErrUnknownTopic) {
+		t.Errorf("Scan of a missing topic: got %v, want %v", err, bus.ErrUnknownTopic)
 	}
 }

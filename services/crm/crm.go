@@ -1,9 +1,12 @@
 // Package crm is the composition root of the CRM service. It opens and migrates its
-// database (PostgreSQL, or SQLite embedded), consumes strata.events.v1,
+// database (PostgreSQL, or SQLite embedded); consumes strata.events.v1,
 // strata.profiles.v1, strata.predictions.v1, strata.segments.v1 and strata.catalog.v1
-// into the customer 360 (package customer), serves CRMService (package api: customers,
-// campaigns and their reports, satisfaction, revenue and creator settlement), relays the campaign outbox to
-// strata.crm.messages.v1 (package outbox) and launches scheduled campaigns.
+// into the customer 360, and carries out right-to-erasure requests from
+// strata.privacy.v1 (package customer); serves CRMService (package api: customers,
+// campaigns and their reports, satisfaction, revenue and creator settlement); relays
+// the campaign outbox to strata.crm.messages.v1 once each message is due (package
+// outbox; quiet hours defer messages); and runs the scheduler: campaigns due at a time,
+// recurring occurrences and segment-entry campaigns (package campaign).
 //
 // Lifecycle: Run starts everything and reports ready once the servers listen; on
 // cancellation it stops consuming (the in-flight message finishes and commits), stops
@@ -44,7 +47,8 @@ type Config struct {
 	// RecommendationAddr is the recommendation service's gRPC address (host:port), used
 	// to fill campaign content with recommended items; none when empty.
 	RecommendationAddr string `env:"STRATA_RECOMMENDATION_ADDR"`
-	// SchedulerInterval is how often scheduled campaigns are checked (10s when 0).
+	// SchedulerInterval is how often scheduled and recurring campaigns and queued segment
+	// entries are handled (10s when 0); a segment entry wakes the scheduler at once.
 	SchedulerInterval time.Duration `env:"STRATA_CRM_SCHEDULER_INTERVAL" envDefault:"10s"`
 	// RelayInterval is how often the outbox relay polls when idle (1s when 0); a launch
 	// wakes it at once.
@@ -63,8 +67,9 @@ var ErrNegativeInterval = errors.New("crm: intervals must not be negative")
 // DefaultConfig returns the defaults; environment variables override them.
 func DefaultConfig() Config {
 	return Config{
-		Server:   server.Config{GRPCAddr: "127.0.0.1:9105", HTTPAddr: "127.0.0.1:8105", ShutdownTimeout: server.DefaultShutdownTimeout},
-		Campaign: campaign.Config{ControlPercent: campaign.DefaultControlPercent, CapPerDay: campaign.DefaultCapPerDay, CapPerWeek: campaign.DefaultCapPerWeek},
+		Server: server.Config{GRPCAddr: "127.0.0.1:9105", HTTPAddr: "127.0.0.1:8105", ShutdownTimeout: server.DefaultShutdownTimeout},
+		Campaign: campaign.Config{ControlPercent: campaign.DefaultControlPercent, CapPerDay: campaign.DefaultCapPerDay, CapPerWeek: campaign.DefaultCapPerWeek,
+			Timezone: "Asia/Shanghai", QuietStart: 21, QuietEnd: 8},
 	}
 }
 
@@ -106,7 +111,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer producer.Close()
 
-	relay := outbox.New(db, producer, outbox.Config{Interval: cfg.RelayInterval, Logger: log})
+	relay := outbox.New(db, producer, outbox.Config{Interval: cfg.RelayInterval, Logger: log, Now: cfg.Campaign.Now})
 	campCfg := cfg.Campaign
 	campCfg.Logger = log
 	if cfg.RecommendationAddr != "" {
@@ -128,7 +133,9 @@ func Run(ctx context.Context, cfg Config) error {
 		cc = *cfg.Consumer
 	}
 	cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, topics.GroupCRM, customer.Topics()
-	consumer, err := bus.NewConsumer(cc, customer.NewHandler(db, log).Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+	handler := customer.NewHandler(db, log)
+	handler.OnSegmentEntry(campaigns.WakeScheduler)
+	consumer, err := bus.NewConsumer(cc, handler.Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 	if err != nil {
 		return fmt.Errorf("crm: consumer: %w", err)
 	}
@@ -148,13 +155,8 @@ type recommender struct {
 	c recommendationv1.RecommendationServiceClient
 }
 
-// recommendTimeout bounds one call: a launch must not stall on a slow recommender, it
-// sends the message without items instead.
-const recommendTimeout = 200 * time.Millisecond
-
+// Recommend asks for n items; the campaign service bounds the call with its timeout.
 func (r recommender) Recommend(ctx context.Context, userID string, n int) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, recommendTimeout)
-	defer cancel()
 	resp, err := r.c.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: userID, Scene: recommendationv1.Scene_SCENE_EMAIL, N: int32(n)})
 	if err != nil {
 		return nil, err

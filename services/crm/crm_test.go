@@ -75,6 +75,9 @@ func start(t *testing.T, dbCfg store.Config) *running {
 	cfg.Consumer = &tuning
 	cfg.RelayInterval = 50 * time.Millisecond
 	cfg.Campaign.ControlPercent = 10
+	// Quiet hours off: the test waits for messages at any time of day (deferral has its
+	// own tests in package campaign).
+	cfg.Campaign.QuietStart, cfg.Campaign.QuietEnd = 0, 0
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- crm.Run(ctx, cfg) }()

@@ -1,8 +1,10 @@
 // Package gateway is the composition root of the gateway: the one front door of the suite
 // for client apps, operators and the CLI. It serves every API over gRPC and REST/JSON,
-// authenticates API keys and authorises scopes, forwards calls to the services that own
-// them, forwards the Segment HTTP API to ingest and serves the OpenAPI document. Its
-// /healthz answers 200 only when every service behind it is ready.
+// authenticates API keys (persisted in PostgreSQL or SQLite, package keystore), meters
+// them with per-key rate limits, authorises scopes and audits admin actions (package
+// auth), forwards calls to the services that own them, forwards the Segment HTTP API to
+// ingest, answers CORS for web clients and serves the OpenAPI document. Its /healthz
+// answers 200 only when every service behind it is ready and the key store answers.
 package gateway
 
 import (
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -25,7 +28,10 @@ import (
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
 	"github.com/stratahq/strata/services/gateway/auth"
+	"github.com/stratahq/strata/services/gateway/console"
+	"github.com/stratahq/strata/services/gateway/keystore"
 	"github.com/stratahq/strata/services/gateway/proxy"
+	"github.com/stratahq/strata/services/gateway/ratelimit"
 	"github.com/stratahq/strata/services/gateway/rest"
 )
 
@@ -33,6 +39,7 @@ import (
 var (
 	ErrMissingBackend  = errors.New("gateway: every backend address is required")
 	ErrMissingAdminKey = errors.New("gateway: at least one admin key is required (STRATA_GATEWAY_ADMIN_KEYS)")
+	ErrNegativeLimit   = errors.New("gateway: rate limit, burst and key cache TTL must not be negative")
 )
 
 // Config configures the gateway.
@@ -46,8 +53,21 @@ type Config struct {
 	PredictionAddr     string `env:"STRATA_PREDICTION_ADDR"`
 	RecommendationAddr string `env:"STRATA_RECOMMENDATION_ADDR"`
 	CRMAddr            string `env:"STRATA_CRM_ADDR"`
-	// AdminKeys are secrets accepted with the admin scope (comma-separated).
+	// AdminKeys are secrets accepted with the admin scope (comma-separated). They are
+	// held in memory only, not rate-limited and not revocable through the API: they
+	// bootstrap the keys created through it.
 	AdminKeys []string `env:"STRATA_GATEWAY_ADMIN_KEYS" envSeparator:","`
+	// Keys is where created API keys and the audit log are stored.
+	Keys keystore.Config
+	// KeyCacheTTL bounds how long a revocation made on another instance takes to apply.
+	KeyCacheTTL time.Duration `env:"STRATA_GATEWAY_KEY_CACHE_TTL"`
+	// RateLimit and RateBurst are the token bucket of keys created without their own
+	// (requests per second, per gateway instance); RateLimit 0 means unlimited.
+	RateLimit float64 `env:"STRATA_GATEWAY_RATE_LIMIT"`
+	RateBurst int     `env:"STRATA_GATEWAY_RATE_BURST"`
+	// CORSOrigins are the web origins allowed to call the API from a browser
+	// (comma-separated, e.g. https://app.example.com; "*" allows any).
+	CORSOrigins []string `env:"STRATA_GATEWAY_CORS_ORIGINS" envSeparator:","`
 
 	Logger  *slog.Logger `env:"-"`
 	Metrics http.Handler `env:"-"`
@@ -63,8 +83,18 @@ func DefaultConfig() Config {
 		PredictionAddr:     "127.0.0.1:9103",
 		RecommendationAddr: "127.0.0.1:9104",
 		CRMAddr:            "127.0.0.1:9105",
+		KeyCacheTTL:        auth.DefaultCacheTTL,
+		RateLimit:          DefaultRateLimit,
+		RateBurst:          DefaultRateBurst,
 	}
 }
+
+// Default token bucket of created keys: enough for an app's backend, small enough that
+// a leaked client key cannot flood the suite.
+const (
+	DefaultRateLimit = 50
+	DefaultRateBurst = 100
+)
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
@@ -75,6 +105,12 @@ func (c Config) Validate() error {
 	}
 	if len(c.AdminKeys) == 0 || c.AdminKeys[0] == "" {
 		return ErrMissingAdminKey
+	}
+	if c.RateLimit < 0 || c.RateBurst < 0 || c.KeyCacheTTL < 0 {
+		return ErrNegativeLimit
+	}
+	if err := c.Keys.Validate(); err != nil {
+		return err
 	}
 	return c.Server.Validate()
 }
@@ -108,10 +144,17 @@ func Run(ctx context.Context, cfg Config) error {
 		conns[name] = c
 	}
 
-	keys := auth.NewStore()
-	for i, k := range cfg.AdminKeys {
-		keys.Add(fmt.Sprintf("configured-admin-%d", i+1), k, "", gatewayv1.Scope_SCOPE_ADMIN)
+	store, err := keystore.Open(ctx, cfg.Keys)
+	if err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
+	defer store.Close()
+	keys := auth.NewKeys(store, cfg.KeyCacheTTL)
+	for i, k := range cfg.AdminKeys {
+		keys.AddConfigured(fmt.Sprintf("configured-admin-%d", i+1), k, gatewayv1.Scope_SCOPE_ADMIN)
+	}
+	limiter := ratelimit.New(ratelimit.Limit{PerSecond: cfg.RateLimit, Burst: cfg.RateBurst})
+	guard := auth.NewGuard(keys, limiter, store, log)
 
 	router, err := proxy.NewRouter(map[string]grpc.ClientConnInterface{
 		ingestv1.IngestService_ServiceDesc.ServiceName:                 conns["ingest"],
@@ -119,22 +162,26 @@ func Run(ctx context.Context, cfg Config) error {
 		predictionv1.PredictionService_ServiceDesc.ServiceName:         conns["prediction"],
 		recommendationv1.RecommendationService_ServiceDesc.ServiceName: conns["recommendation"],
 		crmv1.CRMService_ServiceDesc.ServiceName:                       conns["crm"],
-	}, auth.Check(keys))
+	}, guard)
 	if err != nil {
 		return err
 	}
-	// Calls to the gateway's own KeyService go through the auth interceptor; calls to
-	// every other service are forwarded by the router, which authorises them itself.
+	// Calls to the gateway's own services go through the guard's interceptor; calls to
+	// every other service are forwarded by the router, which admits them itself. The
+	// interceptor is installed with grpc.UnaryInterceptor, which gRPC runs outside the
+	// server's chain, so that callers are admitted before their requests are validated,
+	// as the router does.
 	srv, err := server.New(cfg.Server, log, server.WithName("gateway"),
 		server.WithMetrics(cfg.Metrics),
-		server.WithUnaryInterceptors(auth.UnaryInterceptor(keys)),
-		server.WithGRPCOptions(grpc.UnknownServiceHandler(router.Handle)),
+		server.WithGRPCOptions(grpc.UnaryInterceptor(guard.UnaryInterceptor()), grpc.UnknownServiceHandler(router.Handle)),
 		server.WithHealthCheck(backendsServing(conns)),
+		server.WithHealthCheck(store.Ping),
 	)
 	if err != nil {
 		return err
 	}
-	gatewayv1.RegisterKeyServiceServer(srv.GRPC(), auth.NewKeyService(keys))
+	gatewayv1.RegisterKeyServiceServer(srv.GRPC(), auth.NewKeyService(keys, limiter, log))
+	gatewayv1.RegisterAuditServiceServer(srv.GRPC(), auth.NewAuditService(store, log))
 
 	if err := srv.Listen(); err != nil {
 		return err
@@ -152,9 +199,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	srv.Handle("/api/", api)
-	srv.Handle("/v1/", segment)
-	srv.Handle("GET /openapi.json", rest.OpenAPI())
+	srv.Handle("/api/", rest.CORS(cfg.CORSOrigins, api))
+	srv.Handle("/v1/", rest.CORS(cfg.CORSOrigins, segment))
+	srv.Handle("GET /openapi.json", rest.CORS(cfg.CORSOrigins, rest.OpenAPI()))
+	srv.Handle("GET "+console.Path, console.Handler())
 	return srv.Run(ctx)
 }
 

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/stratahq/strata/pkg/bus"
 	"github.com/stratahq/strata/pkg/cache"
 	"github.com/stratahq/strata/pkg/server"
@@ -131,6 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 		server.WithName("ingest"),
 		server.WithMetrics(cfg.Metrics),
 		server.WithUnaryInterceptors(grpcapi.Admission(limiter)),
+		server.WithGRPCOptions(grpc.StatsHandler(grpcapi.RequestSizes())),
 		server.WithHealthCheck(led.Ping),
 	)
 	if err != nil {

@@ -159,6 +159,15 @@ var ErrNotReady = errors.New("profile: restoring state")
 // concurrent publishes (segment events, dead letters) share a batch.
 const changelogBatchTimeout = 50 * time.Microsecond
 
+// A consumer batch is at most consumerBatchSize messages, waiting at most
+// consumerBatchWait for them: each batch costs a few round trips to Redis and Kafka
+// whatever its size, so under load batches fill up and the round trips are shared; an
+// event arriving alone waits consumerBatchWait at most.
+const (
+	consumerBatchSize = 2000
+	consumerBatchWait = 5 * time.Millisecond
+)
+
 // Run consumes and serves until ctx is done, then drains and returns.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
@@ -185,8 +194,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("profile: %w", err)
 	}
 	defer rdb.Close()
-	// The updater publishes one profile at a time and waits for the acknowledgement: a
-	// batch timeout would only add to every event's latency.
+	// The updater publishes a consumer batch's profiles in one call and waits for the
+	// acknowledgement: a batch timeout would only add to every batch's latency.
 	producer, err := bus.NewProducer(bus.ProducerConfig{Config: cfg.Kafka, BatchTimeout: changelogBatchTimeout})
 	if err != nil {
 		return fmt.Errorf("profile: producer: %w", err)
@@ -216,12 +225,13 @@ func Run(ctx context.Context, cfg Config) error {
 	sweeper := sweep.New(sweep.Config{RFMInterval: cfg.Profile.RFMInterval, PollInterval: cfg.Profile.SegmentPollInterval, Owner: owner,
 		ClusterK: cfg.Profile.ClusterK, Clusters: clusters},
 		st, registry, compiler, deriver, bounds, up.PublishSegmentEvents, now, log)
-	ccfg := bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Predictions}}
+	ccfg := bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Predictions},
+		BatchSize: consumerBatchSize, BatchWait: consumerBatchWait}
 	if cfg.TuneConsumer != nil {
 		ccfg = cfg.TuneConsumer(ccfg)
 	}
-	consumer, err := bus.NewConsumer(ccfg,
-		up.Handle,
+	consumer, err := bus.NewBatchConsumer(ccfg,
+		up.HandleBatch,
 		bus.Reliable(producer, bus.RetryPolicy{}, log)...,
 	)
 	if err != nil {

@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -195,9 +197,6 @@ func TestKillAndTakeOver(t *testing.T) {
 	if err := producer.Publish(ctx, bus.Message{Topic: shared.SegmentDefinitions, Key: []byte("buyers"), Value: b}); err != nil {
 		t.Fatal(err)
 	}
-	if err := producer.Publish(ctx, append(w.events, w.predictions...)...); err != nil {
-		t.Fatal(err)
-	}
 	// Both runs score with the same RFM boundaries: calibrated at the fixed time, they
 	// are not recalibrated during the test.
 	bounds := &profilev1.RfmBoundaries{Recency: []int64{5, 15, 30, 60}, Frequency: []int64{1, 2, 3, 4},
@@ -211,6 +210,22 @@ func TestKillAndTakeOver(t *testing.T) {
 		}
 		stores[db] = s
 	}
+
+	// The events arrive over a few seconds, so that the kill below lands while the
+	// instances are busy, whatever their speed.
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		tick := time.NewTicker(40 * time.Millisecond)
+		defer tick.Stop()
+		for chunk := range slices.Chunk(append(w.events, w.predictions...), 25) {
+			if err := producer.Publish(ctx, chunk...); err != nil {
+				t.Errorf("publish the workload: %v", err)
+				return
+			}
+			<-tick.C
+		}
+	}()
 
 	// Two instances share the group: A in this process, B in a child process.
 	a := start(t, takeover.config(bustest.Logger(t)))
@@ -236,6 +251,7 @@ func TestKillAndTakeOver(t *testing.T) {
 	kill()
 	killedAt, _ := progress(t, stores[takeoverDB])
 	t.Logf("killed the second instance after %d of %d events", killedAt, total)
+	<-published
 	waitDone(t, stores[takeoverDB], w, 3*time.Minute)
 	if t.Failed() {
 		t.Logf("child output:\n%s", stderr.String())
@@ -267,8 +283,8 @@ func TestKillAndTakeOver(t *testing.T) {
 		if err != nil {
 			t.Fatalf("clean profile of %s: %v", user, err)
 		}
-		if !proto.Equal(got, want) {
-			t.Errorf("profile of %s after the takeover differs from the clean pass:\n got %v\nwant %v", user, got, want)
+		if d := profileDiff(want, got); d != "" {
+			t.Errorf("profile of %s after the takeover differs from the clean pass (-clean +takeover):\n%s", user, d)
 		}
 		gm, _ := stores[takeoverDB].Memberships(ctx, user)
 		wm, _ := stores[cleanDB].Memberships(ctx, user)
@@ -302,8 +318,8 @@ func TestKillAndTakeOver(t *testing.T) {
 	}
 	for _, user := range w.users {
 		want, _ := stores[cleanDB].Get(ctx, user)
-		if got := latest[user]; !proto.Equal(got, want) {
-			t.Errorf("changelog's latest profile of %s: got version %d, want %d", user, got.GetVersion(), want.GetVersion())
+		if got := latest[user]; profileDiff(want, got) != "" {
+			t.Errorf("changelog's latest profile of %s (-redis +changelog):\n%s", user, profileDiff(want, got))
 		}
 	}
 
@@ -313,6 +329,11 @@ func TestKillAndTakeOver(t *testing.T) {
 	if !slices.Equal(gotEvents, wantEvents) || len(wantEvents) == 0 {
 		t.Errorf("segment events: got %d distinct, want the clean pass's %d", len(gotEvents), len(wantEvents))
 	}
+}
+
+// profileDiff compares two profiles field by field, exactly.
+func profileDiff(want, got *profilev1.Profile) string {
+	return cmp.Diff(want, got, protocmp.Transform())
 }
 
 func uniq(s []string) []string {

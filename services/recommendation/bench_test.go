@@ -27,7 +27,7 @@ func BenchmarkRecommendGRPC(b *testing.B) {
 // measures cached Recommend calls of those users from 8 goroutines per CPU; it reports
 // the latency percentiles besides ns/op (which is per call, across all goroutines).
 func benchRecommendGRPC(b *testing.B, brokers []string, redis cache.Config) {
-	tp := Topics{Events: bustest.Topic(b, brokers, 3), Catalog: bustest.Topic(b, brokers, 3), Group: bustest.Group(b)}
+	tp := Topics{Events: bustest.Topic(b, brokers, 3), Catalog: bustest.Topic(b, brokers, 3), Segments: bustest.Topic(b, brokers, 3), SegmentDefinitions: bustest.Topic(b, brokers, 1), Group: bustest.Group(b)}
 	conn := startService(b, Config{
 		Kafka: bus.Config{Brokers: brokers}, Redis: redis, Topics: tp, TrainDelay: time.Hour, TrainInterval: time.Hour,
 		Engine: &engine.Config{RedisTimeout: time.Second},

@@ -1,6 +1,7 @@
 // Package recommendation is the composition root of the recommendation service: it
-// consumes strata.events.v1 and strata.catalog.v1 (consumer group strata-recommendation)
-// into its Redis store, trains its models in-process on a timer and on demand, keeps
+// consumes strata.events.v1, strata.catalog.v1, strata.segments.v1 and
+// strata.segment-definitions.v1 (consumer group strata-recommendation) into its Redis
+// store, trains its models in-process on a timer and on demand, keeps
 // every active user's candidate list precomputed in Redis, and serves
 // RecommendationService (Recommend, SimilarItems, Popular, Train). See package engine
 // for the serving rules and the memory limits of training, and package evaluation for the
@@ -34,7 +35,7 @@ import (
 // Topics names the topics and group the service consumes; empty fields are the suite's
 // (tests use their own).
 type Topics struct {
-	Events, Catalog, Group string
+	Events, Catalog, Segments, SegmentDefinitions, Group string
 }
 
 func (t Topics) withDefaults() Topics {
@@ -43,6 +44,12 @@ func (t Topics) withDefaults() Topics {
 	}
 	if t.Catalog == "" {
 		t.Catalog = topics.Catalog
+	}
+	if t.Segments == "" {
+		t.Segments = topics.Segments
+	}
+	if t.SegmentDefinitions == "" {
+		t.SegmentDefinitions = topics.SegmentDefinitions
 	}
 	if t.Group == "" {
 		t.Group = topics.GroupRecommendation
@@ -65,8 +72,8 @@ type Config struct {
 	MaxEASEItems int     `env:"STRATA_RECOMMENDATION_MAX_EASE_ITEMS"`
 	// HalfLife is the half-life of interaction weights (0: 30 days).
 	HalfLife time.Duration `env:"STRATA_RECOMMENDATION_HALF_LIFE"`
-	// Variants lists the A/B variants as name:model:share%, comma-separated, e.g.
-	// "ease:ease:50,itemknn:itemknn:50" (the default).
+	// Variants lists the A/B variants as name:model:share%, comma-separated, models
+	// being ease, itemknn or als, e.g. "ease:ease:50,itemknn:itemknn:50" (the default).
 	Variants string `env:"STRATA_RECOMMENDATION_VARIANTS"`
 
 	// Engine, when set, overrides the settings above (tests).
@@ -159,7 +166,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	tp := cfg.Topics.withDefaults()
-	ec.CatalogTopic = tp.Catalog
+	ec.CatalogTopic, ec.SegmentsTopic, ec.SegmentDefinitionsTopic = tp.Catalog, tp.Segments, tp.SegmentDefinitions
 
 	if err := bus.EnsureTopics(ctx, cfg.Kafka, topics.All()...); err != nil {
 		return fmt.Errorf("recommendation: ensure topics: %w", err)
@@ -184,7 +191,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer producer.Close()
 	consumer, err := bus.NewConsumer(
-		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Catalog}},
+		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Catalog, tp.Segments, tp.SegmentDefinitions}},
 		eng.Handle,
 		bus.Reliable(producer, bus.RetryPolicy{}, log)...,
 	)

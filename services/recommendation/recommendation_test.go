@@ -38,7 +38,8 @@ func TestConfigValidate(t *testing.T) {
 		{"no brokers", func(c *Config) { c.Kafka.Brokers = nil }, bus.ErrMissingBrokers},
 		{"variants do not parse", func(c *Config) { c.Variants = "ease:50" }, ErrBadVariants},
 		{"variants do not add up", func(c *Config) { c.Variants = "a:ease:30,b:itemknn:30" }, engine.ErrBadVariants},
-		{"unknown model", func(c *Config) { c.Variants = "a:als:100" }, engine.ErrBadVariants},
+		{"unknown model", func(c *Config) { c.Variants = "a:bpr:100" }, engine.ErrBadVariants},
+		{"als variant", func(c *Config) { c.Variants = "a:als:50,b:ease:50" }, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,6 +24,7 @@ import (
 	"github.com/stratahq/strata/pkg/cache"
 	"github.com/stratahq/strata/pkg/server"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
+	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/engine"
@@ -36,7 +37,7 @@ import (
 // similar items come from the trained model. Unit tests run it on the embedded stack,
 // integration tests on real Kafka and Redis.
 func runServiceScenario(t *testing.T, brokers []string, redis cache.Config) {
-	tp := Topics{Events: bustest.Topic(t, brokers, 3), Catalog: bustest.Topic(t, brokers, 3), Group: bustest.Group(t)}
+	tp := Topics{Events: bustest.Topic(t, brokers, 3), Catalog: bustest.Topic(t, brokers, 3), Segments: bustest.Topic(t, brokers, 3), SegmentDefinitions: bustest.Topic(t, brokers, 1), Group: bustest.Group(t)}
 	conn := startService(t, Config{
 		Kafka: bus.Config{Brokers: brokers}, Redis: redis, Topics: tp,
 		TrainDelay: time.Hour, TrainInterval: time.Hour,
@@ -133,6 +134,34 @@ func runServiceScenario(t *testing.T, brokers []string, redis cache.Config) {
 			t.Errorf("SimilarItems(a1): got %s, want the other art courses", r.GetItemId())
 		}
 	}
+
+	// Segments through Kafka: the art buyers are in a segment, and a new member of it gets
+	// what the segment likes once the models retrain, in the segment's name.
+	seg, newbie := item("artists"), item("newbie")
+	var segMsgs []bus.Message
+	for _, u := range []string{"u01", "u03", "u05", "u07", "u09", "u11", "newbie"} {
+		b, err := proto.Marshal(&profilev1.SegmentEvent{UserId: item(u), SegmentId: seg, Type: profilev1.SegmentEventType_SEGMENT_EVENT_TYPE_ENTER})
+		if err != nil {
+			t.Fatal(err)
+		}
+		segMsgs = append(segMsgs, bus.Message{Topic: tp.Segments, Key: []byte(item(u)), Value: b})
+	}
+	def, err := proto.Marshal(&profilev1.Segment{SegmentId: seg, Name: "Artists " + sfx, Rule: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	segMsgs = append(segMsgs, bus.Message{Topic: tp.SegmentDefinitions, Key: []byte(seg), Value: def})
+	if err := p.Publish(ctx, segMsgs...); err != nil {
+		t.Fatalf("publish segment events: %v", err)
+	}
+	eventually(t, 60*time.Second, "a new segment member's list of what the segment likes", func() bool {
+		if _, err := client.Train(ctx, &recommendationv1.TrainRequest{Wait: true}); err != nil {
+			return false
+		}
+		got, err := client.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: newbie, N: 3})
+		return err == nil && got.GetSource() == "segment" && len(got.GetItems()) == 3 &&
+			strings.HasPrefix(got.GetItems()[0].GetItemId(), "a") && got.GetItems()[0].GetReason() == "popular with learners in Artists "+sfx
+	})
 }
 
 func event(t testing.TB, topic, user, name string, props map[string]any) bus.Message {

@@ -25,6 +25,7 @@ import (
 	"github.com/stratahq/strata/services/crm"
 	crmstore "github.com/stratahq/strata/services/crm/store"
 	"github.com/stratahq/strata/services/gateway"
+	"github.com/stratahq/strata/services/gateway/keystore"
 	"github.com/stratahq/strata/services/ingest"
 	"github.com/stratahq/strata/services/prediction"
 	"github.com/stratahq/strata/services/profile"
@@ -74,8 +75,12 @@ type Endpoints struct {
 	RedisAddr string
 }
 
-// Embedded reports whether Kafka runs in-process.
-func (c Config) Embedded() bool { return len(c.Brokers) == 0 }
+// Embedded reports whether the suite runs on in-process stand-ins alone (no Kafka,
+// Redis or PostgreSQL address given): only then are the development keys accepted, so
+// that they never reach data on real infrastructure.
+func (c Config) Embedded() bool {
+	return len(c.Brokers) == 0 && len(c.RedisAddrs) == 0 && c.PostgresURL == ""
+}
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
@@ -105,6 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		cfg.WriteKeys[DevWriteKey] = "dev"
 		cfg.AdminKeys = append(cfg.AdminKeys, DevAdminKey)
+	}
+	if len(cfg.Brokers) == 0 {
 		k, err := devstack.StartKafka(ctx, devstack.KafkaConfig{Logger: log.With("component", "kfake")})
 		if err != nil {
 			return err
@@ -135,6 +142,12 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("strata: data dir: %w", err)
 		}
 		store.SQLitePath = filepath.Join(dir, "crm.db")
+	}
+	// The gateway's keys and audit log live beside the CRM's data, in a database of
+	// their own (each service owns its data).
+	keys := keystore.Config{PostgresURL: cfg.PostgresURL}
+	if store.SQLitePath != "" {
+		keys.SQLitePath = filepath.Join(filepath.Dir(store.SQLitePath), "gateway.db")
 	}
 
 	kafka := bus.Config{Brokers: cfg.Brokers}
@@ -176,7 +189,7 @@ func Run(ctx context.Context, cfg Config) error {
 	gw.IngestURL = "http://" + srvs["ingest"].HTTPListener.Addr().String()
 	gw.IngestAddr, gw.ProfileAddr, gw.PredictionAddr = addr("ingest"), addr("profile"), addr("prediction")
 	gw.RecommendationAddr, gw.CRMAddr = addr("recommendation"), addr("crm")
-	gw.AdminKeys = cfg.AdminKeys
+	gw.AdminKeys, gw.Keys = cfg.AdminKeys, keys
 	gw.Logger, gw.Metrics = log, cfg.Metrics
 
 	// Topics are created once, before the services start, so they do not race to.

@@ -15,9 +15,16 @@
 // messaged would drain the variants of recently messaged users while the control kept
 // them, and bias the comparison.
 //
-// Not yet supported: recurring and segment-entry schedules, quiet hours. Recommended
-// items are fetched during the launch transaction, one call per treated user with a
-// short timeout; a slow recommender makes launches slow rather than wrong.
+// Recommended items are fetched before the launch transaction opens (see prefetch):
+// with bounded concurrency, a timeout per call and no items as the fallback, so the
+// transaction, which holds the launch lock, never waits on another service.
+//
+// Schedules: now, at a time, recurring (every occurrence a campaign of its own, see
+// schedule.go) or on segment entry (entries queued with the segment change and handled
+// by the scheduler, each user once). Frequency caps are rolling windows of 24 hours and
+// 7 days per channel. Quiet hours are local to each user (profile trait "timezone",
+// else Config.Timezone): a message due inside them gets a due time at their end and
+// waits in the outbox until then; nothing is dropped.
 //
 // A Service is safe for concurrent use; launches are serialised by the store.
 package campaign
@@ -74,6 +81,17 @@ type Config struct {
 	CapPerWeek int `env:"STRATA_CRM_CAP_PER_WEEK" envDefault:"3"`
 	// Recommender fills content with recommended items; nil leaves them out.
 	Recommender Recommender `env:"-"`
+	// RecommendConcurrency bounds the recommendation calls in flight during a launch
+	// (8); RecommendTimeout bounds each (200ms), after which the message goes without
+	// items.
+	RecommendConcurrency int           `env:"STRATA_CRM_RECOMMEND_CONCURRENCY" envDefault:"8"`
+	RecommendTimeout     time.Duration `env:"STRATA_CRM_RECOMMEND_TIMEOUT" envDefault:"200ms"`
+	// Timezone is the IANA zone of users whose profile names none (UTC when empty).
+	Timezone string `env:"STRATA_CRM_TIMEZONE" envDefault:"Asia/Shanghai"`
+	// QuietStart and QuietEnd are the default quiet hours, local to each user: messages
+	// due from QuietStart:00 to QuietEnd:00 are deferred to QuietEnd:00 (equal: none).
+	QuietStart int `env:"STRATA_CRM_QUIET_START" envDefault:"21"`
+	QuietEnd   int `env:"STRATA_CRM_QUIET_END" envDefault:"8"`
 	// Now is the clock; time.Now when nil.
 	Now    func() time.Time `env:"-"`
 	Logger *slog.Logger     `env:"-"`
@@ -89,6 +107,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CapPerWeek == 0 {
 		c.CapPerWeek = DefaultCapPerWeek
+	}
+	if c.RecommendConcurrency <= 0 {
+		c.RecommendConcurrency = DefaultRecommendConcurrency
+	}
+	if c.RecommendTimeout <= 0 {
+		c.RecommendTimeout = DefaultRecommendTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -108,7 +132,10 @@ func (c Config) Validate() error {
 	if c.CapPerDay < 0 || c.CapPerWeek < 0 {
 		return errors.New("campaign: frequency caps must not be negative")
 	}
-	return nil
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		return fmt.Errorf("campaign: time zone %q: %w", c.Timezone, err)
+	}
+	return Quiet{Start: c.QuietStart, End: c.QuietEnd}.validate()
 }
 
 // Store is what the Service needs of the repository; *store.Store implements it.
@@ -121,6 +148,13 @@ type Store interface {
 	Candidates(ctx context.Context, q store.TargetQuery) ([]store.Candidate, error)
 	Launch(ctx context.Context, id string, now time.Time, plan store.Planner) (store.Campaign, error)
 	ArmStats(ctx context.Context, q store.ArmQuery) ([]store.ArmStats, error)
+	Activate(ctx context.Context, id string, next, now time.Time) (store.Campaign, error)
+	Advance(ctx context.Context, id string, run int, next, now time.Time) (bool, error)
+	CompleteExpired(ctx context.Context, now time.Time) error
+	SegmentEntries(ctx context.Context, limit int) ([]store.SegmentEntry, error)
+	DeleteSegmentEntries(ctx context.Context, es []store.SegmentEntry) error
+	TriggeredCampaigns(ctx context.Context, segmentID string) ([]store.Campaign, error)
+	AddToAudience(ctx context.Context, id string, now time.Time, plan store.Planner) (int, error)
 }
 
 // Service manages campaigns.
@@ -128,6 +162,17 @@ type Service struct {
 	store    Store
 	cfg      Config
 	launched func()
+	loc      *time.Location
+	wake     chan struct{}
+}
+
+// WakeScheduler makes RunScheduler run at once (a segment entry arrived); it never
+// blocks.
+func (s *Service) WakeScheduler() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // New returns a Service. onLaunch, when not nil, is called after every launch (to wake
@@ -139,7 +184,12 @@ func New(s Store, cfg Config, onLaunch func()) (*Service, error) {
 	if onLaunch == nil {
 		onLaunch = func() {}
 	}
-	return &Service{store: s, cfg: cfg.withDefaults(), launched: onLaunch}, nil
+	cfg = cfg.withDefaults()
+	loc, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: time zone: %w", err)
+	}
+	return &Service{store: s, cfg: cfg, launched: onLaunch, loc: loc, wake: make(chan struct{}, 1)}, nil
 }
 
 // ControlPercent is the global control share in force.
@@ -177,6 +227,12 @@ func (s *Service) Create(ctx context.Context, def *crmv1.Campaign) (*crmv1.Campa
 	}
 	rec := store.Campaign{ID: d.CampaignId, Name: d.Name, State: store.StateDraft, Channel: ChannelName(d.Channel),
 		Definition: b, CreatedAt: now, UpdatedAt: now}
+	if sc := d.GetSchedule(); sc.GetType() == crmv1.ScheduleType_SCHEDULE_TYPE_SEGMENT_ENTRY {
+		rec.TriggerSegment = sc.GetTriggerSegmentId()
+	}
+	if u := d.GetSchedule().GetUntil(); u != nil {
+		rec.Until = u.AsTime()
+	}
 	err = s.store.CreateCampaign(ctx, rec)
 	if errors.Is(err, store.ErrExists) {
 		old, gerr := s.store.Campaign(ctx, d.CampaignId)
@@ -211,6 +267,10 @@ func decode(rec store.Campaign) (*crmv1.Campaign, error) {
 		c.LaunchedAt = timestamppb.New(rec.LaunchedAt)
 	}
 	c.AudienceSize, c.ControlPercent = rec.AudienceSize, int32(rec.ControlPercent)
+	c.Runs, c.ParentCampaignId = int32(rec.Runs), rec.ParentID
+	if rec.State == store.StateActive && !rec.ScheduledAt.IsZero() {
+		c.NextRunAt = timestamppb.New(rec.ScheduledAt)
+	}
 	return &c, nil
 }
 
@@ -224,6 +284,10 @@ func stateOf(s string) crmv1.CampaignState {
 		return crmv1.CampaignState_CAMPAIGN_STATE_LAUNCHED
 	case store.StateCancelled:
 		return crmv1.CampaignState_CAMPAIGN_STATE_CANCELLED
+	case store.StateActive:
+		return crmv1.CampaignState_CAMPAIGN_STATE_ACTIVE
+	case store.StateCompleted:
+		return crmv1.CampaignState_CAMPAIGN_STATE_COMPLETED
 	}
 	return crmv1.CampaignState_CAMPAIGN_STATE_UNSPECIFIED
 }
@@ -284,7 +348,13 @@ func (s *Service) List(ctx context.Context, pageSize int, token string) ([]*crmv
 }
 
 func (s *Service) planner(rec store.Campaign, def *crmv1.Campaign, now time.Time) (*planner, error) {
-	return newPlanner(rec.ID, def, s.cfg.ControlPercent, caps{perDay: s.cfg.CapPerDay, perWeek: s.cfg.CapPerWeek}, now, s.cfg.Recommender)
+	p, err := newPlanner(rec.ID, def, s.cfg.ControlPercent, caps{perDay: s.cfg.CapPerDay, perWeek: s.cfg.CapPerWeek}, now, s.cfg.Recommender)
+	if err != nil {
+		return nil, err
+	}
+	p.quiet = quietOf(def, Quiet{Start: s.cfg.QuietStart, End: s.cfg.QuietEnd})
+	p.zones = &zones{fallback: s.loc, cache: map[string]*time.Location{}}
+	return p, nil
 }
 
 // Preview evaluates a campaign's target now, without writing anything.
@@ -315,6 +385,10 @@ func (s *Service) Launch(ctx context.Context, id string) (*crmv1.Campaign, error
 		return nil, err
 	}
 	now := s.now()
+	switch def.GetSchedule().GetType() {
+	case crmv1.ScheduleType_SCHEDULE_TYPE_RECURRING, crmv1.ScheduleType_SCHEDULE_TYPE_SEGMENT_ENTRY:
+		return s.activate(ctx, rec, def, now)
+	}
 	if at := def.GetSchedule().GetAt().AsTime(); def.GetSchedule().GetType() == crmv1.ScheduleType_SCHEDULE_TYPE_AT && at.After(now) {
 		switch rec.State {
 		case store.StateScheduled:
@@ -355,6 +429,29 @@ func (s *Service) launchNow(ctx context.Context, rec store.Campaign, def *crmv1.
 	if err != nil {
 		return nil, err
 	}
+	items := prefetched{}
+	if p.wantsItems() {
+		// The target is read once outside the transaction to know whom to ask for
+		// items; the transaction reads it again under the launch lock, which is what
+		// frequency caps need.
+		cands, err := s.store.Candidates(ctx, p.query())
+		if err != nil {
+			return nil, fmt.Errorf("campaign: target: %w", err)
+		}
+		pv, users := p.split(cands)
+		if pv.TreatedTotal() == 0 {
+			return nil, ErrEmptyTarget
+		}
+		var failed int64
+		items, failed, err = p.prefetch(ctx, users, s.cfg.RecommendConcurrency, s.cfg.RecommendTimeout)
+		if err != nil {
+			return nil, fmt.Errorf("campaign: launch %s abandoned while fetching recommendations: %w", rec.ID, err)
+		}
+		if failed > 0 {
+			s.cfg.Logger.WarnContext(ctx, "recommendations unavailable for some users, sent without items",
+				"campaign_id", rec.ID, "users", failed)
+		}
+	}
 	out, err := s.store.Launch(ctx, rec.ID, now, func(ctx context.Context, _ store.Campaign, cands func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
 		got, err := cands(p.query())
 		if err != nil {
@@ -364,7 +461,7 @@ func (s *Service) launchNow(ctx context.Context, rec store.Campaign, def *crmv1.
 		if pv.TreatedTotal() == 0 {
 			return store.LaunchPlan{}, ErrEmptyTarget
 		}
-		return p.build(ctx, users)
+		return p.build(users, items)
 	})
 	switch {
 	case errors.Is(err, store.ErrAlreadyLaunched):
@@ -389,9 +486,10 @@ func (s *Service) stateErr(err error) error {
 	return fmt.Errorf("campaign: %w", err)
 }
 
-// Cancel cancels a draft or scheduled campaign.
+// Cancel cancels a draft, scheduled or active campaign: an active one stops recurring or
+// taking segment entries; what it launched stays.
 func (s *Service) Cancel(ctx context.Context, id string) (*crmv1.Campaign, error) {
-	rec, err := s.store.SetCampaignState(ctx, id, []string{store.StateDraft, store.StateScheduled}, store.StateCancelled, time.Time{}, s.now())
+	rec, err := s.store.SetCampaignState(ctx, id, []string{store.StateDraft, store.StateScheduled, store.StateActive}, store.StateCancelled, time.Time{}, s.now())
 	if err != nil {
 		return nil, s.stateErr(err)
 	}
@@ -408,7 +506,18 @@ func (s *Service) LaunchDue(ctx context.Context) error {
 	}
 	var errs []error
 	for _, id := range ids {
-		_, err := s.Launch(ctx, id)
+		rec, def, err := s.get(ctx, id)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if rec.State == store.StateActive {
+			if err := s.runOccurrence(ctx, rec, def); err != nil {
+				errs = append(errs, fmt.Errorf("occurrence of %s: %w", id, err))
+			}
+			continue
+		}
+		_, err = s.Launch(ctx, id)
 		switch {
 		case err == nil:
 		case errors.Is(err, ErrEmptyTarget):
@@ -423,7 +532,8 @@ func (s *Service) LaunchDue(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// RunScheduler launches due campaigns every interval until ctx is done.
+// RunScheduler launches due campaigns and occurrences, and messages segment entries,
+// every interval (and when woken by WakeScheduler) until ctx is done.
 func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -431,10 +541,14 @@ func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) erro
 		if err := s.LaunchDue(ctx); err != nil && ctx.Err() == nil {
 			s.cfg.Logger.ErrorContext(ctx, "scheduled launches failed", "error", err)
 		}
+		if err := s.HandleSegmentEntries(ctx); err != nil && ctx.Err() == nil {
+			s.cfg.Logger.ErrorContext(ctx, "segment-entry campaigns failed", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-s.wake:
 		}
 	}
 }
@@ -446,7 +560,7 @@ func (s *Service) Report(ctx context.Context, id string) (*crmv1.CampaignReport,
 	if err != nil {
 		return nil, err
 	}
-	if rec.State != store.StateLaunched {
+	if rec.State != store.StateLaunched && (rec.TriggerSegment == "" || rec.LaunchedAt.IsZero()) {
 		return nil, fmt.Errorf("%w: campaign %s is %s, not launched", ErrState, id, rec.State)
 	}
 	goal := def.GetGoal().GetEvent()

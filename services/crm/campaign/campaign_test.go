@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,31 +31,21 @@ func openStore(t testing.TB) *store.Store {
 }
 
 // seed creates n users u0000… in segment "all"; every 10th has no email consent, user
-// 7 is on the do-not-contact list, even users are in "even"; propensity is k/n.
+// 7 is on the do-not-contact list, even users are in "even"; propensity is k/n. It
+// bulk-loads them (one COPY-like transaction): seeding is the slow part of these tests.
 func seed(t testing.TB, s *store.Store, n int) {
 	t.Helper()
 	ctx := context.Background()
-	_, err := s.Apply(ctx, store.Position{Topic: "seed"}, func(ctx context.Context, tx *store.Tx) error {
-		for k := range n {
-			u := fmt.Sprintf("u%04d", k)
-			if err := tx.PutProfile(ctx, store.ProfileSnapshot{UserID: u, Version: 1, RFMTier: "Loyal", Consent: map[string]bool{"email": k%10 != 9, "sms": true}}); err != nil {
-				return err
-			}
-			if err := tx.PutPrediction(ctx, store.Prediction{UserID: u, PurchasePropensity: float64(k) / float64(n), ScoredAt: now}); err != nil {
-				return err
-			}
-			if err := tx.ApplySegmentChange(ctx, store.SegmentChange{UserID: u, SegmentID: "all", Enter: true, ProfileVersion: 1}); err != nil {
-				return err
-			}
-			if k%2 == 0 {
-				if err := tx.ApplySegmentChange(ctx, store.SegmentChange{UserID: u, SegmentID: "even", Enter: true, ProfileVersion: 1}); err != nil {
-					return err
-				}
-			}
+	cs := make([]store.ImportedCustomer, n)
+	for k := range n {
+		segs := []string{"all"}
+		if k%2 == 0 {
+			segs = append(segs, "even")
 		}
-		return nil
-	})
-	if err != nil {
+		cs[k] = store.ImportedCustomer{UserID: fmt.Sprintf("u%04d", k), RFMTier: "Loyal", Consent: map[string]bool{"email": k%10 != 9, "sms": true},
+			Prediction: &store.Prediction{PurchasePropensity: float64(k) / float64(n), ScoredAt: now}, Segments: segs}
+	}
+	if err := s.ImportCustomers(ctx, cs, now); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.SetDoNotContact(ctx, "u0007", true, "asked", now); err != nil {
@@ -135,18 +126,7 @@ func TestValidateNamesTheField(t *testing.T) {
 			t.Parallel()
 			c := basic("c1")
 			tt.mutate(c)
-			err := campaign.Validate(c, now)
-			var inv *campaign.InvalidError
-			if !errors.As(err, &inv) {
-				t.Fatalf("got %v, want *InvalidError", err)
-			}
-			found := false
-			for _, v := range inv.Violations {
-				found = found || v.Field == tt.field
-			}
-			if !found {
-				t.Errorf("violations %+v do not name %s", inv.Violations, tt.field)
-			}
+			wantViolation(t, campaign.Validate(c, now), tt.field)
 		})
 	}
 	if err := campaign.Validate(basic("c1"), now); err != nil {
@@ -155,6 +135,21 @@ func TestValidateNamesTheField(t *testing.T) {
 	if err := campaign.Validate(nil, now); err == nil {
 		t.Errorf("nil campaign: got nil error")
 	}
+}
+
+// wantViolation fails unless err is an *InvalidError naming field.
+func wantViolation(t *testing.T, err error, field string) {
+	t.Helper()
+	var inv *campaign.InvalidError
+	if !errors.As(err, &inv) {
+		t.Fatalf("got %v, want *InvalidError", err)
+	}
+	for _, v := range inv.Violations {
+		if v.Field == field {
+			return
+		}
+	}
+	t.Errorf("violations %+v do not name %s", inv.Violations, field)
 }
 
 func TestBuckets(t *testing.T) {
@@ -509,70 +504,188 @@ func TestScheduledLaunch(t *testing.T) {
 	}
 }
 
-// cancellingRecommender cancels the launch's context after a number of calls: a crash
-// (SIGTERM, lost connection) in the middle of message generation.
-type cancellingRecommender struct {
-	after  int
-	calls  int
-	cancel context.CancelFunc
+// txWatch wraps the store to see the launch transaction: inTx is set while it is open,
+// and crashInTx, when set, is called once the plan is built, before anything is written.
+type txWatch struct {
+	*store.Store
+	inTx      atomic.Bool
+	crashInTx func()
 }
 
-func (r *cancellingRecommender) Recommend(_ context.Context, userID string, n int) ([]string, error) {
-	r.calls++
-	if r.calls == r.after {
-		r.cancel()
+func (w *txWatch) Launch(ctx context.Context, id string, at time.Time, plan store.Planner) (store.Campaign, error) {
+	return w.Store.Launch(ctx, id, at, func(ctx context.Context, c store.Campaign, cands func(store.TargetQuery) ([]store.Candidate, error)) (store.LaunchPlan, error) {
+		w.inTx.Store(true)
+		defer w.inTx.Store(false)
+		p, err := plan(ctx, c, cands)
+		if err == nil && w.crashInTx != nil {
+			w.crashInTx()
+		}
+		return p, err
+	})
+}
+
+// fakeRecommender recommends "rec-for-<user>", fails for the users in fail, and calls
+// onCall with the number of calls so far. It records whether it was ever called while
+// the launch transaction was open.
+type fakeRecommender struct {
+	watch    *txWatch
+	fail     map[string]bool
+	onCall   func(n int64)
+	calls    atomic.Int64
+	calledTx atomic.Bool
+}
+
+func (r *fakeRecommender) Recommend(ctx context.Context, userID string, n int) ([]string, error) {
+	if r.watch != nil && r.watch.inTx.Load() {
+		r.calledTx.Store(true)
+	}
+	k := r.calls.Add(1)
+	if r.onCall != nil {
+		r.onCall(k)
+	}
+	if r.fail[userID] {
+		return nil, errors.New("recommender unavailable")
 	}
 	return []string{"rec-for-" + userID}, nil
 }
 
 func TestCrashMidLaunchLosesNothing(t *testing.T) {
 	t.Parallel()
-	s := openStore(t)
-	seed(t, s, 300)
-	def := basic("crash")
-	def.Content.Recommendations = 1
+	tests := []struct {
+		name string
+		// crash cancels the launch's context: during the recommendation prefetch (before
+		// the transaction) or inside the transaction once the plan is built.
+		inTx bool
+	}{{"while fetching recommendations", false}, {"inside the launch transaction", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t)
+			seed(t, s, 300)
+			def := basic("crash")
+			def.Content.Recommendations = 1
 
-	ctx, cancel := context.WithCancel(context.Background())
-	rec := &cancellingRecommender{after: 100, cancel: cancel}
-	svc := newService(t, s, campaign.Config{Recommender: rec})
-	if _, err := svc.Create(context.Background(), def); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := svc.Launch(ctx, "crash"); err == nil {
-		t.Fatalf("launch cancelled midway: got nil error")
-	}
-	if rec.calls < 100 {
-		t.Fatalf("recommender called %d times, want at least 100", rec.calls)
-	}
-	bg := context.Background()
-	if c, _ := svc.Get(bg, "crash"); c.GetState() != crmv1.CampaignState_CAMPAIGN_STATE_DRAFT {
-		t.Errorf("state after the crash: got %v, want draft", c.GetState())
-	}
-	if a, _ := s.Audience(bg, "crash"); len(a) != 0 {
-		t.Errorf("audience after the crash: got %d rows, want none", len(a))
-	}
-	if m, _ := s.Messages(bg, "crash"); len(m) != 0 {
-		t.Errorf("outbox after the crash: got %d messages, want none", len(m))
-	}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			w := &txWatch{Store: s}
+			rec := &fakeRecommender{watch: w}
+			if tt.inTx {
+				w.crashInTx = cancel
+			} else {
+				rec.onCall = func(n int64) {
+					if n == 100 {
+						cancel()
+					}
+				}
+			}
+			svc := newService(t, w, campaign.Config{Recommender: rec, RecommendConcurrency: 4})
+			if _, err := svc.Create(context.Background(), def); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Launch(ctx, "crash"); !errors.Is(err, context.Canceled) {
+				t.Fatalf("launch cancelled midway: got %v, want context.Canceled", err)
+			}
+			if rec.calls.Load() < 100 {
+				t.Fatalf("recommender called %d times, want at least 100", rec.calls.Load())
+			}
+			bg := context.Background()
+			if c, _ := svc.Get(bg, "crash"); c.GetState() != crmv1.CampaignState_CAMPAIGN_STATE_DRAFT {
+				t.Errorf("state after the crash: got %v, want draft", c.GetState())
+			}
+			if a, _ := s.Audience(bg, "crash"); len(a) != 0 {
+				t.Errorf("audience after the crash: got %d rows, want none", len(a))
+			}
+			if m, _ := s.Messages(bg, "crash"); len(m) != 0 {
+				t.Errorf("outbox after the crash: got %d messages, want none", len(m))
+			}
 
-	// The restarted service launches in full.
-	svc2 := newService(t, s, campaign.Config{Recommender: &cancellingRecommender{after: -1, cancel: func() {}}})
-	pv, err := svc2.Preview(bg, "crash")
-	if err != nil {
-		t.Fatal(err)
+			// The restarted service launches in full.
+			w2 := &txWatch{Store: s}
+			rec2 := &fakeRecommender{watch: w2}
+			svc2 := newService(t, w2, campaign.Config{Recommender: rec2})
+			pv, err := svc2.Preview(bg, "crash")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc2.Launch(bg, "crash"); err != nil {
+				t.Fatalf("launch after restart: %v", err)
+			}
+			msgs, _ := s.Messages(bg, "crash")
+			if int64(len(msgs)) != pv.TreatedTotal() {
+				t.Errorf("messages after restart: got %d, want %d", len(msgs), pv.TreatedTotal())
+			}
+			for _, m := range msgs {
+				var cm crmv1.CampaignMessage
+				if err := proto.Unmarshal(m.Payload, &cm); err != nil || len(cm.GetItemIds()) != 1 || cm.GetItemIds()[0] != "rec-for-"+m.UserID {
+					t.Errorf("message to %s: items %v %v", m.UserID, cm.GetItemIds(), err)
+				}
+			}
+			if rec.calledTx.Load() || rec2.calledTx.Load() {
+				t.Errorf("the recommender was called while the launch transaction was open")
+			}
+		})
 	}
-	if _, err := svc2.Launch(bg, "crash"); err != nil {
-		t.Fatalf("launch after restart: %v", err)
+}
+
+// slowRecommender blocks until the call's context ends for the users in slow.
+type slowRecommender struct{ slow map[string]bool }
+
+func (r slowRecommender) Recommend(ctx context.Context, userID string, n int) ([]string, error) {
+	if r.slow[userID] {
+		<-ctx.Done()
+		return nil, ctx.Err()
 	}
-	msgs, _ := s.Messages(bg, "crash")
-	if int64(len(msgs)) != pv.TreatedTotal() {
-		t.Errorf("messages after restart: got %d, want %d", len(msgs), pv.TreatedTotal())
+	return []string{"rec-for-" + userID}, nil
+}
+
+func TestRecommenderFailuresFallBackToNoItems(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		rec  func(bad map[string]bool) campaign.Recommender
+	}{
+		{"errors", func(bad map[string]bool) campaign.Recommender { return &fakeRecommender{fail: bad} }},
+		{"timeouts", func(bad map[string]bool) campaign.Recommender { return slowRecommender{slow: bad} }},
 	}
-	for _, m := range msgs {
-		var cm crmv1.CampaignMessage
-		if err := proto.Unmarshal(m.Payload, &cm); err != nil || len(cm.GetItemIds()) != 1 || cm.GetItemIds()[0] != "rec-for-"+m.UserID {
-			t.Errorf("message to %s: items %v %v", m.UserID, cm.GetItemIds(), err)
-		}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := openStore(t)
+			seed(t, s, 60)
+			bad := map[string]bool{"u0002": true, "u0010": true, "u0020": true}
+			svc := newService(t, s, campaign.Config{ControlPercent: 1, Recommender: tt.rec(bad), RecommendTimeout: 20 * time.Millisecond})
+			def := basic("fallback")
+			def.Content.Recommendations = 3
+			ctx := context.Background()
+			if _, err := svc.Create(ctx, def); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Launch(ctx, "fallback"); err != nil {
+				t.Fatalf("launch with a failing recommender: %v", err)
+			}
+			msgs, _ := s.Messages(ctx, "fallback")
+			if len(msgs) == 0 {
+				t.Fatal("no messages")
+			}
+			without := 0
+			for _, m := range msgs {
+				var cm crmv1.CampaignMessage
+				if err := proto.Unmarshal(m.Payload, &cm); err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case bad[m.UserID] && len(cm.GetItemIds()) != 0:
+					t.Errorf("message to %s: got items %v, want none (the recommender failed)", m.UserID, cm.GetItemIds())
+				case bad[m.UserID]:
+					without++
+				case len(cm.GetItemIds()) != 1 || cm.GetItemIds()[0] != "rec-for-"+m.UserID:
+					t.Errorf("message to %s: got items %v", m.UserID, cm.GetItemIds())
+				}
+			}
+			if without == 0 {
+				t.Errorf("no message to a user the recommender failed for: the test checks nothing")
+			}
+		})
 	}
 }
 

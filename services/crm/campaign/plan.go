@@ -189,6 +189,20 @@ func (p Preview) TreatedTotal() int64 {
 	return n
 }
 
+// wantsItems reports whether some variant's content asks for recommended items that
+// a recommender can fill.
+func (p *planner) wantsItems() bool {
+	if p.recommender == nil {
+		return false
+	}
+	for _, v := range p.variants {
+		if v.recommend > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // caps are the effective frequency caps.
 type caps struct{ perDay, perWeek int }
 
@@ -205,6 +219,8 @@ type planner struct {
 	coupon         string
 	now            time.Time
 	recommender    Recommender
+	quiet          Quiet
+	zones          *zones
 }
 
 func newPlanner(id string, def *crmv1.Campaign, controlPercent int, defaults caps, now time.Time, rec Recommender) (*planner, error) {
@@ -301,7 +317,7 @@ func (p *planner) split(cands []store.Candidate) (Preview, []assigned) {
 // build writes the plan: every eligible user in the audience, a message for each
 // treated one. Offers are granted in user-id order until the budget (the face value of
 // the discounts offered) runs out; later users get the message without an offer.
-func (p *planner) build(ctx context.Context, users []assigned) (store.LaunchPlan, error) {
+func (p *planner) build(users []assigned, items prefetched) (store.LaunchPlan, error) {
 	plan := store.LaunchPlan{ControlPercent: p.controlPercent, Audience: make([]store.AudienceMember, 0, len(users))}
 	byName := map[string]*variant{}
 	for i := range p.variants {
@@ -326,11 +342,8 @@ func (p *planner) build(ctx context.Context, users []assigned) (store.LaunchPlan
 					Currency: v.offer.GetCurrency(), Coupon: p.coupon}
 			}
 		}
-		if v.recommend > 0 && p.recommender != nil {
-			items, err := p.recommender.Recommend(ctx, u.cand.UserID, v.recommend)
-			if err == nil {
-				data.Items = items
-			}
+		if v.recommend > 0 {
+			data.Items = items[u.cand.UserID]
 		}
 		msg := &crmv1.CampaignMessage{MessageId: id, CampaignId: p.id, Variant: v.name, UserId: u.cand.UserID,
 			Channel: p.def.GetChannel(), OfferItemId: data.Offer.ItemID, OfferPriceMinor: data.Offer.PriceMinor,
@@ -351,7 +364,8 @@ func (p *planner) build(ctx context.Context, users []assigned) (store.LaunchPlan
 			return store.LaunchPlan{}, err
 		}
 		plan.Messages = append(plan.Messages, store.OutboxMessage{MessageID: id, CampaignID: p.id, UserID: u.cand.UserID,
-			Channel: p.channel, Variant: v.name, DiscountMinor: data.Offer.DiscountMinor, CreatedAt: p.now, Payload: payload})
+			Channel: p.channel, Variant: v.name, DiscountMinor: data.Offer.DiscountMinor, CreatedAt: p.now,
+			DueAt: p.quiet.Defer(p.now, p.zones.of(u.cand.Timezone)), Payload: payload})
 	}
 	return plan, nil
 }

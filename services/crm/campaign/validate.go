@@ -109,19 +109,14 @@ func Validate(c *crmv1.Campaign, now time.Time) error {
 	if len(c.GetVariants()) > 10 {
 		v.add(p+"variants", "at most 10 variants")
 	}
-	switch s := c.GetSchedule(); s.GetType() {
-	case crmv1.ScheduleType_SCHEDULE_TYPE_UNSPECIFIED, crmv1.ScheduleType_SCHEDULE_TYPE_NOW:
-		if s.GetAt() != nil {
-			v.add(p+"schedule.at", "is only for schedule type AT")
+	validateSchedule(v, p+"schedule", c.GetSchedule(), now)
+	if q := c.GetQuietHours(); q != nil {
+		if q.GetStartHour() < 0 || q.GetStartHour() > 23 {
+			v.add(p+"quiet_hours.start_hour", "must be 0 to 23")
 		}
-	case crmv1.ScheduleType_SCHEDULE_TYPE_AT:
-		if s.GetAt() == nil || !s.GetAt().IsValid() {
-			v.add(p+"schedule.at", "is required for schedule type AT")
-		} else if !s.GetAt().AsTime().After(now) {
-			v.add(p+"schedule.at", "must be in the future")
+		if q.GetEndHour() < 0 || q.GetEndHour() > 23 {
+			v.add(p+"quiet_hours.end_hour", "must be 0 to 23")
 		}
-	default:
-		v.add(p+"schedule.type", "unknown schedule type %v", s.GetType())
 	}
 	fc := c.GetFrequencyCap()
 	if fc.GetPerDay() < 0 || fc.GetPerDay() > 100 {
@@ -143,6 +138,74 @@ func Validate(c *crmv1.Campaign, now time.Time) error {
 		return &InvalidError{Violations: v.vs}
 	}
 	return nil
+}
+
+// Bounds of a recurring campaign's interval.
+const (
+	MinEveryMinutes = 60
+	MaxEveryMinutes = 90 * 24 * 60
+)
+
+func validateSchedule(v *validator, f string, s *crmv1.Schedule, now time.Time) {
+	typ := s.GetType()
+	future := func(name string, ts interface {
+		IsValid() bool
+		AsTime() time.Time
+	}) {
+		if !ts.IsValid() {
+			v.add(f+"."+name, "is not a valid time")
+		} else if !ts.AsTime().After(now) {
+			v.add(f+"."+name, "must be in the future")
+		}
+	}
+	recurring := typ == crmv1.ScheduleType_SCHEDULE_TYPE_RECURRING
+	entry := typ == crmv1.ScheduleType_SCHEDULE_TYPE_SEGMENT_ENTRY
+	switch typ {
+	case crmv1.ScheduleType_SCHEDULE_TYPE_UNSPECIFIED, crmv1.ScheduleType_SCHEDULE_TYPE_NOW:
+		if s.GetAt() != nil {
+			v.add(f+".at", "is only for schedule types AT and RECURRING")
+		}
+	case crmv1.ScheduleType_SCHEDULE_TYPE_AT:
+		if s.GetAt() == nil {
+			v.add(f+".at", "is required for schedule type AT")
+		} else {
+			future("at", s.GetAt())
+		}
+	case crmv1.ScheduleType_SCHEDULE_TYPE_RECURRING:
+		if e := s.GetEveryMinutes(); e < MinEveryMinutes || e > MaxEveryMinutes {
+			v.add(f+".every_minutes", "must be %d to %d for a recurring schedule", MinEveryMinutes, MaxEveryMinutes)
+		}
+		if s.GetAt() != nil {
+			future("at", s.GetAt())
+		}
+		if s.GetUntil() == nil {
+			v.add(f+".until", "is required for a recurring schedule")
+		} else if s.GetAt() != nil && s.GetUntil().AsTime().Before(s.GetAt().AsTime()) {
+			v.add(f+".until", "is before at: the campaign would never run")
+		}
+	case crmv1.ScheduleType_SCHEDULE_TYPE_SEGMENT_ENTRY:
+		if n := len(s.GetTriggerSegmentId()); n == 0 || n > 64 {
+			v.add(f+".trigger_segment_id", "must be 1 to 64 characters for a segment-entry schedule")
+		}
+		if s.GetAt() != nil {
+			v.add(f+".at", "is not for segment-entry schedules: they start at launch")
+		}
+	default:
+		v.add(f+".type", "unknown schedule type %v", typ)
+	}
+	if !recurring && s.GetEveryMinutes() != 0 {
+		v.add(f+".every_minutes", "is only for recurring schedules")
+	}
+	if !entry && s.GetTriggerSegmentId() != "" {
+		v.add(f+".trigger_segment_id", "is only for segment-entry schedules")
+	}
+	if s.GetUntil() != nil {
+		if !recurring && !entry {
+			v.add(f+".until", "is only for recurring and segment-entry schedules")
+		} else {
+			future("until", s.GetUntil())
+		}
+	}
 }
 
 func validateTarget(v *validator, f string, t *crmv1.Target) {

@@ -4,7 +4,9 @@
 // (strata.profiles.v1) give the profile snapshot, RFM tier and channel consent;
 // predictions (strata.predictions.v1) the latest scores; segment events
 // (strata.segments.v1) the segment memberships campaigns target; catalog items
-// (strata.catalog.v1) the creator of each item, for reports.
+// (strata.catalog.v1) the creator of each item, for reports. Right-to-erasure requests
+// (strata.privacy.v1) anonymise the user's rows (see store.Tx.EraseUser), keeping every
+// aggregate and amount.
 //
 // [Handler.Handle] is a plain bus handler. It is idempotent: each message is applied in
 // one transaction together with its Kafka position (see store.Store.Apply), so a
@@ -16,6 +18,8 @@ package customer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +34,7 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/crm/store"
 )
@@ -59,7 +64,7 @@ const (
 
 // Topics are the topics a Handler consumes.
 func Topics() []string {
-	return []string{topics.Events, topics.Profiles, topics.Predictions, topics.Segments, topics.Catalog}
+	return []string{topics.Events, topics.Profiles, topics.Predictions, topics.Segments, topics.Catalog, topics.Privacy}
 }
 
 // ErrMissingUser is returned (as a permanent error) for a message naming no user.
@@ -73,8 +78,23 @@ type Applier interface {
 
 // Handler applies consumed messages to the store.
 type Handler struct {
-	store Applier
-	log   *slog.Logger
+	store   Applier
+	log     *slog.Logger
+	now     func() time.Time
+	onEntry func()
+}
+
+// OnSegmentEntry sets fn to be called after a segment entry was applied (to wake the
+// campaign scheduler, which messages entries for segment-entry campaigns). Call it
+// before the handler is used; fn must not block.
+func (h *Handler) OnSegmentEntry(fn func()) { h.onEntry = fn }
+
+// Pseudonym returns a fresh random id to replace an erased user's: random, so that
+// nothing links it back to the user id.
+func Pseudonym() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "erased-" + hex.EncodeToString(b[:])
 }
 
 // NewHandler returns a Handler writing to s.
@@ -82,12 +102,13 @@ func NewHandler(s Applier, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{store: s, log: log}
+	return &Handler{store: s, log: log, now: func() time.Time { return time.Now().UTC() }}
 }
 
 // Handle applies one message; it is a bus.Handler.
 func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 	var fn func(context.Context, *store.Tx) error
+	entered := false
 	switch msg.Topic {
 	case topics.Events:
 		var ev eventv1.Event
@@ -100,8 +121,8 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyEvent(ctx, tx, &ev) }
 	case topics.Profiles:
 		if msg.Value == nil {
-			// A tombstone erases a profile; the CRM keeps its records until erasure
-			// requests (strata.privacy.v1) are handled.
+			// A tombstone erases a profile; the CRM anonymises its rows when the
+			// erasure request itself (strata.privacy.v1) arrives.
 			fn = func(context.Context, *store.Tx) error { return nil }
 			break
 		}
@@ -142,6 +163,7 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 		default:
 			return bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: unknown type %v", msg.Topic, msg.Partition, msg.Offset, e.GetType()))
 		}
+		entered = enter
 		change := store.SegmentChange{UserID: e.GetUserId(), SegmentID: e.GetSegmentId(), Enter: enter,
 			ProfileVersion: e.GetProfileVersion(), At: e.GetOccurredAt().AsTime()}
 		fn = func(ctx context.Context, tx *store.Tx) error { return tx.ApplySegmentChange(ctx, change) }
@@ -159,6 +181,32 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 			return bus.Permanent(fmt.Errorf("catalog item at %s/%d/%d has no id", msg.Topic, msg.Partition, msg.Offset))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return tx.PutCatalogItem(ctx, it) }
+	case topics.Privacy:
+		var r privacyv1.PrivacyRequest
+		if err := bus.DecodeProto(msg, &r); err != nil {
+			return err
+		}
+		user := r.GetUserId()
+		if user == "" {
+			user = string(msg.Key)
+		}
+		if user == "" || r.GetRequestId() == "" {
+			return bus.Permanent(fmt.Errorf("privacy request at %s/%d/%d: user or request id missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+		}
+		if r.GetAction() != privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE {
+			h.log.DebugContext(ctx, "privacy request without an action for the CRM, skipped", "request_id", r.GetRequestId())
+			fn = func(context.Context, *store.Tx) error { return nil }
+			break
+		}
+		at := h.now()
+		fn = func(ctx context.Context, tx *store.Tx) error {
+			e, err := tx.EraseUser(ctx, r.GetRequestId(), user, Pseudonym(), at)
+			if err == nil {
+				// The log names the request, never the user.
+				h.log.InfoContext(ctx, "customer erased", "request_id", r.GetRequestId(), "rows", e.Rows)
+			}
+			return err
+		}
 	default:
 		return bus.Permanent(fmt.Errorf("customer: unexpected topic %q", msg.Topic))
 	}
@@ -168,6 +216,9 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 	}
 	if !applied {
 		h.log.DebugContext(ctx, "message applied before, skipped", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
+	}
+	if applied && entered && h.onEntry != nil {
+		h.onEntry()
 	}
 	return nil
 }
@@ -397,7 +448,7 @@ func applyProfile(ctx context.Context, tx *store.Tx, p *profilev1.Profile) error
 	return tx.PutProfile(ctx, store.ProfileSnapshot{
 		UserID: p.GetUserId(), Version: p.GetVersion(),
 		RFMTier: p.GetRfm().GetTier(), Lifecycle: p.GetLifecycle().GetStage(), ValueTier: p.GetValueTier(),
-		Consent: p.GetConsent(), FirstSeen: timeOf(p.GetFirstSeen().AsTime(), p.GetFirstSeen() != nil),
+		Consent: p.GetConsent(), Timezone: firstString(p.GetTraits().GetFields(), "timezone", "time_zone"), FirstSeen: timeOf(p.GetFirstSeen().AsTime(), p.GetFirstSeen() != nil),
 		LastSeen: timeOf(p.GetLastSeen().AsTime(), p.GetLastSeen() != nil), Snapshot: b,
 		UpdatedAt: timeOf(p.GetUpdatedAt().AsTime(), p.GetUpdatedAt() != nil),
 	})

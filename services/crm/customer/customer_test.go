@@ -15,6 +15,7 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/crm/customer"
 	"github.com/stratahq/strata/services/crm/store"
@@ -277,4 +278,64 @@ func TestRenewalsAndReferralsAreOrders(t *testing.T) {
 	if err != nil || len(act.Sales) != 1 || act.Sales[0].Referrer != "alice" {
 		t.Errorf("alice's sales: got %+v %v, want o1 referred by alice", act.Sales, err)
 	}
+}
+
+func TestPrivacyRequestErasesTheCustomer(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	f := &feed{t: t, h: customer.NewHandler(s, nil), offsets: map[string]int64{}}
+	u := "gdpr-user"
+	f.must(topics.Events, u, track("pe1", u, "Order Completed", t0, map[string]any{"order_id": "po1", "revenue": 19.9, "currency": "CNY"}))
+	f.must(topics.Profiles, u, &profilev1.Profile{UserId: u, Version: 1, Consent: map[string]bool{"email": true}})
+	ctx := context.Background()
+	if _, err := s.Customer(ctx, u, 10); err != nil {
+		t.Fatalf("Customer before erasure: %v", err)
+	}
+	// The key names the user when the value does not.
+	req := &privacyv1.PrivacyRequest{RequestId: "req-9", Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}
+	f.must(topics.Privacy, u, req)
+	if _, err := s.Customer(ctx, u, 10); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Customer after erasure: got %v, want ErrNotFound", err)
+	}
+	e, err := s.Erasure(ctx, "req-9")
+	if err != nil || e.Rows == 0 {
+		t.Errorf("erasure record: got %+v %v", e, err)
+	}
+	rev, err := s.Revenue(ctx, store.RevenueQuery{From: store.Month(t0), To: store.Month(t0), Currency: "CNY"})
+	if err != nil || len(rev) != 1 || rev[0].GMVMinor != 1990 || rev[0].Paying != 1 {
+		t.Errorf("revenue after erasure: got %+v %v, want the order still counted", rev, err)
+	}
+	// Other actions are not the CRM's; a request without an id is dead-lettered.
+	f.must(topics.Privacy, u, &privacyv1.PrivacyRequest{RequestId: "req-10", UserId: u})
+	if err := f.send(topics.Privacy, u, &privacyv1.PrivacyRequest{UserId: u, Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}); !bus.IsPermanent(err) {
+		t.Errorf("request without an id: got %v, want a permanent error", err)
+	}
+}
+
+func TestSegmentEntriesWakeTheScheduler(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	h := customer.NewHandler(s, nil)
+	woken := 0
+	h.OnSegmentEntry(func() { woken++ })
+	f := &feed{t: t, h: h, offsets: map[string]int64{}}
+	f.must(topics.Segments, "u9", &profilev1.SegmentEvent{UserId: "u9", SegmentId: "s", Type: profilev1.SegmentEventType_SEGMENT_EVENT_TYPE_ENTER, ProfileVersion: 1})
+	f.must(topics.Segments, "u9", &profilev1.SegmentEvent{UserId: "u9", SegmentId: "s", Type: profilev1.SegmentEventType_SEGMENT_EVENT_TYPE_EXIT, ProfileVersion: 2})
+	// A redelivery (same offset) applies nothing and wakes nothing.
+	if err := h.Handle(context.Background(), bus.Message{Topic: topics.Segments, Key: []byte("u9"), Offset: 0,
+		Value: mustMarshal(t, &profilev1.SegmentEvent{UserId: "u9", SegmentId: "s", Type: profilev1.SegmentEventType_SEGMENT_EVENT_TYPE_ENTER, ProfileVersion: 1})}); err != nil {
+		t.Fatal(err)
+	}
+	if woken != 1 {
+		t.Errorf("scheduler woken %d times, want once (the entry; not the exit nor the redelivery)", woken)
+	}
+}
+
+func mustMarshal(t *testing.T, m proto.Message) []byte {
+	t.Helper()
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -1,7 +1,8 @@
 // Package outbox relays campaign messages from the CRM's outbox table to Kafka
 // (strata.crm.messages.v1), keyed by user id.
 //
-// The relay reads unpublished rows oldest first, publishes a batch (Publish returns
+// The relay reads unpublished rows that are due (a message deferred past the user's
+// quiet hours waits until then) in due order, publishes a batch (Publish returns
 // only once Kafka acknowledged every message), and only then stamps the rows as
 // published. A crash or cancellation between the two leaves the rows unstamped: the
 // next run publishes them again. Delivery is therefore at least once, never lost, and
@@ -31,7 +32,7 @@ const (
 
 // Store is what the relay needs; *store.Store implements it.
 type Store interface {
-	PendingMessages(ctx context.Context, limit int) ([]store.OutboxMessage, error)
+	PendingMessages(ctx context.Context, now time.Time, limit int) ([]store.OutboxMessage, error)
 	MarkPublished(ctx context.Context, ids []string, at time.Time) error
 }
 
@@ -45,6 +46,8 @@ type Config struct {
 	// Topic is where messages go (strata.crm.messages.v1 when empty).
 	Topic  string
 	Logger *slog.Logger
+	// Now is the clock messages are due by; time.Now when nil.
+	Now func() time.Time
 }
 
 // Relay publishes the outbox.
@@ -69,6 +72,9 @@ func New(s Store, pub bus.Publisher, cfg Config) *Relay {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Relay{store: s, pub: pub, cfg: cfg, wake: make(chan struct{}, 1)}
 }
 
@@ -82,7 +88,7 @@ func (r *Relay) Notify() {
 
 // Flush publishes one batch and reports how many messages it published.
 func (r *Relay) Flush(ctx context.Context) (int, error) {
-	msgs, err := r.store.PendingMessages(ctx, r.cfg.Batch)
+	msgs, err := r.store.PendingMessages(ctx, r.cfg.Now(), r.cfg.Batch)
 	if err != nil || len(msgs) == 0 {
 		return 0, err
 	}
@@ -96,7 +102,7 @@ func (r *Relay) Flush(ctx context.Context) (int, error) {
 	if err := r.pub.Publish(ctx, out...); err != nil {
 		return 0, fmt.Errorf("outbox: publish %d messages: %w", len(out), err)
 	}
-	if err := r.store.MarkPublished(ctx, ids, time.Now()); err != nil {
+	if err := r.store.MarkPublished(ctx, ids, r.cfg.Now()); err != nil {
 		// Published but not stamped: the next flush publishes them again, with the
 		// same ids.
 		return 0, fmt.Errorf("outbox: mark %d messages published: %w", len(ids), err)

@@ -83,7 +83,7 @@ func TestRelayCrashMidwayLosesNothing(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("relay did not stop after its context was cancelled")
 	}
-	pending, err := s.PendingMessages(context.Background(), 10*n)
+	pending, err := s.PendingMessages(context.Background(), t0, 10*n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestRelayCrashMidwayLosesNothing(t *testing.T) {
 	go func() { done <- r2.Run(ctx2) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		p, err := s.PendingMessages(context.Background(), 1)
+		p, err := s.PendingMessages(context.Background(), t0, 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func TestRelayRetriesAfterPublishErrors(t *testing.T) {
 	if _, err := r.Flush(context.Background()); err == nil {
 		t.Fatalf("Flush with a failing publisher: got nil error")
 	}
-	if p, _ := s.PendingMessages(context.Background(), 100); len(p) != 10 {
+	if p, _ := s.PendingMessages(context.Background(), t0, 100); len(p) != 10 {
 		t.Errorf("pending after a failed publish: got %d, want 10", len(p))
 	}
 	rec.SetErr(nil)

@@ -16,6 +16,10 @@ const (
 	StateScheduled = "scheduled"
 	StateLaunched  = "launched"
 	StateCancelled = "cancelled"
+	// StateActive is a recurring campaign between occurrences or a segment-entry
+	// campaign taking entries; StateCompleted one past its end.
+	StateActive    = "active"
+	StateCompleted = "completed"
 )
 
 // Campaign is a stored campaign. Definition is opaque to the store: the service's
@@ -27,15 +31,26 @@ type Campaign struct {
 	ScheduledAt, LaunchedAt  time.Time
 	AudienceSize             int64
 	ControlPercent           int
+	// ParentID is the recurring campaign an occurrence belongs to; Runs counts a
+	// recurring campaign's occurrences.
+	ParentID string
+	Runs     int
+	// TriggerSegment is a segment-entry campaign's segment; Until ends a recurring or
+	// segment-entry campaign (zero: no end).
+	TriggerSegment string
+	Until          time.Time
 }
 
-const campaignCols = `campaign_id, name, state, channel, definition, created_us, updated_us, scheduled_us, launched_us, audience_size, control_percent`
+const campaignCols = `campaign_id, name, state, channel, definition, created_us, updated_us, scheduled_us, launched_us, audience_size, control_percent,
+	parent_id, runs, trigger_segment, until_us`
 
 func scanCampaign(sc interface{ Scan(...any) error }) (Campaign, error) {
 	var c Campaign
-	var created, updated, scheduled, launched int64
-	err := sc.Scan(&c.ID, &c.Name, &c.State, &c.Channel, &c.Definition, &created, &updated, &scheduled, &launched, &c.AudienceSize, &c.ControlPercent)
+	var created, updated, scheduled, launched, until int64
+	err := sc.Scan(&c.ID, &c.Name, &c.State, &c.Channel, &c.Definition, &created, &updated, &scheduled, &launched, &c.AudienceSize, &c.ControlPercent,
+		&c.ParentID, &c.Runs, &c.TriggerSegment, &until)
 	c.CreatedAt, c.UpdatedAt, c.ScheduledAt, c.LaunchedAt = fromMicros(created), fromMicros(updated), fromMicros(scheduled), fromMicros(launched)
+	c.Until = fromMicros(until)
 	return c, err
 }
 
@@ -45,10 +60,10 @@ func (s *Store) CreateCampaign(ctx context.Context, c Campaign) error {
 		c.State = StateDraft
 	}
 	return s.inTx(ctx, func(t *Tx) error {
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO campaigns (`+campaignCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO campaigns (`+campaignCols+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
 			ON CONFLICT (campaign_id) DO NOTHING`,
 			c.ID, c.Name, c.State, c.Channel, c.Definition, micros(c.CreatedAt), micros(c.UpdatedAt), micros(c.ScheduledAt),
-			micros(c.LaunchedAt), c.AudienceSize, c.ControlPercent)
+			micros(c.LaunchedAt), c.AudienceSize, c.ControlPercent, c.ParentID, c.Runs, c.TriggerSegment, micros(c.Until))
 		if err != nil {
 			return fmt.Errorf("store: create campaign: %w", err)
 		}
@@ -93,6 +108,15 @@ func (s *Store) Campaigns(ctx context.Context, limit int, after Cursor) ([]Campa
 	}
 	args = append(args, limit)
 	q += fmt.Sprintf(` ORDER BY created_us DESC, campaign_id DESC LIMIT $%d`, len(args))
+	out, err := s.queryCampaigns(ctx, q, args)
+	if err != nil {
+		return nil, fmt.Errorf("store: campaigns: %w", err)
+	}
+	return out, nil
+}
+
+// queryCampaigns runs a query selecting campaignCols.
+func (s *Store) queryCampaigns(ctx context.Context, q string, args []any) ([]Campaign, error) {
 	var out []Campaign
 	err := each(ctx, s.db, q, args, func(r *sql.Rows) error {
 		c, err := scanCampaign(r)
@@ -102,10 +126,7 @@ func (s *Store) Campaigns(ctx context.Context, limit int, after Cursor) ([]Campa
 		out = append(out, c)
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("store: campaigns: %w", err)
-	}
-	return out, nil
+	return out, err
 }
 
 // SetCampaignState moves a campaign from one of the states in from to state to, with
@@ -139,11 +160,65 @@ func (s *Store) SetCampaignState(ctx context.Context, id string, from []string, 
 	return out, err
 }
 
-// DueCampaigns returns the ids of scheduled campaigns whose time has come.
+// Activate moves a draft campaign to StateActive, starting at now (its launch time),
+// with its next occurrence at next (zero for a segment-entry campaign).
+func (s *Store) Activate(ctx context.Context, id string, next, now time.Time) (Campaign, error) {
+	var out Campaign
+	err := s.inTx(ctx, func(t *Tx) error {
+		res, err := t.tx.ExecContext(ctx, `UPDATE campaigns SET state = $2, scheduled_us = $3, launched_us = $4, updated_us = $4
+			WHERE campaign_id = $1 AND state = $5`, id, StateActive, micros(next), micros(now), StateDraft)
+		if err != nil {
+			return fmt.Errorf("store: activate: %w", err)
+		}
+		c, err := getCampaign(ctx, t.tx, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return fmt.Errorf("campaign %q is %s (%v): %w", id, c.State, err, ErrState)
+		}
+		out = c
+		return nil
+	})
+	return out, err
+}
+
+// Advance records a recurring campaign's occurrence run as done and schedules the next
+// at next, or completes the campaign when next is zero. It is a no-op returning false
+// when the run was recorded before (a retry after a crash, or another instance).
+func (s *Store) Advance(ctx context.Context, id string, run int, next, now time.Time) (bool, error) {
+	state := StateActive
+	if next.IsZero() {
+		state = StateCompleted
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE campaigns SET runs = $2, scheduled_us = $3, state = $4, updated_us = $5
+		WHERE campaign_id = $1 AND state = $6 AND runs = $7`, id, run, micros(next), state, micros(now), StateActive, run-1)
+	if err != nil {
+		return false, fmt.Errorf("store: advance: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: advance: %w", err)
+	}
+	return n == 1, nil
+}
+
+// CompleteExpired completes the active segment-entry campaigns whose end has passed.
+func (s *Store) CompleteExpired(ctx context.Context, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE campaigns SET state = $1, updated_us = $2
+		WHERE state = $3 AND trigger_segment <> '' AND until_us > 0 AND until_us < $2`, StateCompleted, micros(now), StateActive); err != nil {
+		return fmt.Errorf("store: complete expired campaigns: %w", err)
+	}
+	return nil
+}
+
+// DueCampaigns returns the ids of scheduled campaigns, and of active recurring ones,
+// whose time has come.
 func (s *Store) DueCampaigns(ctx context.Context, now time.Time) ([]string, error) {
 	var ids []string
-	err := each(ctx, s.db, `SELECT campaign_id FROM campaigns WHERE state = $1 AND scheduled_us <= $2 ORDER BY scheduled_us, campaign_id`,
-		[]any{StateScheduled, micros(now)}, func(r *sql.Rows) error {
+	err := each(ctx, s.db, `SELECT campaign_id FROM campaigns WHERE (state = $1 OR (state = $3 AND scheduled_us > 0)) AND scheduled_us <= $2
+		ORDER BY scheduled_us, campaign_id`,
+		[]any{StateScheduled, micros(now), StateActive}, func(r *sql.Rows) error {
 			var id string
 			if err := r.Scan(&id); err != nil {
 				return err
@@ -172,8 +247,11 @@ type TargetQuery struct {
 	MinCLVMinor       *int64
 	// Channel is the channel consent and frequency caps are read for.
 	Channel string
-	// DaySince and WeekSince start the frequency-cap windows.
+	// DaySince and WeekSince start the frequency-cap windows (exclusive: a daily
+	// campaign sent 24 hours ago does not count today).
 	DaySince, WeekSince time.Time
+	// UserIDs, when set, narrows the query to these users (segment entries).
+	UserIDs []string
 }
 
 // Candidate is one user a target query selected, with what the remaining rules and
@@ -197,6 +275,8 @@ type Candidate struct {
 	Orders             int64
 	DiscountedOrders   int64
 	RFMTier, Lifecycle string
+	// Timezone is the user's IANA time zone, "" when unknown.
+	Timezone string
 }
 
 // Candidates runs a target query, ordered by user id.
@@ -247,16 +327,19 @@ func candidates(ctx context.Context, db querier, q TargetQuery) ([]Candidate, er
 			COALESCE(f.day_n, 0), COALESCE(f.week_n, 0),
 			CASE WHEN p.user_id IS NULL THEN FALSE ELSE TRUE END,
 			COALESCE(p.purchase_propensity, 0), COALESCE(p.churn_risk, 0), COALESCE(p.clv_minor, 0),
-			COALESCE(c.orders, 0), COALESCE(c.discounted_orders, 0), COALESCE(c.rfm_tier, ''), COALESCE(c.lifecycle, '')
+			COALESCE(c.orders, 0), COALESCE(c.discounted_orders, 0), COALESCE(c.rfm_tier, ''), COALESCE(c.lifecycle, ''), COALESCE(c.timezone, '')
 		FROM (` + members + `) s
 		LEFT JOIN customers c ON c.user_id = s.user_id
 		LEFT JOIN predictions p ON p.user_id = s.user_id
 		LEFT JOIN consents k ON k.user_id = s.user_id AND k.channel = ` + ch + `
-		LEFT JOIN (SELECT a.user_id, SUM(CASE WHEN a.assigned_us >= ` + arg(micros(q.DaySince)) + ` THEN 1 ELSE 0 END) AS day_n, COUNT(*) AS week_n
+		LEFT JOIN (SELECT a.user_id, SUM(CASE WHEN a.assigned_us > ` + arg(micros(q.DaySince)) + ` THEN 1 ELSE 0 END) AS day_n, COUNT(*) AS week_n
 			FROM campaign_audience a JOIN campaigns cc ON cc.campaign_id = a.campaign_id
-			WHERE cc.channel = ` + ch + ` AND a.assigned_us >= ` + arg(micros(q.WeekSince)) + ` GROUP BY a.user_id) f ON f.user_id = s.user_id
+			WHERE cc.channel = ` + ch + ` AND a.assigned_us > ` + arg(micros(q.WeekSince)) + ` GROUP BY a.user_id) f ON f.user_id = s.user_id
 		` + excludedJoin + `
 		WHERE 1 = 1`
+	if len(q.UserIDs) > 0 {
+		query += ` AND s.user_id IN (` + list(q.UserIDs) + `)`
+	}
 	if q.MinPropensity != nil {
 		query += ` AND p.purchase_propensity >= ` + arg(*q.MinPropensity)
 	}
@@ -277,7 +360,7 @@ func candidates(ctx context.Context, db querier, q TargetQuery) ([]Candidate, er
 	err := each(ctx, db, query, args, func(r *sql.Rows) error {
 		var c Candidate
 		if err := r.Scan(&c.UserID, &c.Consent, &c.DoNotContact, &c.Excluded, &c.SentDay, &c.SentWeek, &c.HasPrediction,
-			&c.PurchasePropensity, &c.ChurnRisk, &c.CLVMinor, &c.Orders, &c.DiscountedOrders, &c.RFMTier, &c.Lifecycle); err != nil {
+			&c.PurchasePropensity, &c.ChurnRisk, &c.CLVMinor, &c.Orders, &c.DiscountedOrders, &c.RFMTier, &c.Lifecycle, &c.Timezone); err != nil {
 			return err
 		}
 		out = append(out, c)
@@ -301,6 +384,9 @@ type OutboxMessage struct {
 	Channel, Variant              string
 	DiscountMinor                 int64
 	CreatedAt                     time.Time
+	// DueAt is when the message may be delivered (the end of the user's quiet hours);
+	// the launch time when zero.
+	DueAt time.Time
 	// Payload is the encoded message, published as is.
 	Payload []byte
 	// PublishedAt is set once the relay published the message.
@@ -362,10 +448,14 @@ func (s *Store) Launch(ctx context.Context, id string, now time.Time, plan Plann
 		msgs := slices.SortedFunc(slices.Values(p.Messages), func(a, b OutboxMessage) int { return strings.Compare(a.MessageID, b.MessageID) })
 		rows = make([][]any, len(msgs))
 		for i, m := range msgs {
-			rows[i] = []any{m.MessageID, id, m.UserID, m.Channel, m.Variant, m.DiscountMinor, at, m.Payload, int64(0)}
+			due := micros(m.DueAt)
+			if due < at {
+				due = at
+			}
+			rows[i] = []any{m.MessageID, id, m.UserID, m.Channel, m.Variant, m.DiscountMinor, at, m.Payload, int64(0), due}
 		}
 		if err := t.d.insertRows(ctx, t, "outbox", []string{"message_id", "campaign_id", "user_id", "channel", "variant",
-			"discount_minor", "created_us", "payload", "published_us"}, rows); err != nil {
+			"discount_minor", "created_us", "payload", "published_us", "due_us"}, rows); err != nil {
 			return err
 		}
 		res, err := t.tx.ExecContext(ctx, `UPDATE campaigns SET state = $2, launched_us = $3, updated_us = $3, audience_size = $4, control_percent = $5
@@ -388,17 +478,18 @@ func (s *Store) Launch(ctx context.Context, id string, now time.Time, plan Plann
 	return out, nil
 }
 
-// PendingMessages returns up to limit unpublished outbox messages, oldest first.
-func (s *Store) PendingMessages(ctx context.Context, limit int) ([]OutboxMessage, error) {
+// PendingMessages returns up to limit unpublished messages due at now (deferred ones
+// wait for their time), in due order.
+func (s *Store) PendingMessages(ctx context.Context, now time.Time, limit int) ([]OutboxMessage, error) {
 	var out []OutboxMessage
-	err := each(ctx, s.db, `SELECT message_id, campaign_id, user_id, channel, variant, discount_minor, created_us, payload
-		FROM outbox WHERE published_us = 0 ORDER BY created_us, message_id LIMIT $1`, []any{limit}, func(r *sql.Rows) error {
+	err := each(ctx, s.db, `SELECT message_id, campaign_id, user_id, channel, variant, discount_minor, created_us, due_us, payload
+		FROM outbox WHERE published_us = 0 AND due_us <= $1 ORDER BY due_us, message_id LIMIT $2`, []any{micros(now), limit}, func(r *sql.Rows) error {
 		var m OutboxMessage
-		var at int64
-		if err := r.Scan(&m.MessageID, &m.CampaignID, &m.UserID, &m.Channel, &m.Variant, &m.DiscountMinor, &at, &m.Payload); err != nil {
+		var at, due int64
+		if err := r.Scan(&m.MessageID, &m.CampaignID, &m.UserID, &m.Channel, &m.Variant, &m.DiscountMinor, &at, &due, &m.Payload); err != nil {
 			return err
 		}
-		m.CreatedAt = fromMicros(at)
+		m.CreatedAt, m.DueAt = fromMicros(at), fromMicros(due)
 		out = append(out, m)
 		return nil
 	})
@@ -432,14 +523,14 @@ func (s *Store) MarkPublished(ctx context.Context, ids []string, at time.Time) e
 // Messages returns a campaign's outbox messages ordered by message id.
 func (s *Store) Messages(ctx context.Context, campaignID string) ([]OutboxMessage, error) {
 	var out []OutboxMessage
-	err := each(ctx, s.db, `SELECT message_id, campaign_id, user_id, channel, variant, discount_minor, created_us, payload, published_us
+	err := each(ctx, s.db, `SELECT message_id, campaign_id, user_id, channel, variant, discount_minor, created_us, due_us, payload, published_us
 		FROM outbox WHERE campaign_id = $1 ORDER BY message_id`, []any{campaignID}, func(r *sql.Rows) error {
 		var m OutboxMessage
-		var at, pub int64
-		if err := r.Scan(&m.MessageID, &m.CampaignID, &m.UserID, &m.Channel, &m.Variant, &m.DiscountMinor, &at, &m.Payload, &pub); err != nil {
+		var at, due, pub int64
+		if err := r.Scan(&m.MessageID, &m.CampaignID, &m.UserID, &m.Channel, &m.Variant, &m.DiscountMinor, &at, &due, &m.Payload, &pub); err != nil {
 			return err
 		}
-		m.CreatedAt, m.PublishedAt = fromMicros(at), fromMicros(pub)
+		m.CreatedAt, m.DueAt, m.PublishedAt = fromMicros(at), fromMicros(due), fromMicros(pub)
 		out = append(out, m)
 		return nil
 	})

@@ -135,7 +135,9 @@ type ProfileSnapshot struct {
 	Version                       int64
 	RFMTier, Lifecycle, ValueTier string
 	// Consent is the opt-in per channel; it replaces the stored consents.
-	Consent   map[string]bool
+	Consent map[string]bool
+	// Timezone is the user's IANA time zone ("" when unknown), for quiet hours.
+	Timezone  string
 	FirstSeen time.Time
 	LastSeen  time.Time
 	// Snapshot is the encoded profile, returned as is by Customer.
@@ -186,11 +188,26 @@ func (t *Tx) TouchCustomer(ctx context.Context, userID string, at time.Time) err
 	if err != nil {
 		return fmt.Errorf("store: touch customer: %w", err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO activity_months (month, user_id) VALUES ($1, $2) ON CONFLICT (month, user_id) DO NOTHING`,
-		Month(at), userID); err != nil {
+	// Most events fall in a month already recorded: only a new month goes through the
+	// roll-ups.
+	var known int
+	err = t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM activity_months WHERE month = $1 AND user_id = $2`, Month(at), userID).Scan(&known)
+	if err != nil {
 		return fmt.Errorf("store: activity month: %w", err)
 	}
-	return nil
+	if known > 0 {
+		return nil
+	}
+	_, err = t.rollup(ctx, userID, func() (bool, error) {
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO activity_months (month, user_id) VALUES ($1, $2) ON CONFLICT (month, user_id) DO NOTHING`,
+			Month(at), userID)
+		if err != nil {
+			return false, fmt.Errorf("store: activity month: %w", err)
+		}
+		n, err := res.RowsAffected()
+		return n > 0, err
+	})
+	return err
 }
 
 // ensureCustomer creates the customer row if it does not exist, leaving times unset.
@@ -203,7 +220,8 @@ func (t *Tx) ensureCustomer(ctx context.Context, userID string) error {
 
 // AddInteraction stores i and reports whether it is new: false means an interaction
 // with the same event id exists (a duplicate event) and the caller should skip its
-// other effects.
+// other effects. A message engagement event (Message Delivered, Opened, Clicked) of a
+// campaign message is also recorded for the campaign's report.
 func (t *Tx) AddInteraction(ctx context.Context, i Interaction) (bool, error) {
 	res, err := t.tx.ExecContext(ctx, `
 		INSERT INTO interactions (event_id, user_id, at_us, event, kind, item_id, order_id, amount_minor,
@@ -219,13 +237,30 @@ func (t *Tx) AddInteraction(ctx context.Context, i Interaction) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("store: add interaction: %w", err)
 	}
+	if n == 1 && i.MessageID != "" && engagementEvents[i.Event] {
+		// Engagement with a campaign message, for its report: the first of each event.
+		if _, err := t.tx.ExecContext(ctx, `
+			INSERT INTO message_events (message_id, event, campaign_id, variant, at_us)
+			SELECT message_id, $2, campaign_id, variant, $3 FROM outbox WHERE message_id = $1
+			ON CONFLICT (message_id, event) DO UPDATE SET at_us = excluded.at_us WHERE excluded.at_us < message_events.at_us`,
+			i.MessageID, i.Event, micros(i.At)); err != nil {
+			return false, fmt.Errorf("store: message event: %w", err)
+		}
+	}
 	return n == 1, nil
 }
+
+// engagementEvents are the events campaign reports count per message.
+var engagementEvents = map[string]bool{"Message Delivered": true, "Message Opened": true, "Message Clicked": true}
 
 // AddOrder stores a completed order and counts it on the customer, unless an order
 // with the same id exists; it reports whether the order is new. Revenue counts toward
 // the customer's total only in the customer's currency (the first order's).
 func (t *Tx) AddOrder(ctx context.Context, o Order) (bool, error) {
+	return t.rollup(ctx, o.UserID, func() (bool, error) { return t.addOrder(ctx, o) })
+}
+
+func (t *Tx) addOrder(ctx context.Context, o Order) (bool, error) {
 	res, err := t.tx.ExecContext(ctx, `
 		INSERT INTO orders (order_id, user_id, at_us, month, revenue_minor, discount_minor, currency, coupon, event_id, referrer)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (order_id) DO NOTHING`,
@@ -267,34 +302,39 @@ func (t *Tx) AddOrder(ctx context.Context, o Order) (bool, error) {
 // AddRefund records a refund on an order (known or not) and counts it on the customer,
 // unless a refund with the same event id was recorded.
 func (t *Tx) AddRefund(ctx context.Context, r Refund) error {
+	_, err := t.rollup(ctx, r.UserID, func() (bool, error) { return t.addRefund(ctx, r) })
+	return err
+}
+
+func (t *Tx) addRefund(ctx context.Context, r Refund) (bool, error) {
 	res, err := t.tx.ExecContext(ctx, `
 		INSERT INTO refunds (event_id, order_id, user_id, at_us, month, amount_minor, currency) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (event_id) DO NOTHING`, r.EventID, r.OrderID, r.UserID, micros(r.At), Month(r.At), r.AmountMinor, r.Currency)
 	if err != nil {
-		return fmt.Errorf("store: add refund: %w", err)
+		return false, fmt.Errorf("store: add refund: %w", err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("store: add refund: %w", err)
+		return false, fmt.Errorf("store: add refund: %w", err)
 	} else if n == 0 {
-		return nil
+		return false, nil
 	}
 	if r.OrderID != "" {
 		if _, err := t.tx.ExecContext(ctx, `
 			UPDATE orders SET refunded_minor = refunded_minor + $2, refunded_us = $3 WHERE order_id = $1`,
 			r.OrderID, r.AmountMinor, micros(r.At)); err != nil {
-			return fmt.Errorf("store: refund order: %w", err)
+			return false, fmt.Errorf("store: refund order: %w", err)
 		}
 	}
 	if err := t.ensureCustomer(ctx, r.UserID); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := t.tx.ExecContext(ctx, `
 		UPDATE customers SET refunds = refunds + 1,
 			refunded_minor = refunded_minor + CASE WHEN currency = '' OR currency = $3 THEN CAST($2 AS BIGINT) ELSE 0 END
 		WHERE user_id = $1`, r.UserID, r.AmountMinor, r.Currency); err != nil {
-		return fmt.Errorf("store: refund customer: %w", err)
+		return false, fmt.Errorf("store: refund customer: %w", err)
 	}
-	return nil
+	return true, nil
 }
 
 // AddFeedback stores a survey answer or rating and reports whether it is new.
@@ -333,19 +373,38 @@ func (t *Tx) PutProfile(ctx context.Context, p ProfileSnapshot) error {
 	if err := t.ensureCustomer(ctx, p.UserID); err != nil {
 		return err
 	}
-	res, err := t.tx.ExecContext(ctx, `
-		UPDATE customers SET profile_version = $2, rfm_tier = $3, lifecycle = $4, value_tier = $5, profile = $6, updated_us = $7,
+	update := func() (bool, error) {
+		res, err := t.tx.ExecContext(ctx, `
+		UPDATE customers SET profile_version = $2, rfm_tier = $3, lifecycle = $4, value_tier = $5, profile = $6, updated_us = $7, timezone = $10,
 			first_seen_us = CASE WHEN CAST($8 AS BIGINT) > 0 AND (first_seen_us = 0 OR CAST($8 AS BIGINT) < first_seen_us)
 				THEN CAST($8 AS BIGINT) ELSE first_seen_us END,
 			last_interaction_us = CASE WHEN CAST($9 AS BIGINT) > last_interaction_us THEN CAST($9 AS BIGINT) ELSE last_interaction_us END
 		WHERE user_id = $1 AND profile_version <= $2`,
-		p.UserID, p.Version, p.RFMTier, p.Lifecycle, p.ValueTier, p.Snapshot, micros(p.UpdatedAt), micros(p.FirstSeen), micros(p.LastSeen))
-	if err != nil {
+			p.UserID, p.Version, p.RFMTier, p.Lifecycle, p.ValueTier, p.Snapshot, micros(p.UpdatedAt), micros(p.FirstSeen), micros(p.LastSeen), p.Timezone)
+		if err != nil {
+			return false, fmt.Errorf("store: put profile: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return false, fmt.Errorf("store: put profile: %w", err)
+		}
+		return n > 0, nil
+	}
+	// Only a new RFM tier moves the user's part of the revenue roll-ups.
+	var tier string
+	if err := t.tx.QueryRowContext(ctx, `SELECT rfm_tier FROM customers WHERE user_id = $1`, p.UserID).Scan(&tier); err != nil {
 		return fmt.Errorf("store: put profile: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("store: put profile: %w", err)
-	} else if n == 0 {
+	var applied bool
+	var err error
+	if tier != p.RFMTier {
+		applied, err = t.rollup(ctx, p.UserID, update)
+	} else {
+		applied, err = update()
+	}
+	if err != nil {
+		return err
+	} else if !applied {
 		return nil // a later version is stored
 	}
 	if _, err := t.tx.ExecContext(ctx, `DELETE FROM consents WHERE user_id = $1`, p.UserID); err != nil {
@@ -370,35 +429,63 @@ func (t *Tx) PutPrediction(ctx context.Context, p Prediction) error {
 	if err := t.ensureCustomer(ctx, p.UserID); err != nil {
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, `
-		INSERT INTO predictions (user_id, purchase_propensity, churn_risk, clv_minor, currency, p_alive, scored_us, snapshot)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-		ON CONFLICT (user_id) DO UPDATE SET purchase_propensity = excluded.purchase_propensity,
-			churn_risk = excluded.churn_risk, clv_minor = excluded.clv_minor, currency = excluded.currency,
-			p_alive = excluded.p_alive, scored_us = excluded.scored_us, snapshot = excluded.snapshot
-		WHERE predictions.scored_us <= excluded.scored_us`,
-		p.UserID, p.PurchasePropensity, p.ChurnRisk, p.CLVMinor, p.Currency, p.PAlive, micros(p.ScoredAt), p.Snapshot); err != nil {
+	put := func() (bool, error) {
+		if _, err := t.tx.ExecContext(ctx, `
+			INSERT INTO predictions (user_id, purchase_propensity, churn_risk, clv_minor, currency, p_alive, scored_us, snapshot)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			ON CONFLICT (user_id) DO UPDATE SET purchase_propensity = excluded.purchase_propensity,
+				churn_risk = excluded.churn_risk, clv_minor = excluded.clv_minor, currency = excluded.currency,
+				p_alive = excluded.p_alive, scored_us = excluded.scored_us, snapshot = excluded.snapshot
+			WHERE predictions.scored_us <= excluded.scored_us`,
+			p.UserID, p.PurchasePropensity, p.ChurnRisk, p.CLVMinor, p.Currency, p.PAlive, micros(p.ScoredAt), p.Snapshot); err != nil {
+			return false, fmt.Errorf("store: put prediction: %w", err)
+		}
+		return true, nil
+	}
+	// The predicted CLV is in the roll-ups of the months the user paid in; a user
+	// without orders has none. The lock comes before the check, so that an order being
+	// written concurrently is either seen here or sees this prediction.
+	if err := t.d.lockUser(ctx, t, p.UserID); err != nil {
+		return err
+	}
+	var orders int
+	if err := t.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM orders WHERE user_id = $1 LIMIT 1) o`, p.UserID).Scan(&orders); err != nil {
 		return fmt.Errorf("store: put prediction: %w", err)
 	}
-	return nil
+	var err error
+	if orders > 0 {
+		_, err = t.rollup(ctx, p.UserID, put)
+	} else {
+		_, err = put()
+	}
+	return err
 }
 
 // ApplySegmentChange records an enter or exit, unless a change evaluated on a later
-// profile version is stored.
+// profile version is stored. An entry (a user not yet a member entering) into a
+// segment an active segment-entry campaign triggers on is queued for it, in the same
+// transaction (see SegmentEntries).
 func (t *Tx) ApplySegmentChange(ctx context.Context, c SegmentChange) error {
 	if err := t.ensureCustomer(ctx, c.UserID); err != nil {
 		return err
 	}
-	if _, err := t.tx.ExecContext(ctx, `
-		INSERT INTO segment_members (segment_id, user_id, member, profile_version, since_us) VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (segment_id, user_id) DO UPDATE SET member = excluded.member,
-			profile_version = excluded.profile_version,
-			since_us = CASE WHEN segment_members.member = excluded.member THEN segment_members.since_us ELSE excluded.since_us END
-		WHERE segment_members.profile_version <= excluded.profile_version`,
-		c.SegmentID, c.UserID, c.Enter, c.ProfileVersion, micros(c.At)); err != nil {
-		return fmt.Errorf("store: segment change: %w", err)
+	if err := t.recordEntry(ctx, c); err != nil {
+		return err
 	}
-	return nil
+	// Membership groups the user's part of the revenue roll-ups by segment.
+	_, err := t.rollup(ctx, c.UserID, func() (bool, error) {
+		if _, err := t.tx.ExecContext(ctx, `
+			INSERT INTO segment_members (segment_id, user_id, member, profile_version, since_us) VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (segment_id, user_id) DO UPDATE SET member = excluded.member,
+				profile_version = excluded.profile_version,
+				since_us = CASE WHEN segment_members.member = excluded.member THEN segment_members.since_us ELSE excluded.since_us END
+			WHERE segment_members.profile_version <= excluded.profile_version`,
+			c.SegmentID, c.UserID, c.Enter, c.ProfileVersion, micros(c.At)); err != nil {
+			return false, fmt.Errorf("store: segment change: %w", err)
+		}
+		return true, nil
+	})
+	return err
 }
 
 // PutCatalogItem stores or deletes (Deleted) a catalog item.

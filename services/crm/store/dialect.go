@@ -19,6 +19,8 @@ type dialect interface {
 	// lockLaunches serialises launch transactions: frequency caps are read and written
 	// in one transaction, so two launches must not interleave.
 	lockLaunches(ctx context.Context, t *Tx) error
+	// lockUser locks a user's customer row until the end of t (see Tx.rollup).
+	lockUser(ctx context.Context, t *Tx, userID string) error
 	// insertRows inserts rows (values in cols order) into table within t.
 	insertRows(ctx context.Context, t *Tx, table string, cols []string, rows [][]any) error
 }
@@ -44,6 +46,13 @@ const launchLockKey = 0x63726d2d6c61756e
 func (postgres) lockLaunches(ctx context.Context, t *Tx) error {
 	if _, err := t.tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(launchLockKey)); err != nil {
 		return fmt.Errorf("store: launch lock: %w", err)
+	}
+	return nil
+}
+
+func (postgres) lockUser(ctx context.Context, t *Tx, userID string) error {
+	if _, err := t.tx.ExecContext(ctx, `SELECT 1 FROM customers WHERE user_id = $1 FOR UPDATE`, userID); err != nil {
+		return fmt.Errorf("store: lock customer: %w", err)
 	}
 	return nil
 }
@@ -87,6 +96,9 @@ func (sqlite) open(path string) (*sql.DB, error) {
 
 // lockLaunches is a no-op: the single connection already serialises transactions.
 func (sqlite) lockLaunches(context.Context, *Tx) error { return nil }
+
+// lockUser has nothing to do: SQLite runs one write transaction at a time.
+func (sqlite) lockUser(context.Context, *Tx, string) error { return nil }
 
 func (sqlite) insertRows(ctx context.Context, t *Tx, table string, cols []string, rows [][]any) error {
 	if len(rows) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -40,64 +41,109 @@ type ArmStats struct {
 func (s *Store) ArmStats(ctx context.Context, q ArmQuery) ([]ArmStats, error) {
 	byArm := map[string]*ArmStats{}
 	var arms []string
-	err := each(ctx, s.db, `
-		SELECT u.arm, COUNT(*), CAST(SUM(u.sent) AS BIGINT), CAST(SUM(u.converted) AS BIGINT),
-			CAST(SUM(u.revenue) AS BIGINT), CAST(SUM(u.discount) AS BIGINT)
-		FROM (
-			SELECT a.user_id, a.arm,
-				MAX(CASE WHEN o.published_us > 0 THEN 1 ELSE 0 END) AS sent,
-				MAX(CASE WHEN i.event_id IS NULL THEN 0 ELSE 1 END) AS converted,
-				COALESCE(SUM(CASE WHEN i.currency = $3 THEN i.amount_minor ELSE 0 END), 0) AS revenue,
-				COALESCE(SUM(CASE WHEN i.coupon = $4 AND i.coupon <> '' THEN i.discount_minor ELSE 0 END), 0) AS discount
-			FROM campaign_audience a
-			LEFT JOIN outbox o ON o.message_id = a.message_id AND a.message_id <> ''
-			LEFT JOIN interactions i ON i.user_id = a.user_id AND i.event = $2
-				AND i.at_us >= a.assigned_us AND i.at_us <= a.assigned_us + $5
-				AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.user_id = a.user_id AND x.campaign_id <> a.campaign_id
-					AND x.created_us > a.assigned_us AND x.created_us <= i.at_us)
-			WHERE a.campaign_id = $1
-			GROUP BY a.user_id, a.arm
-		) u
-		GROUP BY u.arm ORDER BY u.arm`,
-		[]any{q.CampaignID, q.Goal, q.Currency, q.Coupon, q.Window.Microseconds()}, func(r *sql.Rows) error {
-			var a ArmStats
-			if err := r.Scan(&a.Arm, &a.Audience, &a.Sends, &a.Conversions, &a.RevenueMinor, &a.DiscountMinor); err != nil {
-				return err
-			}
-			arms = append(arms, a.Arm)
-			byArm[a.Arm] = &a
-			return nil
-		})
-	if err != nil {
-		return nil, fmt.Errorf("store: arm stats: %w", err)
+	arm := func(name string) *ArmStats {
+		a := byArm[name]
+		if a == nil {
+			a = &ArmStats{Arm: name}
+			byArm[name] = a
+			arms = append(arms, name)
+		}
+		return a
 	}
-	err = each(ctx, s.db, `
-		SELECT o.variant, i.event, COUNT(DISTINCT i.message_id)
-		FROM outbox o JOIN interactions i ON i.message_id = o.message_id
-		WHERE o.campaign_id = $1 AND i.event IN ('Message Delivered', 'Message Opened', 'Message Clicked')
-		GROUP BY o.variant, i.event`, []any{q.CampaignID}, func(r *sql.Rows) error {
-		var arm, event string
-		var n int64
-		if err := r.Scan(&arm, &event, &n); err != nil {
+	// Three narrow queries rather than one join of the whole audience with everything:
+	// the audience per arm (an index-only scan), the sends per variant (the campaign's
+	// outbox rows), and the conversions, found from the goal events inside the window
+	// (the interactions_event_at range) and joined to the audience by primary key.
+	var first, last int64
+	err := each(ctx, s.db, `SELECT arm, COUNT(*), COALESCE(MIN(assigned_us), 0), COALESCE(MAX(assigned_us), 0)
+		FROM campaign_audience WHERE campaign_id = $1 GROUP BY arm ORDER BY arm`, []any{q.CampaignID}, func(r *sql.Rows) error {
+		var name string
+		var n, lo, hi int64
+		if err := r.Scan(&name, &n, &lo, &hi); err != nil {
 			return err
 		}
-		a := byArm[arm]
-		if a == nil {
-			return nil
+		arm(name).Audience = n
+		if first == 0 || lo < first {
+			first = lo
 		}
-		switch event {
-		case "Message Delivered":
-			a.Delivered = n
-		case "Message Opened":
-			a.Opened = n
-		case "Message Clicked":
-			a.Clicked = n
-		}
+		last = max(last, hi)
 		return nil
 	})
 	if err != nil {
+		return nil, fmt.Errorf("store: arm stats: %w", err)
+	}
+	if len(arms) == 0 {
+		return nil, nil
+	}
+	err = each(ctx, s.db, `SELECT variant, COUNT(*) FROM outbox WHERE campaign_id = $1 AND published_us > 0 GROUP BY variant`,
+		[]any{q.CampaignID}, func(r *sql.Rows) error {
+			var name string
+			var n int64
+			if err := r.Scan(&name, &n); err != nil {
+				return err
+			}
+			if a := byArm[name]; a != nil {
+				a.Sends = n
+			}
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store: arm sends: %w", err)
+	}
+	window := q.Window.Microseconds()
+	err = each(ctx, s.db, `
+		SELECT u.arm, COUNT(*), CAST(SUM(u.revenue) AS BIGINT), CAST(SUM(u.discount) AS BIGINT)
+		FROM (
+			SELECT a.user_id, a.arm,
+				SUM(CASE WHEN i.currency = $3 THEN i.amount_minor ELSE 0 END) AS revenue,
+				SUM(CASE WHEN i.coupon = $4 AND i.coupon <> '' THEN i.discount_minor ELSE 0 END) AS discount
+			FROM interactions i
+			JOIN campaign_audience a ON a.campaign_id = $1 AND a.user_id = i.user_id
+			WHERE i.event = $2 AND i.at_us >= $6 AND i.at_us <= $7
+				AND i.at_us >= a.assigned_us AND i.at_us <= a.assigned_us + $5
+				AND NOT EXISTS (SELECT 1 FROM outbox x WHERE x.user_id = a.user_id AND x.campaign_id <> a.campaign_id
+					AND x.created_us > a.assigned_us AND x.created_us <= i.at_us)
+			GROUP BY a.user_id, a.arm
+		) u
+		GROUP BY u.arm`,
+		[]any{q.CampaignID, q.Goal, q.Currency, q.Coupon, window, first, last + window}, func(r *sql.Rows) error {
+			var name string
+			var n, rev, disc int64
+			if err := r.Scan(&name, &n, &rev, &disc); err != nil {
+				return err
+			}
+			a := arm(name)
+			a.Conversions, a.RevenueMinor, a.DiscountMinor = n, rev, disc
+			return nil
+		})
+	if err != nil {
+		return nil, fmt.Errorf("store: arm conversions: %w", err)
+	}
+	err = each(ctx, s.db, `SELECT variant, event, COUNT(*) FROM message_events WHERE campaign_id = $1 GROUP BY variant, event`,
+		[]any{q.CampaignID}, func(r *sql.Rows) error {
+			var arm, event string
+			var n int64
+			if err := r.Scan(&arm, &event, &n); err != nil {
+				return err
+			}
+			a := byArm[arm]
+			if a == nil {
+				return nil
+			}
+			switch event {
+			case "Message Delivered":
+				a.Delivered = n
+			case "Message Opened":
+				a.Opened = n
+			case "Message Clicked":
+				a.Clicked = n
+			}
+			return nil
+		})
+	if err != nil {
 		return nil, fmt.Errorf("store: engagement stats: %w", err)
 	}
+	slices.Sort(arms)
 	out := make([]ArmStats, len(arms))
 	for i, a := range arms {
 		out[i] = *byArm[a]

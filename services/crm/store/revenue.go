@@ -76,81 +76,97 @@ func keyJoin(dim, alias string) (string, string, error) {
 }
 
 // Revenue returns the raw revenue figures per group and month, ordered by key and
-// month; groups and months without any figure are left out.
+// month; groups and months without any figure are left out. It reads the monthly
+// roll-ups (rollups.go): a few rows per group and month.
 func (s *Store) Revenue(ctx context.Context, q RevenueQuery) ([]RevenueRow, error) {
-	type gm struct {
-		k string
-		m int
+	dim := q.Dimension
+	if dim == "" {
+		dim = RevenueByMonth
 	}
-	rows := map[gm]*RevenueRow{}
-	row := func(k string, m int) *RevenueRow {
-		r := rows[gm{k, m}]
-		if r == nil {
-			r = &RevenueRow{Key: k, Month: m}
-			rows[gm{k, m}] = r
-		}
-		return r
+	if !slices.Contains(revenueDims, dim) {
+		return nil, fmt.Errorf("store: unknown revenue dimension %q", q.Dimension)
 	}
+	rows := revenueRows{}
+	row := rows.row
 	inRange := func(m int) bool { return m >= q.From && m <= q.To }
-	parts := []struct {
-		alias, query string
-		args         []any
-		apply        func(k string, m int, vs []int64, f float64)
-	}{
-		{"o", `SELECT %[1]s, o.month, CAST(SUM(o.revenue_minor) AS BIGINT), COUNT(DISTINCT o.user_id), 0 FROM orders o %[2]s
-			WHERE o.month >= $1 AND o.month <= $2 AND o.currency = $3 GROUP BY 1, 2`, []any{q.From, q.To, q.Currency},
-			func(k string, m int, vs []int64, _ float64) { r := row(k, m); r.GMVMinor, r.Paying = vs[0], vs[1] }},
-		{"r", `SELECT %[1]s, r.month, CAST(SUM(r.amount_minor) AS BIGINT), 0, 0 FROM refunds r %[2]s
-			WHERE r.month >= $1 AND r.month <= $2 AND r.currency = $3 GROUP BY 1, 2`, []any{q.From, q.To, q.Currency},
-			func(k string, m int, vs []int64, _ float64) { row(k, m).RefundsMinor = vs[0] }},
-		{"a", `SELECT %[1]s, a.month, COUNT(*), 0, 0 FROM activity_months a %[2]s
-			WHERE a.month >= $1 AND a.month <= $2 GROUP BY 1, 2`, []any{PrevMonth(q.From), q.To},
-			func(k string, m int, vs []int64, _ float64) {
-				if inRange(m) {
-					row(k, m).Active = vs[0]
-				}
-				if n := NextMonth(m); inRange(n) {
-					row(k, n).PrevActive = vs[0]
-				}
-			}},
-		{"a", `SELECT %[1]s, a.month, COUNT(*), 0, 0 FROM activity_months a %[2]s
-			WHERE a.month >= $1 AND a.month <= $2 AND NOT EXISTS (SELECT 1 FROM activity_months b WHERE b.user_id = a.user_id
-				AND b.month = CASE WHEN a.month %% 100 = 12 THEN a.month + 89 ELSE a.month + 1 END)
-			GROUP BY 1, 2`, []any{PrevMonth(q.From), PrevMonth(q.To)},
-			func(k string, m int, vs []int64, _ float64) { row(k, NextMonth(m)).Churned = vs[0] }},
-		{"o", `SELECT %[1]s, o.month, COUNT(DISTINCT o.user_id), 0, 0 FROM orders o %[2]s
-			WHERE o.month >= $1 AND o.month <= $2 AND o.currency = $3
-				AND EXISTS (SELECT 1 FROM orders p WHERE p.user_id = o.user_id AND p.month < o.month)
-			GROUP BY 1, 2`, []any{q.From, q.To, q.Currency},
-			func(k string, m int, vs []int64, _ float64) { row(k, m).Returning = vs[0] }},
-		{"x", `SELECT %[1]s, x.month, 0, 0, CAST(AVG(p.clv_minor) AS DOUBLE PRECISION)
-			FROM (SELECT DISTINCT user_id, month FROM orders WHERE month >= $1 AND month <= $2 AND currency = $3) x
-			JOIN predictions p ON p.user_id = x.user_id %[2]s
-			GROUP BY 1, 2`, []any{q.From, q.To, q.Currency},
-			func(k string, m int, _ []int64, f float64) { row(k, m).AvgCLVMinor = f }},
-	}
-	for _, p := range parts {
-		key, join, err := keyJoin(q.Dimension, p.alias)
-		if err != nil {
-			return nil, err
-		}
-		err = each(ctx, s.db, fmt.Sprintf(p.query, key, join), p.args, func(r *sql.Rows) error {
+	err := each(ctx, s.db, `SELECT gkey, month, gmv_minor, paying, returned, clv_sum_minor, clv_count, refunds_minor, refund_count
+		FROM revenue_rollups WHERE dim = $1 AND month >= $2 AND month <= $3 AND currency = $4 AND (paying > 0 OR refund_count > 0)`,
+		[]any{dim, q.From, q.To, q.Currency}, func(r *sql.Rows) error {
 			var k string
 			var m int
-			vs := make([]int64, 2)
-			var f float64
-			if err := r.Scan(&k, &m, &vs[0], &vs[1], &f); err != nil {
+			var v revVals
+			if err := r.Scan(&k, &m, &v.gmv, &v.paying, &v.returning, &v.clvSum, &v.clvCount, &v.refunds, &v.refundCount); err != nil {
 				return err
 			}
-			p.apply(k, m, vs, f)
+			x := row(k, m)
+			if v.paying > 0 {
+				x.GMVMinor, x.Paying, x.Returning = v.gmv, v.paying, v.returning
+				if v.clvCount > 0 {
+					x.AvgCLVMinor = float64(v.clvSum) / float64(v.clvCount)
+				}
+			}
+			if v.refundCount > 0 {
+				x.RefundsMinor = v.refunds
+			}
 			return nil
 		})
-		if err != nil {
-			return nil, fmt.Errorf("store: revenue: %w", err)
+	if err != nil {
+		return nil, fmt.Errorf("store: revenue: %w", err)
+	}
+	// Activity from the month before From: the active users of month m are the
+	// previously active of m+1, and those not retained in m+1 churned.
+	type act struct{ active, retained int64 }
+	acts := map[groupMonth]act{}
+	err = each(ctx, s.db, `SELECT gkey, month, active, retained FROM activity_rollups
+		WHERE dim = $1 AND month >= $2 AND month <= $3 AND active > 0`, []any{dim, PrevMonth(q.From), q.To}, func(r *sql.Rows) error {
+		var k string
+		var m int
+		var a act
+		if err := r.Scan(&k, &m, &a.active, &a.retained); err != nil {
+			return err
+		}
+		acts[groupMonth{k, m}] = a
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: revenue activity: %w", err)
+	}
+	for g, a := range acts {
+		if inRange(g.m) {
+			row(g.k, g.m).Active = a.active
+		}
+		if n := NextMonth(g.m); inRange(n) {
+			x := row(g.k, n)
+			x.PrevActive = a.active
+			x.Churned = a.active - acts[groupMonth{g.k, n}].retained
 		}
 	}
-	out := make([]RevenueRow, 0, len(rows))
-	for _, r := range rows {
+	return rows.sorted(), nil
+}
+
+// groupMonth identifies a report row.
+type groupMonth struct {
+	k string
+	m int
+}
+
+// revenueRows collects a report's rows.
+type revenueRows map[groupMonth]*RevenueRow
+
+// row returns the row of group k and month m, adding it if needed.
+func (rs revenueRows) row(k string, m int) *RevenueRow {
+	r := rs[groupMonth{k, m}]
+	if r == nil {
+		r = &RevenueRow{Key: k, Month: m}
+		rs[groupMonth{k, m}] = r
+	}
+	return r
+}
+
+// sorted returns the rows ordered by key and month.
+func (rs revenueRows) sorted() []RevenueRow {
+	out := make([]RevenueRow, 0, len(rs))
+	for _, r := range rs {
 		out = append(out, *r)
 	}
 	slices.SortFunc(out, func(a, b RevenueRow) int {
@@ -159,7 +175,7 @@ func (s *Store) Revenue(ctx context.Context, q RevenueQuery) ([]RevenueRow, erro
 		}
 		return a.Month - b.Month
 	})
-	return out, nil
+	return out
 }
 
 // RevenueShareRule says how a creator's sales are split (creator "" for the default

@@ -6,14 +6,23 @@
 //
 // Both adapters run the same SQL, kept to the subset the two dialects share: times are
 // BIGINT microseconds since the epoch, money is BIGINT minor units next to a currency.
-// What differs lives in a [dialect]: how the driver is opened, how launches are
-// serialised, and how large row sets are inserted (COPY on PostgreSQL, a prepared
+// What differs lives in a [dialect]: how the driver is opened, how launches and a
+// user's roll-up writes are serialised, and how large row sets are inserted (COPY on PostgreSQL, a prepared
 // statement on SQLite).
 //
 // Every write is transactional. Consumers apply each Kafka message through [Store.Apply],
 // which records the message's position in applied_positions in the same transaction as
 // the rows it changes, so a redelivered message changes nothing. A Store is safe for
 // concurrent use.
+//
+// Right to erasure ([Tx.EraseUser]) anonymises a user's rows in place rather than
+// deleting them, so that every report keeps its totals (the revenue roll-ups, keyed by
+// group and not by user, are unchanged by it).
+//
+// The revenue report ([Store.Revenue]) reads monthly roll-ups kept in the transaction of
+// each write that changes a user's part of them (rollups.go), which serialises such
+// writes per user (a row lock on the customer in PostgreSQL) and per roll-up row: the
+// first event of each user in a month updates the month's row of every dimension.
 package store
 
 import (
@@ -107,8 +116,14 @@ func (s *Store) Dialect() string { return string(s.d.goose()) }
 // Ping checks the database answers (for readiness).
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// provider gives the migrations: the SQL files, then the Go migration that fills the
+// revenue roll-ups.
+func provider(db *sql.DB, dialect goose.Dialect) (*goose.Provider, error) {
+	return goose.NewProvider(dialect, db, mustSub(migrations, "migrations"), goose.WithGoMigrations(rollupMigration()))
+}
+
 func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
-	p, err := goose.NewProvider(dialect, db, mustSub(migrations, "migrations"))
+	p, err := provider(db, dialect)
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
@@ -120,7 +135,7 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect) error {
 
 // Version returns the current schema version.
 func (s *Store) Version(ctx context.Context) (int64, error) {
-	p, err := goose.NewProvider(s.d.goose(), s.db, mustSub(migrations, "migrations"))
+	p, err := provider(s.db, s.d.goose())
 	if err != nil {
 		return 0, fmt.Errorf("store: migrations: %w", err)
 	}
@@ -140,6 +155,8 @@ type Tx struct {
 	conn *sql.Conn
 	tx   *sql.Tx
 	d    dialect
+	// rollups is the change of the revenue roll-ups made so far, added at commit.
+	rollups contribution
 }
 
 // inTx runs fn in a transaction on a connection of its own, committing when fn returns
@@ -154,7 +171,12 @@ func (s *Store) inTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(&Tx{conn: conn, tx: tx, d: s.d}); err != nil {
+	t := &Tx{conn: conn, tx: tx, d: s.d}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := t.flushRollups(ctx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}

@@ -36,6 +36,8 @@ func runContract(t *testing.T, cfg store.Config) {
 	t.Run("arm stats and last touch", func(t *testing.T) { testArmStats(ctx, t, s) })
 	t.Run("bulk import", func(t *testing.T) { testImport(ctx, t, s) })
 	t.Run("revenue and settlement", func(t *testing.T) { testRevenue(ctx, t, s) })
+	t.Run("right to erasure", func(t *testing.T) { testErasure(ctx, t, s) })
+	t.Run("revenue roll-ups equal the report from the rows", func(t *testing.T) { testRevenueRollups(ctx, t, s) })
 }
 
 var base = time.Date(2031, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -599,7 +601,7 @@ func testLaunch(ctx context.Context, t *testing.T, s *store.Store) {
 	// The relay's view: pending oldest first, then stamped.
 	var pending []string
 	for {
-		page, err := s.PendingMessages(ctx, 3)
+		page, err := s.PendingMessages(ctx, base.Add(24*time.Hour), 3)
 		if err != nil {
 			t.Fatalf("PendingMessages: %v", err)
 		}

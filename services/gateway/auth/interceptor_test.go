@@ -1,15 +1,10 @@
 package auth
 
 import (
-	"context"
-	"errors"
 	"slices"
 	"testing"
 
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	healthpb "google.golang.org/grpc/health/grpc_health_v1"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
@@ -30,6 +25,9 @@ var testRequests = map[string]func(user string) any{
 	},
 	"/strata.prediction.v1.PredictionService/Explain": func(u string) any {
 		return &predictionv1.ExplainRequest{UserId: u}
+	},
+	"/strata.prediction.v1.PredictionService/PredictCategories": func(u string) any {
+		return &predictionv1.PredictCategoriesRequest{UserId: u}
 	},
 	"/strata.recommendation.v1.RecommendationService/Recommend": func(u string) any {
 		return &recommendationv1.RecommendRequest{UserId: u}
@@ -93,6 +91,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"/strata.profile.v1.ProfileService/GetProfile", selfRead},
 		{"/strata.prediction.v1.PredictionService/Predict", selfRead},
 		{"/strata.prediction.v1.PredictionService/Explain", selfRead},
+		{"/strata.prediction.v1.PredictionService/PredictCategories", selfRead},
 		{"/strata.recommendation.v1.RecommendationService/Recommend", selfRecommend},
 		{"/strata.recommendation.v1.RecommendationService/SimilarItems", anyRecommend},
 		{"/strata.recommendation.v1.RecommendationService/Popular", anyRecommend},
@@ -163,161 +162,28 @@ func TestScopeName(t *testing.T) {
 	}
 }
 
-// interceptorStore holds one key per scope plus a revoked one.
-func interceptorStore(t *testing.T) *Store {
-	t.Helper()
-	s := newTestStore()
-	s.Add("track", "track-secret", "", gatewayv1.Scope_SCOPE_TRACK)
-	s.Add("reader", "read-secret", "u1", gatewayv1.Scope_SCOPE_READ_SELF)
-	s.Add("admin", "admin-secret", "", gatewayv1.Scope_SCOPE_ADMIN)
-	revoked := s.Add("old", "revoked", "", gatewayv1.Scope_SCOPE_ADMIN)
-	if err := s.Revoke(revoked.GetKeyId()); err != nil {
-		t.Fatalf("Revoke: %v", err)
-	}
-	return s
-}
-
-func withAuth(ctx context.Context, values ...string) context.Context {
-	md := metadata.MD{}
-	for _, v := range values {
-		md.Append("authorization", v)
-	}
-	return metadata.NewIncomingContext(ctx, md)
-}
-
-func TestUnaryInterceptor(t *testing.T) {
+func TestAuthorizeBoundTrackKey(t *testing.T) {
 	t.Parallel()
-	const getProfile = "/strata.profile.v1.ProfileService/GetProfile"
+	bound := &gatewayv1.Key{KeyId: "k-app", Scopes: []gatewayv1.Scope{gatewayv1.Scope_SCOPE_TRACK}, UserId: "u1"}
+	server := &gatewayv1.Key{KeyId: "k-server", Scopes: []gatewayv1.Scope{gatewayv1.Scope_SCOPE_TRACK}}
+	const ingest, batch = "/strata.ingest.v1.IngestService/Ingest", "/strata.ingest.v1.IngestService/IngestBatch"
 	tests := []struct {
-		name        string
-		method      string
-		auth        []string // authorization header values; nil sends no metadata at all
-		req         any
-		wantCode    codes.Code
-		wantKeyName string // the key the handler sees; "" for a public call
+		name   string
+		key    *gatewayv1.Key
+		method string
+		req    any
+		want   codes.Code
 	}{
-		{name: "missing header", method: getProfile, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.Unauthenticated},
-		{name: "empty metadata", method: getProfile, auth: []string{}, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.Unauthenticated},
-		{name: "not bearer", method: getProfile, auth: []string{"Basic read-secret"}, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.Unauthenticated},
-		{name: "empty bearer", method: getProfile, auth: []string{"Bearer   "}, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.Unauthenticated},
-		{name: "unknown key", method: getProfile, auth: []string{"Bearer nope"}, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.Unauthenticated},
-		{name: "revoked key", method: adminOnly, auth: []string{"Bearer revoked"}, req: &gatewayv1.CreateKeyRequest{}, wantCode: codes.Unauthenticated},
-		{name: "own profile", method: getProfile, auth: []string{"Bearer read-secret"}, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.OK, wantKeyName: "reader"},
-		{name: "bearer trimmed", method: getProfile, auth: []string{"Bearer  read-secret "}, req: &profilev1.GetProfileRequest{UserId: "u1"}, wantCode: codes.OK, wantKeyName: "reader"},
-		{name: "someone else's profile", method: getProfile, auth: []string{"Bearer read-secret"}, req: &profilev1.GetProfileRequest{UserId: "u2"}, wantCode: codes.PermissionDenied},
-		{name: "track key on admin method", method: adminOnly, auth: []string{"Bearer track-secret"}, req: &gatewayv1.CreateKeyRequest{}, wantCode: codes.PermissionDenied},
-		{name: "admin key on admin method", method: adminOnly, auth: []string{"Bearer admin-secret"}, req: &gatewayv1.CreateKeyRequest{}, wantCode: codes.OK, wantKeyName: "admin"},
-		{name: "health is public", method: "/grpc.health.v1.Health/Check", req: &healthpb.HealthCheckRequest{}, wantCode: codes.OK},
-		{name: "health ignores a bad key", method: "/grpc.health.v1.Health/Check", auth: []string{"Bearer revoked"}, req: &healthpb.HealthCheckRequest{}, wantCode: codes.OK},
-		{name: "reflection is public", method: "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", req: nil, wantCode: codes.OK},
-		{name: "lookalike of a public prefix is not public", method: "/grpc.health.v1.HealthX/Check", req: &healthpb.HealthCheckRequest{}, wantCode: codes.Unauthenticated},
+		{"own event", bound, ingest, &ingestv1.IngestRequest{Event: &eventv1.Event{UserId: "u1"}}, allow},
+		{"anonymous event", bound, ingest, &ingestv1.IngestRequest{Event: &eventv1.Event{AnonymousId: "a1"}}, allow},
+		{"someone else's event", bound, ingest, &ingestv1.IngestRequest{Event: &eventv1.Event{UserId: "u2"}}, deny},
+		{"a batch with one foreign event", bound, batch, &ingestv1.IngestBatchRequest{Events: []*eventv1.Event{{UserId: "u1"}, {UserId: "u2"}}}, deny},
+		{"a batch of own events", bound, batch, &ingestv1.IngestBatchRequest{Events: []*eventv1.Event{{UserId: "u1"}, {AnonymousId: "a"}}}, allow},
+		{"server key, any user", server, batch, &ingestv1.IngestBatchRequest{Events: []*eventv1.Event{{UserId: "u1"}, {UserId: "u2"}}}, allow},
 	}
-	interceptor := UnaryInterceptor(interceptorStore(t))
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := t.Context()
-			if tt.auth != nil {
-				ctx = withAuth(ctx, tt.auth...)
-			}
-			called := false
-			var seen *gatewayv1.Key
-			handler := func(ctx context.Context, req any) (any, error) {
-				called = true
-				seen, _ = KeyFrom(ctx)
-				return "response", nil
-			}
-			resp, err := interceptor(ctx, tt.req, &grpc.UnaryServerInfo{FullMethod: tt.method}, handler)
-			if got := status.Code(err); got != tt.wantCode {
-				t.Fatalf("code: got %v, want %v (%v)", got, tt.wantCode, err)
-			}
-			if got, want := called, tt.wantCode == codes.OK; got != want {
-				t.Errorf("handler called: got %v, want %v", got, want)
-			}
-			if tt.wantCode != codes.OK {
-				if resp != nil {
-					t.Errorf("response: got %v, want nil", resp)
-				}
-				return
-			}
-			if got, want := resp, any("response"); got != want {
-				t.Errorf("response: got %v, want %v", got, want)
-			}
-			if got := seen.GetName(); got != tt.wantKeyName {
-				t.Errorf("KeyFrom in handler: got key %q, want %q", got, tt.wantKeyName)
-			}
-		})
-	}
-}
-
-func TestUnaryInterceptorRevokedMessage(t *testing.T) {
-	t.Parallel()
-	interceptor := UnaryInterceptor(interceptorStore(t))
-	handler := func(context.Context, any) (any, error) { return nil, nil }
-	info := &grpc.UnaryServerInfo{FullMethod: adminOnly}
-	_, revoked := interceptor(withAuth(t.Context(), "Bearer revoked"), &gatewayv1.CreateKeyRequest{}, info, handler)
-	_, unknown := interceptor(withAuth(t.Context(), "Bearer nope"), &gatewayv1.CreateKeyRequest{}, info, handler)
-	if status.Convert(revoked).Message() == status.Convert(unknown).Message() {
-		t.Errorf("messages: got %q for both, want revoked keys told apart", status.Convert(revoked).Message())
-	}
-}
-
-// failingAuthenticator fails every call with err.
-type failingAuthenticator struct{ err error }
-
-func (f failingAuthenticator) Authenticate(context.Context, string) (*gatewayv1.Key, error) {
-	return nil, f.err
-}
-
-func TestUnaryInterceptorAuthenticatorError(t *testing.T) {
-	t.Parallel()
-	interceptor := UnaryInterceptor(failingAuthenticator{err: errors.New("store down")})
-	_, err := interceptor(withAuth(t.Context(), "Bearer x"), &gatewayv1.ListKeysRequest{}, &grpc.UnaryServerInfo{FullMethod: adminOnly},
-		func(context.Context, any) (any, error) {
-			t.Errorf("handler: got called, want not")
-			return nil, nil
-		})
-	if got, want := status.Code(err), codes.Unauthenticated; got != want {
-		t.Errorf("code: got %v, want %v", got, want)
-	}
-}
-
-func TestCheck(t *testing.T) {
-	t.Parallel()
-	const getProfile = "/strata.profile.v1.ProfileService/GetProfile"
-	tests := []struct {
-		name     string
-		auth     []string
-		user     string
-		wantCode codes.Code
-	}{
-		{name: "missing key", user: "u1", wantCode: codes.Unauthenticated},
-		{name: "revoked key", auth: []string{"Bearer revoked"}, user: "u1", wantCode: codes.Unauthenticated},
-		{name: "unknown key", auth: []string{"Bearer nope"}, user: "u1", wantCode: codes.Unauthenticated},
-		{name: "track key cannot read", auth: []string{"Bearer track-secret"}, user: "u1", wantCode: codes.PermissionDenied},
-		{name: "reader reads its user", auth: []string{"Bearer read-secret"}, user: "u1", wantCode: codes.OK},
-		{name: "reader cannot read another user", auth: []string{"Bearer read-secret"}, user: "u2", wantCode: codes.PermissionDenied},
-		{name: "admin reads anyone", auth: []string{"Bearer admin-secret"}, user: "u2", wantCode: codes.OK},
-	}
-	check := Check(interceptorStore(t))
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := t.Context()
-			if tt.auth != nil {
-				ctx = withAuth(ctx, tt.auth...)
-			}
-			err := check(ctx, getProfile, &profilev1.GetProfileRequest{UserId: tt.user})
-			if got := status.Code(err); got != tt.wantCode {
-				t.Errorf("code: got %v, want %v (%v)", got, tt.wantCode, err)
-			}
-		})
-	}
-}
-
-func TestKeyFromEmptyContext(t *testing.T) {
-	t.Parallel()
-	if k, found := KeyFrom(t.Context()); found || k != nil {
-		t.Errorf("KeyFrom: got %v, %v, want nil, false", k, found)
+		if got := status.Code(Authorize(tt.key, tt.method, tt.req)); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
 	}
 }

@@ -3,11 +3,14 @@
 //
 // The Router is the gateway gRPC server's unknown-service handler: it looks the called
 // method up in the registered protobuf descriptors, decodes the request into its
-// generated type, validates it (protovalidate), authorises it (so rules such as
-// "a client key reads only its own user" see the typed request), and invokes the same
-// method on the owning service's connection. The backend's status — code, message and
-// details — and its headers and trailers come back unchanged. The client's API key is not
-// passed on. Streaming methods are not forwarded. A Router is safe for concurrent use.
+// generated type, admits the caller (authentication, rate limit, and authorisation that
+// sees the typed request, so rules such as "a client key reads only its own user" hold),
+// validates the request (protovalidate), and invokes the same method on the owning
+// service's connection. Callers are admitted before requests are validated, so one
+// without a valid key learns nothing from validation errors. The backend's status —
+// code, message and details — and its headers and trailers come back unchanged. The
+// client's API key is not passed on. Streaming methods are not forwarded. A Router is
+// safe for concurrent use.
 package proxy
 
 import (
@@ -27,25 +30,29 @@ import (
 	"github.com/stratahq/strata/pkg/rpcerr"
 )
 
-// Authorizer decides whether the caller of ctx may call method with req; it returns a
-// gRPC status error when not.
-type Authorizer func(ctx context.Context, method string, req proto.Message) error
+// Admitter decides whether the caller of ctx may call method with req; it returns a
+// gRPC status error when not. When it admits the call it returns the context to call
+// with and a function the Router calls once with the outcome (auth.Guard records admin
+// actions there).
+type Admitter interface {
+	Admit(ctx context.Context, method string, req proto.Message) (context.Context, func(resp proto.Message, err error), error)
+}
 
 // Router forwards calls by service name.
 type Router struct {
 	routes    map[protoreflect.FullName]grpc.ClientConnInterface
-	authorize Authorizer
+	admit     Admitter
 	validator protovalidate.Validator
 }
 
 // NewRouter returns a router; routes maps full service names (such as
 // "strata.profile.v1.ProfileService") to the connection of the service that owns them.
-func NewRouter(routes map[string]grpc.ClientConnInterface, authorize Authorizer) (*Router, error) {
+func NewRouter(routes map[string]grpc.ClientConnInterface, admit Admitter) (*Router, error) {
 	v, err := protovalidate.New()
 	if err != nil {
 		return nil, fmt.Errorf("proxy: validator: %w", err)
 	}
-	r := &Router{routes: map[protoreflect.FullName]grpc.ClientConnInterface{}, authorize: authorize, validator: v}
+	r := &Router{routes: map[protoreflect.FullName]grpc.ClientConnInterface{}, admit: admit, validator: v}
 	for name, conn := range routes {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
 		if err != nil {
@@ -77,16 +84,24 @@ func (r *Router) Handle(_ any, stream grpc.ServerStream) error {
 	if err := stream.RecvMsg(req); err != nil {
 		return err
 	}
-	if err := r.validator.Validate(req); err != nil {
-		return rpcerr.FromValidation(err)
-	}
-	ctx := stream.Context()
-	if err := r.authorize(ctx, fullMethod, req); err != nil {
+	ctx, finish, err := r.admit.Admit(stream.Context(), fullMethod, req)
+	if err != nil {
 		return err
+	}
+	resp, err := r.forward(ctx, stream, conn, fullMethod, method, req)
+	finish(resp, err)
+	return err
+}
+
+// forward validates req and calls the owning service; it returns the response sent.
+func (r *Router) forward(ctx context.Context, stream grpc.ServerStream, conn grpc.ClientConnInterface, fullMethod string,
+	method protoreflect.MethodDescriptor, req proto.Message) (proto.Message, error) {
+	if err := r.validator.Validate(req); err != nil {
+		return nil, rpcerr.FromValidation(err)
 	}
 	resp, err := newMessage(method.Output())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var header, trailer metadata.MD
 	out := metadata.NewOutgoingContext(ctx, forwardable(ctx))
@@ -96,9 +111,9 @@ func (r *Router) Handle(_ any, stream grpc.ServerStream) error {
 	}
 	stream.SetTrailer(trailer)
 	if callErr != nil {
-		return callErr
+		return nil, callErr
 	}
-	return stream.SendMsg(resp)
+	return resp, stream.SendMsg(resp)
 }
 
 // method resolves "/pkg.Service/Method" to a routed unary method.

@@ -3,19 +3,28 @@
 // Segment HTTP API forwarded to ingest, and the OpenAPI document.
 //
 // Errors follow one model: a google.rpc.Status as JSON ({"code", "message", "details"}
-// with field violations), with gRPC codes mapped to HTTP statuses by grpc-gateway.
+// with field violations), with gRPC codes mapped to HTTP statuses by grpc-gateway
+// (InvalidArgument 400, Unauthenticated 401, PermissionDenied 403, NotFound 404,
+// ResourceExhausted 429, Unavailable 503, …). A status carrying a google.rpc.RetryInfo
+// (rate limits) also sets Retry-After in whole seconds, rounded up; a 401 carries
+// WWW-Authenticate: Bearer.
 package rest
 
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/stratahq/strata/proto/openapi"
@@ -35,6 +44,7 @@ func NewAPI(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 			MarshalOptions:   protojson.MarshalOptions{UseProtoNames: true},
 			UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 		}),
+		runtime.WithErrorHandler(errorHandler),
 	)
 	for name, register := range map[string]func(context.Context, *runtime.ServeMux, *grpc.ClientConn) error{
 		"ingest":         ingestv1.RegisterIngestServiceHandler,
@@ -43,12 +53,29 @@ func NewAPI(ctx context.Context, conn *grpc.ClientConn) (http.Handler, error) {
 		"recommendation": recommendationv1.RegisterRecommendationServiceHandler,
 		"crm":            crmv1.RegisterCRMServiceHandler,
 		"keys":           gatewayv1.RegisterKeyServiceHandler,
+		"audit":          gatewayv1.RegisterAuditServiceHandler,
 	} {
 		if err := register(ctx, mux, conn); err != nil {
 			return nil, fmt.Errorf("rest: register %s: %w", name, err)
 		}
 	}
 	return mux, nil
+}
+
+// errorHandler is grpc-gateway's default error rendering plus the headers HTTP clients
+// act on: Retry-After and WWW-Authenticate.
+func errorHandler(ctx context.Context, mux *runtime.ServeMux, m runtime.Marshaler, w http.ResponseWriter, r *http.Request, err error) {
+	st := status.Convert(err)
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			secs := int64(math.Ceil(ri.GetRetryDelay().AsDuration().Seconds()))
+			w.Header().Set("Retry-After", strconv.FormatInt(max(1, secs), 10))
+		}
+	}
+	if st.Code() == codes.Unauthenticated {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="strata"`)
+	}
+	runtime.DefaultHTTPErrorHandler(ctx, mux, m, w, r, err)
 }
 
 // NewSegmentProxy forwards the Segment HTTP API (/v1/...) to ingest, keeping the write

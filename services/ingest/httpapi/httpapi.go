@@ -17,6 +17,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -151,7 +152,7 @@ func (h *Handler) batch(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	_, decoded, err := segment.DecodeBatch(body, received)
+	decoded, err := segment.DecodeBatch(body, received)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -340,10 +341,14 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		defer gz.Close()
 		rd = gz
 	}
-	body, err := io.ReadAll(io.LimitReader(rd, limit+1))
-	if err != nil {
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= limit && rd == r.Body {
+		buf.Grow(int(n) + bytes.MinRead) // read without regrowing: ReadFrom wants MinRead spare
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(rd, limit+1)); err != nil {
 		return nil, &segment.FieldError{Index: -1, Field: "body", Message: "unreadable: " + err.Error()}
 	}
+	body := buf.Bytes()
 	if int64(len(body)) > limit {
 		return nil, fmt.Errorf("%w: body exceeds %d bytes", segment.ErrTooLarge, limit)
 	}

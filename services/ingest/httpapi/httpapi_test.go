@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,12 +10,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/stratahq/strata/pkg/bus"
+	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	"github.com/stratahq/strata/services/ingest/httpapi"
@@ -24,28 +22,8 @@ import (
 	"github.com/stratahq/strata/services/ingest/segment"
 )
 
-// fakePublisher records every Publish call; it fails with err when err is set.
-type fakePublisher struct {
-	mu    sync.Mutex
-	err   error
-	calls [][]bus.Message
-}
-
-func (f *fakePublisher) Publish(_ context.Context, msgs ...bus.Message) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, msgs)
-	return f.err
-}
-
-func (f *fakePublisher) Calls() [][]bus.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
-}
-
-// events decodes every published message.
-func (f *fakePublisher) events(t *testing.T) []*eventv1.Event {
+// published decodes every message f recorded.
+func published(t *testing.T, f *bustest.Recorder) []*eventv1.Event {
 	t.Helper()
 	var out []*eventv1.Event
 	for _, call := range f.Calls() {
@@ -63,9 +41,9 @@ func (f *fakePublisher) events(t *testing.T) []*eventv1.Event {
 	return out
 }
 
-func newHandler(t *testing.T, pubErr error) (*httpapi.Handler, *fakePublisher) {
+func newHandler(t *testing.T, pubErr error) (*httpapi.Handler, *bustest.Recorder) {
 	t.Helper()
-	pub := &fakePublisher{err: pubErr}
+	pub := &bustest.Recorder{Err: pubErr}
 	p, err := pipeline.New(pub)
 	if err != nil {
 		t.Fatalf("pipeline.New: %v", err)
@@ -170,7 +148,7 @@ func TestTrackOK(t *testing.T) {
 	if got, want := len(pub.Calls()), 1; got != want {
 		t.Fatalf("Publish calls: got %d, want %d", got, want)
 	}
-	evs := pub.events(t)
+	evs := published(t, pub)
 	if got, want := len(evs), 1; got != want {
 		t.Fatalf("published events: got %d, want %d", got, want)
 	}
@@ -213,7 +191,7 @@ func TestSingleEndpoints(t *testing.T) {
 			t.Parallel()
 			h, pub := newHandler(t, nil)
 			assertSuccess(t, serve(t, h, request{path: tt.path, basicKey: "wk", body: []byte(tt.body)}))
-			evs := pub.events(t)
+			evs := published(t, pub)
 			if got, want := len(evs), 1; got != want {
 				t.Fatalf("published events: got %d, want %d", got, want)
 			}
@@ -294,7 +272,7 @@ func TestWriteKeys(t *testing.T) {
 				}
 				return
 			}
-			evs := pub.events(t)
+			evs := published(t, pub)
 			if got, want := len(evs), 1; got != want {
 				t.Fatalf("published events: got %d, want %d", got, want)
 			}
@@ -453,7 +431,7 @@ func TestBatch(t *testing.T) {
 			if got, want := len(calls), 1; got != want {
 				t.Fatalf("Publish calls: got %d, want %d (one write per batch)", got, want)
 			}
-			evs := pub.events(t)
+			evs := published(t, pub)
 			if got, want := len(evs), 3; got != want {
 				t.Fatalf("published events: got %d, want %d", got, want)
 			}
@@ -500,7 +478,7 @@ func TestGzip(t *testing.T) {
 			t.Parallel()
 			h, pub := newHandler(t, nil)
 			assertSuccess(t, serve(t, h, request{path: tt.path, basicKey: "wk", gzip: true, body: []byte(tt.body)}))
-			if got, want := len(pub.events(t)), tt.wantEvents; got != want {
+			if got, want := len(published(t, pub)), tt.wantEvents; got != want {
 				t.Errorf("published events: got %d, want %d", got, want)
 			}
 		})

@@ -150,29 +150,11 @@ type Tail struct {
 // NewTail starts reading topic in the background until the test ends.
 func NewTail(t testing.TB, brokers []string, topic string) *Tail {
 	t.Helper()
-	client := bustest.Client(t, brokers)
+	offsets := EndOffsets(t, brokers, topic)
 	ctx, cancel := context.WithCancel(context.Background())
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
-		cancel()
-		t.Fatalf("ingesttest: metadata of %s: %v", topic, err)
-	}
-	req := map[string][]kafka.OffsetRequest{}
-	for _, p := range md.Topics[0].Partitions {
-		req[topic] = append(req[topic], kafka.LastOffsetOf(p.ID))
-	}
-	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
-	if err != nil {
-		cancel()
-		t.Fatalf("ingesttest: list offsets of %s: %v", topic, err)
-	}
 	tail := &Tail{}
 	var wg sync.WaitGroup
-	for _, po := range offs.Topics[topic] {
-		if po.Error != nil {
-			cancel()
-			t.Fatalf("ingesttest: offsets of %s/%d: %v", topic, po.Partition, po.Error)
-		}
+	for _, po := range offsets {
 		r := kafka.NewReader(kafka.ReaderConfig{
 			Brokers: brokers, Topic: topic, Partition: po.Partition,
 			MinBytes: 1, MaxBytes: 10 << 20, MaxWait: 100 * time.Millisecond,
@@ -208,6 +190,31 @@ func NewTail(t testing.TB, brokers []string, topic string) *Tail {
 		wg.Wait()
 	})
 	return tail
+}
+
+// EndOffsets returns the end offset of every partition of topic.
+func EndOffsets(t testing.TB, brokers []string, topic string) []kafka.PartitionOffsets {
+	t.Helper()
+	client := bustest.Client(t, brokers)
+	ctx := context.Background()
+	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(md.Topics) != 1 || md.Topics[0].Error != nil {
+		t.Fatalf("ingesttest: metadata of %s: %v", topic, err)
+	}
+	req := map[string][]kafka.OffsetRequest{}
+	for _, p := range md.Topics[0].Partitions {
+		req[topic] = append(req[topic], kafka.LastOffsetOf(p.ID))
+	}
+	offs, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+	if err != nil {
+		t.Fatalf("ingesttest: list offsets of %s: %v", topic, err)
+	}
+	for _, po := range offs.Topics[topic] {
+		if po.Error != nil {
+			t.Fatalf("ingesttest: offsets of %s/%d: %v", topic, po.Partition, po.Error)
+		}
+	}
+	return offs.Topics[topic]
 }
 
 // Messages returns what was read so far.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"testing"
 	"time"
 
@@ -19,16 +20,28 @@ func unique(prefix string) string {
 	return prefix + "-" + hex.EncodeToString(b[:])
 }
 
-// runContract is the contract of the ledger, run against miniredis and real Redis.
+// runContract is the contract of the ledger, run against miniredis and real Redis, with
+// the dedup keys of a batch in one script and one command per key (as on a cluster).
 func runContract(t *testing.T, rdb redis.UniversalClient) {
-	t.Run("dedup window", func(t *testing.T) { testDedup(t, rdb) })
-	t.Run("identity", func(t *testing.T) { testIdentity(t, rdb) })
-	t.Run("merge done only when recorded", func(t *testing.T) { testMergeRecorded(t, rdb) })
+	for _, perKey := range []bool{false, true} {
+		t.Run(fmt.Sprintf("per-key commands %v", perKey), func(t *testing.T) {
+			newLedger := func(cfg ledger.Config) *ledger.Ledger {
+				cfg.PerKeyCommands = perKey
+				return ledger.New(rdb, cfg)
+			}
+			t.Run("dedup window", func(t *testing.T) { testDedup(t, rdb, newLedger) })
+			t.Run("identity", func(t *testing.T) { testIdentity(t, rdb, newLedger) })
+			t.Run("merge done only when recorded", func(t *testing.T) { testMergeRecorded(t, newLedger) })
+		})
+	}
 }
 
-func testDedup(t *testing.T, rdb redis.UniversalClient) {
+// newLedgerFunc returns a Ledger of the variant under test.
+type newLedgerFunc func(ledger.Config) *ledger.Ledger
+
+func testDedup(t *testing.T, rdb redis.UniversalClient, newLedger newLedgerFunc) {
 	ctx := context.Background()
-	l := ledger.New(rdb, ledger.Config{DedupWindow: time.Hour})
+	l := newLedger(ledger.Config{DedupWindow: time.Hour})
 	user := unique("u")
 	k1 := ledger.Key{Sender: user, Source: "web", MessageID: "m1"}
 	k2 := ledger.Key{Sender: user, Source: "ios", MessageID: "m1"} // same id, other source
@@ -65,9 +78,9 @@ func testDedup(t *testing.T, rdb redis.UniversalClient) {
 	}
 }
 
-func testIdentity(t *testing.T, rdb redis.UniversalClient) {
+func testIdentity(t *testing.T, rdb redis.UniversalClient, newLedger newLedgerFunc) {
 	ctx := context.Background()
-	l := ledger.New(rdb, ledger.Config{IdentityTTL: time.Hour})
+	l := newLedger(ledger.Config{IdentityTTL: time.Hour})
 	anon, fresh, u1, u2 := unique("a"), unique("a"), unique("u"), unique("u")
 	ops := []ledger.Op{
 		{Kind: ledger.OpSeen, Anon: anon},            // anonymous history
@@ -93,9 +106,9 @@ func testIdentity(t *testing.T, rdb redis.UniversalClient) {
 	}
 }
 
-func testMergeRecorded(t *testing.T, rdb redis.UniversalClient) {
+func testMergeRecorded(t *testing.T, newLedger newLedgerFunc) {
 	ctx := context.Background()
-	l := ledger.New(rdb, ledger.Config{})
+	l := newLedger(ledger.Config{})
 	anon, user := unique("a"), unique("u")
 	link := []ledger.Op{{Kind: ledger.OpSeen, Anon: anon}, {Kind: ledger.OpLink, Anon: anon, User: user}}
 	for attempt := range 2 { // the publish failed: the retry merges again

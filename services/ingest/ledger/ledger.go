@@ -5,7 +5,9 @@
 // The pipeline asks once per batch ([Ledger.Lookup], one pipelined round trip whatever the
 // batch size: dedup checks and identity operations, the latter as small Lua scripts, each
 // on one key) and records once per batch after Kafka acknowledged the write
-// ([Ledger.Record], one more: dedup keys and completed merges). Keys are built by package cache and carry the sender's id
+// ([Ledger.Record], one more: dedup keys and completed merges). On a single Redis the dedup
+// keys of a batch are checked, and recorded, by one script each; on a Redis Cluster, where
+// they span slots, by one command per key. Keys are built by package cache and carry the sender's id
 // in a {hash tag}; on a Redis Cluster go-redis splits a pipeline by node.
 //
 // Redis holds nothing else the suite cannot rebuild; these keys are the exception named in
@@ -59,16 +61,34 @@ local h = redis.call('HMGET', KEYS[1], 'history', 'merged')
 if h[1] and not h[2] then return 1 end
 return 0`)
 
+// dedupSeenScript answers, for every dedup key of a batch, whether it exists (1 or 0):
+// one command instead of one per key, which was most of the cost of a lookup.
+var dedupSeenScript = redis.NewScript(`
+local seen = {}
+for i, k in ipairs(KEYS) do seen[i] = redis.call('EXISTS', k) end
+return seen`)
+
+// dedupRecordScript sets every dedup key of a batch that is absent, with the window
+// (ARGV[1], milliseconds) as TTL.
+var dedupRecordScript = redis.NewScript(`
+for _, k in ipairs(KEYS) do redis.call('SET', k, '1', 'NX', 'PX', ARGV[1]) end
+return 0`)
+
 // Config tunes a Ledger; zero fields take the defaults.
 type Config struct {
 	DedupWindow time.Duration
 	IdentityTTL time.Duration
+	// PerKeyCommands sends one command per dedup key instead of one script per batch, as
+	// a Redis Cluster needs: the keys of a batch's senders live in different slots. New
+	// turns it on for a *redis.ClusterClient.
+	PerKeyCommands bool
 }
 
 // Ledger reads and writes the dedup window and the identity map.
 type Ledger struct {
 	rdb         redis.UniversalClient
 	window, ttl time.Duration
+	perKey      bool
 }
 
 // New returns a Ledger over rdb.
@@ -79,7 +99,17 @@ func New(rdb redis.UniversalClient, cfg Config) *Ledger {
 	if cfg.IdentityTTL <= 0 {
 		cfg.IdentityTTL = DefaultIdentityTTL
 	}
-	return &Ledger{rdb: rdb, window: cfg.DedupWindow, ttl: cfg.IdentityTTL}
+	_, cluster := rdb.(*redis.ClusterClient)
+	return &Ledger{rdb: rdb, window: cfg.DedupWindow, ttl: cfg.IdentityTTL, perKey: cfg.PerKeyCommands || cluster}
+}
+
+// names returns the Redis keys of keys.
+func names(keys []Key) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
+	}
+	return out
 }
 
 // Key names one event in the dedup window.
@@ -135,12 +165,21 @@ func (l *Ledger) Lookup(ctx context.Context, keys []Key, ops []Op) (Snapshot, er
 	if len(keys) == 0 && len(ops) == 0 {
 		return snap, nil
 	}
-	exists := make([]*redis.IntCmd, len(keys))
+	var (
+		exists  []*redis.IntCmd // per key, or
+		seenAll *redis.Cmd      // one script for the batch
+	)
 	results := make([]*redis.Cmd, len(ops))
 	ttl := strconv.FormatInt(l.ttl.Milliseconds(), 10)
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			exists[i] = p.Exists(ctx, k.String())
+		switch {
+		case l.perKey:
+			exists = make([]*redis.IntCmd, len(keys))
+			for i, k := range keys {
+				exists[i] = p.Exists(ctx, k.String())
+			}
+		case len(keys) > 0:
+			seenAll = dedupSeenScript.Eval(ctx, p, names(keys))
 		}
 		for j, op := range ops {
 			key := []string{cache.IngestAnonKey(op.Anon)}
@@ -160,6 +199,15 @@ func (l *Ledger) Lookup(ctx context.Context, keys []Key, ops []Op) (Snapshot, er
 	}
 	for i, c := range exists {
 		snap.Seen[i] = c.Val() > 0
+	}
+	if seenAll != nil {
+		seen, err := seenAll.Int64Slice()
+		if err != nil || len(seen) != len(keys) {
+			return Snapshot{}, fmt.Errorf("ledger: lookup: dedup script answered %v (%d of %d keys)", err, len(seen), len(keys))
+		}
+		for i, n := range seen {
+			snap.Seen[i] = n > 0
+		}
 	}
 	for j, c := range results {
 		switch ops[j].Kind {
@@ -194,8 +242,13 @@ func (l *Ledger) Record(ctx context.Context, c Changes) error {
 		return nil
 	}
 	_, err := l.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, k := range c.Published {
-			p.SetNX(ctx, k.String(), 1, l.window)
+		switch {
+		case l.perKey:
+			for _, k := range c.Published {
+				p.SetNX(ctx, k.String(), 1, l.window)
+			}
+		case len(c.Published) > 0:
+			dedupRecordScript.Eval(ctx, p, names(c.Published), l.window.Milliseconds())
 		}
 		for _, m := range c.Merged {
 			p.HSetNX(ctx, cache.IngestAnonKey(m.Anon), fieldMerged, m.User)

@@ -7,17 +7,20 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stratahq/strata/pkg/bustest"
+	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	"github.com/stratahq/strata/services/ingest/pipeline"
 	"github.com/stratahq/strata/services/ingest/segment"
 )
 
 // FuzzValidate decodes a Segment message and validates the event against its contract:
-// neither may panic, validation only ever fails with an *InvalidError naming a field, and
-// normalising twice changes nothing. Seeds are in testdata/fuzz/FuzzValidate.
+// neither may panic, validation only ever fails with an *InvalidError naming a field,
+// normalising twice changes nothing, and a valid event is published as encoded bytes
+// that decode to the event. Seeds are in testdata/fuzz/FuzzValidate.
 func FuzzValidate(f *testing.F) {
 	f.Add([]byte(`{"type":"track","event":"lesson_completed","userId":" u1 ","messageId":"m1"}`))
 	f.Add([]byte(`{"type":"alias","previousId":"a1","userId":"u1","messageId":"` + string(make([]byte, 200)) + `"}`))
-	p, err := pipeline.New(&fakePublisher{})
+	p, err := pipeline.New(&bustest.Recorder{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -36,6 +39,21 @@ func FuzzValidate(f *testing.F) {
 		pipeline.Normalise(again)
 		if !proto.Equal(again, ev) {
 			t.Fatalf("Normalise is not idempotent: %v then %v", ev, again)
+		}
+		if err != nil {
+			return
+		}
+		rec := &bustest.Recorder{}
+		pub, err := pipeline.New(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Accept(t.Context(), again); err != nil {
+			t.Fatalf("Accept of a valid event: %v", err)
+		}
+		got := &eventv1.Event{}
+		if err := proto.Unmarshal(rec.Messages()[0].Value, got); err != nil || !proto.Equal(got, again) {
+			t.Fatalf("published %v (%v), want %v", got, err, again)
 		}
 	})
 }

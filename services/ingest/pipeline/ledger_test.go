@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/stratahq/strata/pkg/bustest"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	"github.com/stratahq/strata/services/ingest/ledger"
 	"github.com/stratahq/strata/services/ingest/pipeline"
@@ -29,7 +30,7 @@ func (f *flakyLedger) Record(ctx context.Context, c ledger.Changes) error {
 	return f.Ledger.Record(ctx, c)
 }
 
-func withLedger(t *testing.T, pub *fakePublisher) (*pipeline.Pipeline, *miniredis.Miniredis, *flakyLedger) {
+func withLedger(t *testing.T, pub *bustest.Recorder) (*pipeline.Pipeline, *miniredis.Miniredis, *flakyLedger) {
 	t.Helper()
 	srv := miniredis.RunT(t)
 	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{srv.Addr()}, MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
@@ -42,7 +43,7 @@ func withLedger(t *testing.T, pub *fakePublisher) (*pipeline.Pipeline, *miniredi
 	return p, srv, l
 }
 
-func published(t *testing.T, pub *fakePublisher) []*eventv1.Event {
+func published(t *testing.T, pub *bustest.Recorder) []*eventv1.Event {
 	t.Helper()
 	var out []*eventv1.Event
 	for _, c := range pub.Calls() {
@@ -62,7 +63,7 @@ func published(t *testing.T, pub *fakePublisher) []*eventv1.Event {
 
 func TestDedup(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p, _, _ := withLedger(t, pub)
 	batch := func() []*eventv1.Event {
 		return []*eventv1.Event{validEvent("e1", "u1", ""), validEvent("e2", "u1", ""), validEvent("e1", "u1", "")}
@@ -94,14 +95,12 @@ func TestDedup(t *testing.T) {
 
 func TestFailedPublishLeavesNoDedupKey(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{err: errors.New("broker down")}
+	pub := &bustest.Recorder{Err: errors.New("broker down")}
 	p, _, _ := withLedger(t, pub)
 	if err := p.Accept(t.Context(), validEvent("e1", "u1", "")); !errors.Is(err, pipeline.ErrUnavailable) {
 		t.Fatalf("Accept with Kafka down: got %v, want ErrUnavailable", err)
 	}
-	pub.mu.Lock()
-	pub.err = nil
-	pub.mu.Unlock()
+	pub.SetErr(nil)
 	res, err := p.Process(t.Context(), []*eventv1.Event{validEvent("e1", "u1", "")})
 	if err != nil || res.Duplicate[0] {
 		t.Fatalf("retry: got duplicate %v, %v; want it published", res.Duplicate, err)
@@ -113,7 +112,7 @@ func TestFailedPublishLeavesNoDedupKey(t *testing.T) {
 
 func TestRecordFailureStillSucceeds(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p, _, l := withLedger(t, pub)
 	l.recordErr = errors.New("redis went away")
 	if err := p.Accept(t.Context(), validEvent("e1", "u1", "")); err != nil {
@@ -123,7 +122,7 @@ func TestRecordFailureStillSucceeds(t *testing.T) {
 
 func TestRedisDownIsUnavailable(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p, srv, _ := withLedger(t, pub)
 	srv.Close()
 	if err := p.Accept(t.Context(), validEvent("e1", "u1", "")); !errors.Is(err, pipeline.ErrUnavailable) {
@@ -142,7 +141,7 @@ func identify(id, user, anon string) *eventv1.Event {
 
 func TestIdentity(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p, _, _ := withLedger(t, pub)
 	alias := validEvent("e5", "u1", "")
 	alias.Type, alias.Event, alias.PreviousId = eventv1.EventType_EVENT_TYPE_ALIAS, "", "legacy-7"
@@ -193,20 +192,16 @@ func TestIdentity(t *testing.T) {
 
 func TestMergeRepeatedAfterFailedPublish(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p, _, _ := withLedger(t, pub)
 	if err := p.Accept(t.Context(), validEvent("e1", "", "a1")); err != nil {
 		t.Fatal(err)
 	}
-	pub.mu.Lock()
-	pub.err = errors.New("broker down")
-	pub.mu.Unlock()
+	pub.SetErr(errors.New("broker down"))
 	if err := p.Accept(t.Context(), identify("e2", "u1", "a1")); !errors.Is(err, pipeline.ErrUnavailable) {
 		t.Fatalf("Accept: got %v, want ErrUnavailable", err)
 	}
-	pub.mu.Lock()
-	pub.err = nil
-	pub.mu.Unlock()
+	pub.SetErr(nil)
 	res, err := p.Process(t.Context(), []*eventv1.Event{identify("e2", "u1", "a1")})
 	if err != nil {
 		t.Fatal(err)
@@ -218,7 +213,7 @@ func TestMergeRepeatedAfterFailedPublish(t *testing.T) {
 
 func TestRejectedListsEveryEvent(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p := newPipeline(t, pub)
 	_, err := p.Process(t.Context(), []*eventv1.Event{validEvent("", "u1", ""), validEvent("e2", "u1", ""), validEvent("e3", "", "")})
 	var re *pipeline.RejectedError

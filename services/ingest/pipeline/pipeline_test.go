@@ -1,45 +1,23 @@
 package pipeline_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/stratahq/strata/pkg/bus"
+	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/rpcerr"
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	"github.com/stratahq/strata/services/ingest/pipeline"
 )
 
-// fakePublisher records every Publish call; it fails with err when err is set.
-type fakePublisher struct {
-	mu    sync.Mutex
-	err   error
-	calls [][]bus.Message
-}
-
-func (f *fakePublisher) Publish(_ context.Context, msgs ...bus.Message) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, msgs)
-	return f.err
-}
-
-func (f *fakePublisher) Calls() [][]bus.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
-}
-
-func newPipeline(t *testing.T, pub *fakePublisher) *pipeline.Pipeline {
+func newPipeline(t *testing.T, pub *bustest.Recorder) *pipeline.Pipeline {
 	t.Helper()
 	p, err := pipeline.New(pub)
 	if err != nil {
@@ -63,7 +41,7 @@ func validEvent(id, user, anon string) *eventv1.Event {
 
 func TestAcceptPublishes(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	p := newPipeline(t, pub)
 	events := []*eventv1.Event{
 		validEvent("e1", "u1", "a1"),
@@ -110,7 +88,7 @@ func TestAcceptPublishes(t *testing.T) {
 
 func TestAcceptNothing(t *testing.T) {
 	t.Parallel()
-	pub := &fakePublisher{}
+	pub := &bustest.Recorder{}
 	if err := newPipeline(t, pub).Accept(t.Context()); err != nil {
 		t.Fatalf("Accept(): got %v, want nil", err)
 	}
@@ -181,7 +159,7 @@ func TestAcceptInvalid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			pub := &fakePublisher{}
+			pub := &bustest.Recorder{}
 			err := newPipeline(t, pub).Accept(t.Context(), tt.events...)
 			var ie *pipeline.InvalidError
 			if !errors.As(err, &ie) {
@@ -213,7 +191,7 @@ func TestAcceptInvalid(t *testing.T) {
 func TestAcceptPublisherError(t *testing.T) {
 	t.Parallel()
 	errBroker := errors.New("broker down")
-	pub := &fakePublisher{err: errBroker}
+	pub := &bustest.Recorder{Err: errBroker}
 	err := newPipeline(t, pub).Accept(t.Context(), validEvent("e1", "u1", ""))
 	if !errors.Is(err, pipeline.ErrUnavailable) {
 		t.Errorf("errors.Is(err, ErrUnavailable): got false for %v, want true", err)
@@ -232,7 +210,7 @@ func TestAcceptPublisherError(t *testing.T) {
 
 func TestValidate(t *testing.T) {
 	t.Parallel()
-	p := newPipeline(t, &fakePublisher{})
+	p := newPipeline(t, &bustest.Recorder{})
 	if err := p.Validate(validEvent("e1", "u1", "")); err != nil {
 		t.Errorf("Validate(valid): got %v, want nil", err)
 	}

@@ -140,7 +140,7 @@ func (h *Handler) handle(ctx context.Context, msg bus.Message) error {
 	}
 	var events []*eventv1.Event
 	if env.Batch != nil {
-		_, decoded, err := segment.DecodeBatch(value, received)
+		decoded, err := segment.DecodeBatch(value, received)
 		if err != nil {
 			return invalid(err.Error())
 		}

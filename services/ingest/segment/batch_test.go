@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stratahq/strata/services/ingest/segment"
 )
@@ -16,15 +17,15 @@ func TestDecodeBatch(t *testing.T) {
 		{"type":"purchase","userId":"u1","messageId":"m1"},
 		"oops",
 		{"type":"identify","anonymousId":"a1"}]}`
-	b, decoded, err := segment.DecodeBatch([]byte(body), received)
+	decoded, err := segment.DecodeBatch([]byte(body), received)
 	if err != nil {
 		t.Fatalf("DecodeBatch: %v", err)
 	}
-	if got, want := b.SentAt, "2026-03-01T12:00:00Z"; got != want {
-		t.Errorf("sentAt: got %q, want %q", got, want)
-	}
 	if len(decoded) != 4 {
 		t.Fatalf("decoded: got %d, want 4", len(decoded))
+	}
+	if got, want := decoded[0].Event.GetSentAt().AsTime(), time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("sentAt from the envelope: got %v, want %v", got, want)
 	}
 	wantOK := []bool{true, false, false, true}
 	wantID := []string{"m0", "m1", "", ""}
@@ -54,7 +55,7 @@ func TestDecodeBatchEnvelopeErrors(t *testing.T) {
 		{"too large", `{"batch":["` + strings.Repeat("x", segment.MaxBatchBytes) + `"]}`, "", true},
 	}
 	for _, tt := range tests {
-		_, _, err := segment.DecodeBatch([]byte(tt.body), received)
+		_, err := segment.DecodeBatch([]byte(tt.body), received)
 		if tt.tooLarge {
 			if !errors.Is(err, segment.ErrTooLarge) {
 				t.Errorf("%s: got %v, want ErrTooLarge", tt.name, err)
@@ -98,6 +99,50 @@ func TestDecodeShapeLimits(t *testing.T) {
 		var fe *segment.FieldError
 		if !errors.As(err, &fe) || fe.Field != tt.wantField {
 			t.Errorf("%s: got %v, want a FieldError on %q", tt.name, err, tt.wantField)
+		}
+	}
+}
+
+// TestDecodeBatchEnvelopeAfterMessages: analytics-go writes the envelope's sentAt and
+// context after the batch array; they still apply to every message.
+func TestDecodeBatchEnvelopeAfterMessages(t *testing.T) {
+	t.Parallel()
+	body := `{"batch":[
+		{"type":"track","event":"X","userId":"u1","timestamp":"2026-03-01T11:59:00Z"},
+		{"type":"track","event":"Y","userId":"u1","context":{"ip":"10.0.0.1"}}],
+		"context":{"library":{"name":"analytics-go"}},"sentAt":"2026-03-01T12:00:00Z"}`
+	decoded, err := segment.DecodeBatch([]byte(body), received)
+	if err != nil {
+		t.Fatalf("DecodeBatch: %v", err)
+	}
+	first, second := decoded[0].Event, decoded[1].Event
+	if got, want := first.GetContext().GetFields()["library"].GetStructValue().GetFields()["name"].GetStringValue(), "analytics-go"; got != want {
+		t.Errorf("context of a message without one: got library %q, want %q", got, want)
+	}
+	if got, want := second.GetContext().GetFields()["ip"].GetStringValue(), "10.0.0.1"; got != want || second.GetContext().GetFields()["library"] != nil {
+		t.Errorf("context of a message with its own: got %v, want only ip %q", second.GetContext(), want)
+	}
+	// sentAt 12:00:00 and received 12:00:00: no skew, the timestamp is kept.
+	if got, want := first.GetTimestamp().AsTime(), time.Date(2026, 3, 1, 11, 59, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("timestamp: got %v, want %v", got, want)
+	}
+}
+
+func TestDecodeBatchEnvelopeFieldErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ body, wantField string }{
+		{`{"batch":{"type":"track"}}`, "batch"},
+		{`{"batch":[{}],"sentAt":12}`, "sentAt"},
+		{`{"batch":[{}],"context":"web"}`, "context"},
+		{`{"batch":[{}]} trailing`, "body"},
+		{`[{"type":"track"}]`, "body"},
+		{`null`, "batch"},
+	}
+	for _, tt := range tests {
+		_, err := segment.DecodeBatch([]byte(tt.body), received)
+		var fe *segment.FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.wantField || fe.Index != -1 {
+			t.Errorf("DecodeBatch(%s): got %v, want a FieldError on %q", tt.body, err, tt.wantField)
 		}
 	}
 }

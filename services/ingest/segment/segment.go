@@ -5,16 +5,19 @@
 // *FieldError; it normalises the timestamp for client clock skew the way Segment does:
 // timestamp = receivedAt − (sentAt − originalTimestamp). Functions are pure and safe for
 // concurrent use.
+//
+// JSON is read in one pass straight into the protobuf event (wire.go): ingest's hot path,
+// three times cheaper than encoding/json into maps then structpb. It accepts what
+// encoding/json accepted (names matched case-insensitively, duplicate names, invalid
+// UTF-8 replaced by U+FFFD) and names the field of a value of the wrong JSON kind.
 package segment
 
 import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -61,33 +64,6 @@ func tooLarge(n, limit int) error {
 	return fmt.Errorf("%w: body is %d bytes, limit %d", ErrTooLarge, n, limit)
 }
 
-// Message is the wire form of one Segment call.
-type Message struct {
-	Type              string          `json:"type"`
-	Event             string          `json:"event"`
-	Name              string          `json:"name"`
-	MessageID         string          `json:"messageId"`
-	UserID            json.RawMessage `json:"userId"`
-	AnonymousID       json.RawMessage `json:"anonymousId"`
-	PreviousID        json.RawMessage `json:"previousId"`
-	GroupID           json.RawMessage `json:"groupId"`
-	Timestamp         string          `json:"timestamp"`
-	OriginalTimestamp string          `json:"originalTimestamp"`
-	SentAt            string          `json:"sentAt"`
-	Context           map[string]any  `json:"context"`
-	Properties        map[string]any  `json:"properties"`
-	Traits            map[string]any  `json:"traits"`
-	WriteKey          string          `json:"writeKey"`
-}
-
-// Batch is the body of POST /v1/batch.
-type Batch struct {
-	Batch    []json.RawMessage `json:"batch"`
-	SentAt   string            `json:"sentAt"`
-	Context  map[string]any    `json:"context"`
-	WriteKey string            `json:"writeKey"`
-}
-
 var types = map[string]eventv1.EventType{
 	"track":    eventv1.EventType_EVENT_TYPE_TRACK,
 	"identify": eventv1.EventType_EVENT_TYPE_IDENTIFY,
@@ -107,23 +83,43 @@ func ParseType(s string) (eventv1.EventType, bool) {
 // type given by the endpoint (/v1/track) and overrides the body's type; batchSentAt and
 // batchContext come from the batch envelope. index is the batch position, -1 otherwise.
 func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt string, batchContext map[string]any) (*eventv1.Event, error) {
+	var ctx *structpb.Struct
+	if batchContext != nil {
+		if n := len(batchContext); n > MaxProperties {
+			return nil, &FieldError{Index: index, Field: "context", Message: fmt.Sprintf("has %d keys, limit %d", n, MaxProperties)}
+		}
+		if d := depth(batchContext); d > MaxDepth {
+			return nil, &FieldError{Index: index, Field: "context", Message: fmt.Sprintf("nests %d levels deep, limit %d", d, MaxDepth)}
+		}
+		var err error
+		if ctx, err = structpb.NewStruct(batchContext); err != nil {
+			return nil, &FieldError{Index: index, Field: "context", Message: err.Error()}
+		}
+	}
+	return decode(raw, typ, index, receivedAt, batchSentAt, ctx)
+}
+
+// decode is Decode with the batch context already decoded; events without a context of
+// their own share ctx.
+func decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt string, batchContext *structpb.Struct) (*eventv1.Event, error) {
 	ferr := func(field, format string, args ...any) error {
 		return &FieldError{Index: index, Field: field, Message: fmt.Sprintf(format, args...)}
 	}
 	if len(raw) > MaxMessageBytes {
 		return nil, fmt.Errorf("%w: %w", ErrTooLarge, ferr("", "message is %d bytes, limit %d", len(raw), MaxMessageBytes))
 	}
-	if len(bytes.TrimSpace(raw)) == 0 || bytes.TrimSpace(raw)[0] != '{' {
+	if trimmed := bytes.TrimLeft(raw, " \t\r\n"); len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, ferr("body", "malformed JSON: a message must be a JSON object")
 	}
-	var m Message
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		return nil, ferr("body", "malformed JSON: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, ferr("body", "malformed JSON: data after the message object")
+	var m wireMessage
+	w := newWire(raw)
+	field, err := w.readMessage(&m)
+	w.release()
+	switch {
+	case errors.Is(err, errSyntax):
+		return nil, ferr("body", "%v", err)
+	case err != nil:
+		return nil, ferr(field, "%v", err)
 	}
 	if typ == "" {
 		typ = m.Type
@@ -135,33 +131,20 @@ func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 	if !ok {
 		return nil, ferr("type", "unknown type %q (want track, identify, page, screen, group or alias)", typ)
 	}
-	userID, err := idString(m.UserID)
-	if err != nil {
-		return nil, ferr("userId", "%v", err)
+	if m.idErr != nil {
+		return nil, ferr(m.idErrField, "%v, got another JSON kind", m.idErr)
 	}
-	anonID, err := idString(m.AnonymousID)
-	if err != nil {
-		return nil, ferr("anonymousId", "%v", err)
-	}
-	previousID, err := idString(m.PreviousID)
-	if err != nil {
-		return nil, ferr("previousId", "%v", err)
-	}
-	groupID, err := idString(m.GroupID)
-	if err != nil {
-		return nil, ferr("groupId", "%v", err)
-	}
-	if userID == "" && anonID == "" {
+	if m.UserID == "" && m.AnonymousID == "" {
 		return nil, ferr("userId", "userId or anonymousId is required")
 	}
 	name := strings.TrimSpace(m.Event)
 	if et == eventv1.EventType_EVENT_TYPE_TRACK && name == "" {
 		return nil, ferr("event", "is required for track calls")
 	}
-	if et == eventv1.EventType_EVENT_TYPE_ALIAS && previousID == "" {
+	if et == eventv1.EventType_EVENT_TYPE_ALIAS && m.PreviousID == "" {
 		return nil, ferr("previousId", "is required for alias calls")
 	}
-	if et == eventv1.EventType_EVENT_TYPE_GROUP && groupID == "" {
+	if et == eventv1.EventType_EVENT_TYPE_GROUP && m.GroupID == "" {
 		return nil, ferr("groupId", "is required for group calls")
 	}
 
@@ -182,6 +165,9 @@ func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 	if err != nil {
 		return nil, ferr("sentAt", "%v", err)
 	}
+	if m.structErr != nil {
+		return nil, ferr(m.structErrField, "%v", unshape(m.structErr))
+	}
 	ts := CorrectSkew(original, sentAt, receivedAt)
 
 	ev := &eventv1.Event{
@@ -189,12 +175,15 @@ func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 		Type:        et,
 		Event:       name,
 		Name:        strings.TrimSpace(m.Name),
-		UserId:      userID,
-		AnonymousId: anonID,
-		PreviousId:  previousID,
-		GroupId:     groupID,
+		UserId:      m.UserID,
+		AnonymousId: m.AnonymousID,
+		PreviousId:  m.PreviousID,
+		GroupId:     m.GroupID,
 		Timestamp:   timestamppb.New(ts),
 		ReceivedAt:  timestamppb.New(receivedAt),
+		Context:     m.Context,
+		Properties:  m.Properties,
+		Traits:      m.Traits,
 	}
 	if ev.EventId == "" {
 		// Segment's SDKs always send a messageId; for other senders a content hash keeps
@@ -208,32 +197,8 @@ func Decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 	if !sentAt.IsZero() {
 		ev.SentAt = timestamppb.New(sentAt)
 	}
-	ctxMap := m.Context
-	if ctxMap == nil {
-		ctxMap = batchContext
-	}
-	for field, src := range map[string]struct {
-		in  map[string]any
-		out **structpb.Struct
-	}{
-		"context":    {ctxMap, &ev.Context},
-		"properties": {m.Properties, &ev.Properties},
-		"traits":     {m.Traits, &ev.Traits},
-	} {
-		if src.in == nil {
-			continue
-		}
-		if n := len(src.in); n > MaxProperties {
-			return nil, ferr(field, "has %d keys, limit %d", n, MaxProperties)
-		}
-		if d := depth(src.in); d > MaxDepth {
-			return nil, ferr(field, "nests %d levels deep, limit %d", d, MaxDepth)
-		}
-		s, err := structpb.NewStruct(normalise(src.in).(map[string]any))
-		if err != nil {
-			return nil, ferr(field, "%v", err)
-		}
-		*src.out = s
+	if !m.hasContext {
+		ev.Context = batchContext
 	}
 	return ev, nil
 }
@@ -250,22 +215,6 @@ func CorrectSkew(original, sentAt, receivedAt time.Time) time.Time {
 	default:
 		return receivedAt.Add(-sentAt.Sub(original))
 	}
-}
-
-// idString accepts ids as JSON strings or numbers, as Segment does, and trims them.
-func idString(raw json.RawMessage) (string, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err == nil {
-		return strings.TrimSpace(s), nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(raw, &n); err == nil {
-		return n.String(), nil
-	}
-	return "", fmt.Errorf("must be a string or a number, got %s", raw)
 }
 
 func parseTime(s string) (time.Time, error) {
@@ -296,28 +245,4 @@ func depth(v any) int {
 		return 0
 	}
 	return deepest + 1
-}
-
-// normalise turns json.Number into float64 so structpb accepts decoded JSON.
-func normalise(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalise(e)
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = normalise(e)
-		}
-		return x
-	case json.Number:
-		f, err := x.Float64()
-		if err != nil {
-			return x.String()
-		}
-		return f
-	default:
-		return v
-	}
 }

@@ -526,3 +526,96 @@ func TestCorrectSkew(t *testing.T) {
 		})
 	}
 }
+
+// TestDecodeLikeEncodingJSON pins what the decoder accepts as encoding/json did before it:
+// names matched case-insensitively, the last of duplicate names, invalid UTF-8 replaced,
+// numbers beyond float64 kept as written.
+func TestDecodeLikeEncodingJSON(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		body  string
+		check func(t *testing.T, ev *eventv1.Event)
+	}{
+		{
+			name: "case-insensitive names",
+			body: `{"TYPE":"identify","UserID":"u1","MessageId":"m1"}`,
+			check: func(t *testing.T, ev *eventv1.Event) {
+				if ev.GetType() != eventv1.EventType_EVENT_TYPE_IDENTIFY || ev.GetUserId() != "u1" || ev.GetEventId() != "m1" {
+					t.Errorf("got %v, want identify u1 m1", ev)
+				}
+			},
+		},
+		{
+			name: "duplicate names: the last wins",
+			body: `{"type":"track","event":"A","event":"B","userId":"u1","properties":{"k":1,"k":2}}`,
+			check: func(t *testing.T, ev *eventv1.Event) {
+				if got := ev.GetEvent(); got != "B" {
+					t.Errorf("event: got %q, want %q", got, "B")
+				}
+				if got := ev.GetProperties().GetFields()["k"].GetNumberValue(); got != 2 {
+					t.Errorf("properties.k: got %v, want 2", got)
+				}
+			},
+		},
+		{
+			name: "invalid UTF-8 replaced",
+			body: "{\"type\":\"track\",\"event\":\"A\xff\",\"userId\":\"u1\",\"properties\":{\"k\xfe\":\"v\xc3\"}}",
+			check: func(t *testing.T, ev *eventv1.Event) {
+				if got, want := ev.GetEvent(), "A\uFFFD"; got != want {
+					t.Errorf("event: got %q, want %q", got, want)
+				}
+				if got, want := ev.GetProperties().GetFields()["k\uFFFD"].GetStringValue(), "v\uFFFD"; got != want {
+					t.Errorf("properties: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name: "numbers",
+			body: `{"type":"track","event":"A","userId":42,"properties":{"big":1e400,"neg":-0.5,"list":[1,"x",null,true,{"a":false}]}}`,
+			check: func(t *testing.T, ev *eventv1.Event) {
+				f := ev.GetProperties().GetFields()
+				if got, want := ev.GetUserId(), "42"; got != want {
+					t.Errorf("userId: got %q, want %q", got, want)
+				}
+				if got, want := f["big"].GetStringValue(), "1e400"; got != want {
+					t.Errorf("properties.big: got %q, want %q", got, want)
+				}
+				if got, want := f["neg"].GetNumberValue(), -0.5; got != want {
+					t.Errorf("properties.neg: got %v, want %v", got, want)
+				}
+				if got, want := len(f["list"].GetListValue().GetValues()), 5; got != want {
+					t.Errorf("len(properties.list): got %d, want %d", got, want)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ev, err := segment.Decode([]byte(tt.body), "", -1, received, "", nil)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			tt.check(t, ev)
+		})
+	}
+}
+
+func TestDecodeWrongKindNamesTheField(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ body, wantField string }{
+		{`{"type":"track","event":5,"userId":"u1"}`, "event"},
+		{`{"type":"track","event":"X","userId":"u1","messageId":["m"]}`, "messageId"},
+		{`{"type":"track","event":"X","userId":"u1","properties":[1]}`, "properties"},
+		{`{"type":"identify","userId":"u1","traits":"vip"}`, "traits"},
+		{`{"type":"identify","userId":"u1","context":{"a":{"b":1}},"sentAt":7}`, "sentAt"},
+	}
+	for _, tt := range tests {
+		_, err := segment.Decode([]byte(tt.body), "", -1, received, "", nil)
+		var fe *segment.FieldError
+		if !errors.As(err, &fe) || fe.Field != tt.wantField {
+			t.Errorf("Decode(%s): got %v, want a FieldError on %q", tt.body, err, tt.wantField)
+		}
+	}
+}

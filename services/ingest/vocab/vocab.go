@@ -50,6 +50,14 @@ func Names() []string {
 	}
 }
 
+var canonical = func() map[string]struct{} {
+	m := make(map[string]struct{}, len(Names()))
+	for _, n := range Names() {
+		m[n] = struct{}{}
+	}
+	return m
+}()
+
 var byFold = func() map[string]string {
 	m := make(map[string]string, len(Names())+2)
 	for _, n := range Names() {
@@ -65,6 +73,9 @@ var byFold = func() map[string]string {
 // vocabulary, whatever its case and separators (spaces, '_', '-', '.'); otherwise it
 // returns name trimmed and false: a custom event.
 func Canonical(name string) (string, bool) {
+	if _, ok := canonical[name]; ok {
+		return name, true // the common case, without folding
+	}
 	name = strings.TrimSpace(name)
 	if c, ok := byFold[fold(name)]; ok {
 		return c, true

@@ -15,7 +15,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
+	"github.com/stratahq/strata/services/prediction/dataset"
 )
 
 // ErrFormat is returned for a line that is neither of the two CDNOW layouts.
@@ -121,23 +121,6 @@ func Events(txs []Transaction) []*eventv1.Event {
 	return out
 }
 
-// FindDataset walks up from the working directory looking for
-// shared/datasets/cdnow/name and returns its path, or false when it is absent (a
-// clone outside the project's workspace).
-func FindDataset(name string) (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		p := filepath.Join(dir, "shared", "datasets", "cdnow", name)
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
+// FindDataset returns the path of shared/datasets/cdnow/name above the working
+// directory, or false when it is absent (a clone outside the project's workspace).
+func FindDataset(name string) (string, bool) { return dataset.Find("cdnow", name) }

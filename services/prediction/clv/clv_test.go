@@ -358,9 +358,15 @@ func TestFitErrors(t *testing.T) {
 // target: at most 30 s). Simulation is outside the timer.
 func BenchmarkFitBGNBD1M(b *testing.B) {
 	data := simulate(clv.BGNBD{R: 0.25, Alpha: 4, A: 0.8, B: 2.5}, 1_000_000, 30, 52, 42)
+	var fit clv.BGNBDFit
 	for b.Loop() {
-		if _, err := clv.FitBGNBD(context.Background(), data, clv.FitOptions{}); err != nil {
+		var err error
+		if fit, err = clv.FitBGNBD(context.Background(), data, clv.FitOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/fit")
+	b.ReportMetric(float64(len(data)), "customers")
+	b.ReportMetric(fit.Params.R, "r")
+	b.ReportMetric(fit.Params.A, "a")
 }

@@ -18,6 +18,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
@@ -48,6 +49,12 @@ const (
 	Events30
 	ActiveDays30
 	EventsTotal
+	// RepeatRate30 is repeat order days per 30 days since the first order, and
+	// RecencyShare the share of that time the orders span (last-order age relative to
+	// customer age, as BG/NBD's P(alive) reads them): ratios a tree cannot form from
+	// the counts and ages on its own. Appended so that older artefacts' indexes stay.
+	RepeatRate30
+	RecencyShare
 	// Count is the length of a feature vector.
 	Count
 )
@@ -59,6 +66,7 @@ var Names = [Count]string{
 	"order_days_180d", "orders", "revenue_total", "revenue_per_order_day", "revenue_last_order_day",
 	"items_total", "items_per_order_day", "mean_days_between_orders", "order_overdue_ratio",
 	"tenure_days", "days_since_last_event", "events_30d", "active_days_30d", "events_total",
+	"repeat_rate_30d", "recency_share",
 }
 
 // Describe returns a short phrase for people about a feature's value, such as
@@ -104,6 +112,10 @@ func Describe(feature int, v float64) string {
 		return n("active days in the last 30 days")
 	case EventsTotal:
 		return n("events in total")
+	case RepeatRate30:
+		return n("repeat order days per 30 days")
+	case RecencyShare:
+		return "orders spanning " + formatNumber(v*100) + "% of the time since the first"
 	}
 	return "unknown feature"
 }
@@ -116,11 +128,13 @@ type order struct {
 	at      int64 // unix seconds
 	revenue float64
 	items   int64
+	cats    []string // categories of the order's items, normalised, distinct
 }
 
 type activity struct {
-	at int64  // unix seconds
-	id string // event id, to apply each event once
+	at   int64    // unix seconds
+	id   string   // event id, to apply each event once
+	cats []string // categories a non-order event is about (views, lessons, ratings…)
 }
 
 // State is what the features need to remember of one user's events.
@@ -143,11 +157,13 @@ func (s *State) Apply(e *eventv1.Event) bool {
 	if id != "" && s.has(at, id) {
 		return false
 	}
-	insertSorted(&s.events, activity{at: at, id: id}, func(a activity) int64 { return a.at })
+	cats := Categories(e)
 	if e.GetEvent() != OrderCompleted {
+		insertSorted(&s.events, activity{at: at, id: id, cats: cats}, func(a activity) int64 { return a.at })
 		return true
 	}
-	o := order{at: at}
+	insertSorted(&s.events, activity{at: at, id: id}, func(a activity) int64 { return a.at })
+	o := order{at: at, cats: cats}
 	if ord := e.GetOrder(); ord != nil {
 		o.revenue = float64(ord.GetRevenueMinor()) / 100
 		if c := ord.GetCurrency(); c != "" {
@@ -161,6 +177,74 @@ func (s *State) Apply(e *eventv1.Event) bool {
 	}
 	insertSorted(&s.orders, o, func(o order) int64 { return o.at })
 	return true
+}
+
+// Categories returns the catalog categories an event is about, lower-cased, trimmed and
+// distinct, in order of appearance: the categories of its order items and of its
+// properties products[], and its properties category and categories — where the
+// Segment e-commerce spec and the profile service's interest weights read them.
+func Categories(e *eventv1.Event) []string {
+	var cats []string
+	add := func(c string) {
+		c = strings.ToLower(strings.TrimSpace(c))
+		if c != "" && !slices.Contains(cats, c) {
+			cats = append(cats, c)
+		}
+	}
+	for _, it := range e.GetOrder().GetItems() {
+		add(it.GetCategory())
+	}
+	props := e.GetProperties().GetFields()
+	for _, v := range props["products"].GetListValue().GetValues() {
+		add(v.GetStructValue().GetFields()["category"].GetStringValue())
+	}
+	add(props["category"].GetStringValue())
+	for _, v := range props["categories"].GetListValue().GetValues() {
+		add(v.GetStringValue())
+	}
+	return cats
+}
+
+// CategoryEvent is one dated event's categories.
+type CategoryEvent struct {
+	At         time.Time
+	Categories []string
+}
+
+// CategoryOrders returns the orders before asOf that name categories, oldest first.
+// The slices are shared with the State: callers must not modify them.
+func (s *State) CategoryOrders(asOf time.Time) []CategoryEvent {
+	return categoryEvents(s.orders, asOf, func(o order) (int64, []string) { return o.at, o.cats })
+}
+
+// CategoryOrdersBetween returns the orders in [from, to) that name categories.
+func (s *State) CategoryOrdersBetween(from, to time.Time) []CategoryEvent {
+	all := s.CategoryOrders(to)
+	i, _ := slices.BinarySearchFunc(all, from, func(e CategoryEvent, t time.Time) int { return e.At.Compare(t) })
+	return all[i:]
+}
+
+// CategoryInteractions returns the non-order events before asOf that name categories
+// (views, lessons, favourites, ratings…), oldest first; the slices are shared.
+func (s *State) CategoryInteractions(asOf time.Time) []CategoryEvent {
+	return categoryEvents(s.events, asOf, func(a activity) (int64, []string) { return a.at, a.cats })
+}
+
+// categoryEvents lists the elements of xs (sorted by time) before asOf that name
+// categories.
+func categoryEvents[T any](xs []T, asOf time.Time, get func(T) (int64, []string)) []CategoryEvent {
+	cut := asOf.Unix()
+	var out []CategoryEvent
+	for _, x := range xs {
+		at, cats := get(x)
+		if at >= cut {
+			break
+		}
+		if len(cats) > 0 {
+			out = append(out, CategoryEvent{At: time.Unix(at, 0).UTC(), Categories: cats})
+		}
+	}
+	return out
 }
 
 // has reports whether an event with this id and timestamp was applied.
@@ -316,6 +400,10 @@ func (s *State) fill(v []float64, asOf time.Time) {
 		v[RevenueLastOrderDay] = lastDayRevenue
 		v[ItemsTotal] = items
 		v[ItemsPerOrderDay] = items / orderDays
+		if age := v[DaysSinceFirstOrder]; age > 0 {
+			v[RepeatRate30] = (orderDays - 1) * 30 / age
+			v[RecencyShare] = (age - v[DaysSinceLastOrder]) / age
+		}
 		if orderDays > 1 {
 			gap := (v[DaysSinceFirstOrder] - v[DaysSinceLastOrder]) / (orderDays - 1)
 			v[MeanDaysBetweenOrders] = gap
@@ -377,4 +465,6 @@ var PurchaseMonotone = [Count]int8{
 	Events30:           1,
 	ActiveDays30:       1,
 	EventsTotal:        1,
+	RepeatRate30:       1,
+	RecencyShare:       1,
 }

@@ -2,6 +2,7 @@ package features_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,6 +63,8 @@ func TestVector(t *testing.T) {
 		features.Events30:              1,
 		features.ActiveDays30:          1,
 		features.EventsTotal:           5,
+		features.RepeatRate30:          1.0 * 30 / 90,
+		features.RecencyShare:          40.0 / 90,
 	}
 	if len(v) != features.Count {
 		t.Fatalf("len: got %d, want %d", len(v), features.Count)
@@ -166,11 +169,18 @@ func TestDescribe(t *testing.T) {
 		{features.DaysSinceLastOrder, 21, "21 days since the last order"},
 		{features.RevenueTotal, 12.345, "12.3 spent in total"},
 		{features.Events30, 0, "0 events in the last 30 days"},
+		{features.RepeatRate30, 0.333, "0.3 repeat order days per 30 days"},
+		{features.RecencyShare, 0.444, "orders spanning 44.4% of the time since the first"},
 		{-1, 0, "unknown feature"},
 	}
 	for _, tt := range tests {
 		if got := features.Describe(tt.feature, tt.v); got != tt.want {
 			t.Errorf("Describe(%d, %v): got %q, want %q", tt.feature, tt.v, got, tt.want)
+		}
+	}
+	for i := range features.Count {
+		if got := features.Describe(i, 1); got == "unknown feature" {
+			t.Errorf("Describe(%d = %s): no phrase", i, features.Names[i])
 		}
 	}
 }
@@ -192,5 +202,70 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	if got := s.Vector(at(10))[features.Orders]; got != 2 {
 		t.Errorf("orders: got %v, want 2", got)
+	}
+}
+
+func TestCategories(t *testing.T) {
+	t.Parallel()
+	props, err := structpb.NewStruct(map[string]any{
+		"category":   " Design ",
+		"categories": []any{"design", "Writing"},
+		"products":   []any{map[string]any{"category": "Music"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		ev   *eventv1.Event
+		want []string
+	}{
+		{"order items first, then properties, lower-cased and distinct", &eventv1.Event{
+			Order:      &eventv1.Order{Items: []*eventv1.OrderItem{{Category: "Code"}, {Category: "code"}, {Category: ""}}},
+			Properties: props,
+		}, []string{"code", "music", "design", "writing"}},
+		{"none", &eventv1.Event{Event: "Lesson Completed"}, nil},
+	}
+	for _, tt := range tests {
+		if got := features.Categories(tt.ev); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestCategoryHistory(t *testing.T) {
+	t.Parallel()
+	view := func(days float64, cat string) *eventv1.Event {
+		p, _ := structpb.NewStruct(map[string]any{"category": cat})
+		return &eventv1.Event{UserId: "u", Event: "Product Viewed", Timestamp: timestamppb.New(at(days)), Properties: p}
+	}
+	buy := func(days float64, cat string) *eventv1.Event {
+		e := orderEvent("u", days, 100, 1)
+		e.Order.Items[0].Category = cat
+		return e
+	}
+	var s features.State
+	for _, e := range []*eventv1.Event{buy(30, "b"), view(5, "a"), buy(10, "a"), orderEvent("u", 20, 100, 1), view(40, "c")} {
+		s.Apply(e)
+	}
+	cats := func(evs []features.CategoryEvent) []string {
+		var out []string
+		for _, e := range evs {
+			out = append(out, e.Categories...)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name      string
+		got, want []string
+	}{
+		{"orders before day 31", cats(s.CategoryOrders(at(31))), []string{"a", "b"}},
+		{"orders before day 30", cats(s.CategoryOrders(at(30))), []string{"a"}},
+		{"orders in [15, 31)", cats(s.CategoryOrdersBetween(at(15), at(31))), []string{"b"}},
+		{"interactions before day 41", cats(s.CategoryInteractions(at(41))), []string{"a", "c"}},
+	} {
+		if !slices.Equal(c.got, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
+		}
 	}
 }

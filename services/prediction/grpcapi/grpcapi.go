@@ -22,13 +22,18 @@ import (
 type Engine interface {
 	Predict(ctx context.Context, userID string) (*predictionv1.Prediction, error)
 	Explain(ctx context.Context, userID string, m predictionv1.Model) (*predictionv1.Explanation, error)
+	PredictCategories(ctx context.Context, userID string, limit int) (*predictionv1.CategoryPrediction, error)
 	Train(ctx context.Context) (scoring.TrainReport, error)
+	StartScoringRun(republish bool) *predictionv1.ScoringRun
+	ScoringRun(id string) (*predictionv1.ScoringRun, error)
+	CancelScoringRun(id string) (*predictionv1.ScoringRun, error)
 	LoadModels() error
 }
 
 // Registry is what the API needs from the model registry.
 type Registry interface {
 	List() []registry.Version
+	Get(model, version string) (registry.Entry, error)
 	Rollback(model string) (registry.Version, error)
 }
 
@@ -54,6 +59,29 @@ func (s *Server) Predict(ctx context.Context, r *predictionv1.PredictRequest) (*
 func (s *Server) Explain(ctx context.Context, r *predictionv1.ExplainRequest) (*predictionv1.Explanation, error) {
 	e, err := s.engine.Explain(ctx, r.GetUserId(), r.GetModel())
 	return e, toStatus(err)
+}
+
+// PredictCategories implements PredictionService.PredictCategories.
+func (s *Server) PredictCategories(ctx context.Context, r *predictionv1.PredictCategoriesRequest) (*predictionv1.CategoryPrediction, error) {
+	p, err := s.engine.PredictCategories(ctx, r.GetUserId(), int(r.GetLimit()))
+	return p, toStatus(err)
+}
+
+// StartScoringRun implements PredictionService.StartScoringRun.
+func (s *Server) StartScoringRun(_ context.Context, r *predictionv1.StartScoringRunRequest) (*predictionv1.ScoringRun, error) {
+	return s.engine.StartScoringRun(r.GetRepublish()), nil
+}
+
+// GetScoringRun implements PredictionService.GetScoringRun.
+func (s *Server) GetScoringRun(_ context.Context, r *predictionv1.GetScoringRunRequest) (*predictionv1.ScoringRun, error) {
+	run, err := s.engine.ScoringRun(r.GetRunId())
+	return run, toStatus(err)
+}
+
+// CancelScoringRun implements PredictionService.CancelScoringRun.
+func (s *Server) CancelScoringRun(_ context.Context, r *predictionv1.CancelScoringRunRequest) (*predictionv1.ScoringRun, error) {
+	run, err := s.engine.CancelScoringRun(r.GetRunId())
+	return run, toStatus(err)
 }
 
 // ListModels implements PredictionService.ListModels.
@@ -92,6 +120,31 @@ func (s *Server) RollbackModel(_ context.Context, r *predictionv1.RollbackModelR
 	return toProto(v), nil
 }
 
+// GetModelReport implements PredictionService.GetModelReport.
+func (s *Server) GetModelReport(_ context.Context, r *predictionv1.GetModelReportRequest) (*predictionv1.ModelReport, error) {
+	e, err := s.reg.Get(modelName(r.GetModel()), r.GetVersion())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	v := e.Version
+	met := v.Metrics
+	rep := &predictionv1.ModelReport{
+		Model: modelEnum(v.Model), Version: v.Version, Promoted: v.Promoted, Learner: v.Learner, Metrics: met,
+		Auc: met["auc"], LogLoss: met["log_loss"], Brier: met["brier"], PrecisionAtTopDecile: met["precision_at_top_decile"],
+	}
+	if val := v.Validation; val != nil {
+		rep.Calibration = val.Calibration
+		rep.ValidationCutoff = timestamppb.New(val.Cutoff)
+		rep.Examples, rep.Positives = int64(val.Examples), int64(val.Positives)
+		for _, b := range val.Curve {
+			rep.CalibrationCurve = append(rep.CalibrationCurve, &predictionv1.CalibrationBin{
+				Lower: b.Lower, Upper: b.Upper, MeanPredicted: b.MeanPredicted, FractionPositive: b.FractionPositive, Count: int64(b.Count),
+			})
+		}
+	}
+	return rep, nil
+}
+
 func toProto(v registry.Version) *predictionv1.ModelVersion {
 	mv := &predictionv1.ModelVersion{
 		Model: modelEnum(v.Model), Version: v.Version, Promoted: v.Promoted, Metrics: v.Metrics,
@@ -121,7 +174,7 @@ func toStatus(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, scoring.ErrUnknownUser):
+	case errors.Is(err, scoring.ErrUnknownUser), errors.Is(err, scoring.ErrUnknownRun):
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, scoring.ErrNoModel), errors.Is(err, registry.ErrNoPrevious):
 		return status.Error(codes.FailedPrecondition, err.Error())

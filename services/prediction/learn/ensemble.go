@@ -103,7 +103,9 @@ type GBTConfig struct {
 	LearningRate float64
 	// MaxDepth bounds tree depth; default 3.
 	MaxDepth int
-	// MinLeaf is the fewest examples per leaf; default 20.
+	// MinLeaf is the fewest examples per leaf; default 20. It is lowered to a tenth
+	// of the examples a round sees when that is smaller, so that settings chosen on
+	// a large training set still split a small one.
 	MinLeaf int
 	// Lambda is the L2 penalty on leaf values; default 1.
 	Lambda float64
@@ -184,7 +186,7 @@ func fitGBT(ctx context.Context, X [][]float64, y []float64, init []float64, cfg
 	}
 	g, h := make([]float64, n), make([]float64, n)
 	p := treeParams{
-		maxDepth: cfg.MaxDepth, minLeaf: cfg.MinLeaf, minHessian: 1e-3, lambda: cfg.Lambda,
+		maxDepth: cfg.MaxDepth, minLeaf: min(cfg.MinLeaf, max(1, int(float64(n)*cfg.Subsample)/10)), minHessian: 1e-3, lambda: cfg.Lambda,
 		featureFrac: cfg.FeatureFrac, shrink: cfg.LearningRate, minGain: 1e-9, monotone: cfg.Monotone,
 	}
 	all := make([]int, n)

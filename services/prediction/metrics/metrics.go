@@ -95,11 +95,15 @@ func PrecisionAtTop(scores, y []float64, frac float64) (float64, error) {
 	return pos / float64(k), nil
 }
 
-// Bin is one point of a calibration curve.
+// Bin is one point of a calibration curve (reliability diagram).
 type Bin struct {
+	// Lower and Upper bound the bin's scores: [Lower, Upper), the last bin closed.
+	Lower float64 `json:"lower"`
+	Upper float64 `json:"upper"`
 	// MeanPredicted and FractionPositive are the bin's mean score and positive rate.
-	MeanPredicted, FractionPositive float64
-	Count                           int
+	MeanPredicted    float64 `json:"mean_predicted"`
+	FractionPositive float64 `json:"fraction_positive"`
+	Count            int     `json:"count"`
 }
 
 // CalibrationCurve splits [0, 1] into bins of equal width and returns the non-empty
@@ -121,7 +125,10 @@ func CalibrationCurve(scores, y []float64, bins int) ([]Bin, error) {
 	var out []Bin
 	for b := range bins {
 		if n[b] > 0 {
-			out = append(out, Bin{MeanPredicted: sumP[b] / float64(n[b]), FractionPositive: sumY[b] / float64(n[b]), Count: n[b]})
+			out = append(out, Bin{
+				Lower: float64(b) / float64(bins), Upper: float64(b+1) / float64(bins),
+				MeanPredicted: sumP[b] / float64(n[b]), FractionPositive: sumY[b] / float64(n[b]), Count: n[b],
+			})
 		}
 	}
 	return out, nil
@@ -133,6 +140,8 @@ type Report struct {
 	LogLoss              float64 `json:"log_loss"`
 	Brier                float64 `json:"brier"`
 	PrecisionAtTopDecile float64 `json:"precision_at_top_decile"`
+	// CalibrationCurve is the reliability diagram in ten bins of equal width.
+	CalibrationCurve []Bin `json:"calibration_curve,omitempty"`
 }
 
 // Evaluate computes a Report.
@@ -145,6 +154,7 @@ func Evaluate(scores, y []float64) (Report, error) {
 	r.LogLoss, _ = LogLoss(scores, y)
 	r.Brier, _ = Brier(scores, y)
 	r.PrecisionAtTopDecile, _ = PrecisionAtTop(scores, y, 0.1)
+	r.CalibrationCurve, _ = CalibrationCurve(scores, y, 10)
 	return r, nil
 }
 

@@ -63,4 +63,20 @@ func TestReport(t *testing.T) {
 	if len(curve) != 2 || curve[0].Count+curve[1].Count != 10 {
 		t.Errorf("calibration curve: got %+v, want 2 bins covering 10 examples", curve)
 	}
+	// Scores below 0.5: 0.3 0.2 0.1 0.4 0.05, none positive; at or above: 0.9 0.8 0.6
+	// 0.7 0.5, four positive.
+	want := []metrics.Bin{
+		{Lower: 0, Upper: 0.5, MeanPredicted: 0.21, FractionPositive: 0, Count: 5},
+		{Lower: 0.5, Upper: 1, MeanPredicted: 0.7, FractionPositive: 0.8, Count: 5},
+	}
+	for i, b := range curve {
+		w := want[i]
+		if b.Lower != w.Lower || b.Upper != w.Upper || b.Count != w.Count ||
+			math.Abs(b.MeanPredicted-w.MeanPredicted) > 1e-12 || math.Abs(b.FractionPositive-w.FractionPositive) > 1e-12 {
+			t.Errorf("bin %d: got %+v, want %+v", i, b, w)
+		}
+	}
+	if len(r.CalibrationCurve) != 10 {
+		t.Errorf("report curve: got %d bins, want 10 (one score per bin)", len(r.CalibrationCurve))
+	}
 }

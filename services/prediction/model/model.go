@@ -67,9 +67,12 @@ func ChurnSpec(l Learner, seed uint64) Spec {
 
 func defaultSpec(l Learner, seed uint64, mono []int8) Spec {
 	return Spec{
-		Learner:     l,
-		GBT:         learn.GBTConfig{Trees: 300, LearningRate: 0.05, MaxDepth: 1, MinLeaf: 30, Seed: seed, Monotone: mono},
-		Forest:      learn.ForestConfig{Trees: 300, MinLeaf: 100, Seed: seed, Monotone: mono},
+		Learner: l,
+		GBT: learn.GBTConfig{
+			Trees: 300, LearningRate: 0.01, MaxDepth: 1, MinLeaf: 50, Lambda: 1, Subsample: 0.5, FeatureFrac: 0.5,
+			Seed: seed, Monotone: mono,
+		},
+		Forest:      learn.ForestConfig{Trees: 500, MinLeaf: 1, FeatureFrac: 0.3, Seed: seed, Monotone: mono},
 		Logistic:    learn.LogisticConfig{C: 1, Log1p: true},
 		Calibration: learn.MethodPlatt,
 		Seed:        seed,
@@ -195,6 +198,18 @@ func (c *Classifier) calibrate(p float64) float64 {
 		return c.Isotonic.Calibrate(p)
 	}
 	return p
+}
+
+// Calibration names the classifier's probability calibration: "platt", "isotonic", or
+// "" when scores are uncalibrated.
+func (c *Classifier) Calibration() learn.Method {
+	switch {
+	case c.Platt != nil:
+		return learn.MethodPlatt
+	case c.Isotonic != nil:
+		return learn.MethodIsotonic
+	}
+	return ""
 }
 
 // Predict returns the calibrated probability of the positive class.

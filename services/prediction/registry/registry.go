@@ -26,6 +26,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/stratahq/strata/services/prediction/metrics"
 )
 
 // Errors.
@@ -59,8 +61,23 @@ type Version struct {
 	DataHash string `json:"data_hash,omitempty"`
 	// Metrics are validation metrics (e.g. "auc", "log_loss", "brier").
 	Metrics map[string]float64 `json:"metrics,omitempty"`
+	// Validation describes the window the metrics were measured on, for model
+	// reports; nil for models without one (lifetime value).
+	Validation *Validation `json:"validation,omitempty"`
 	// Promoted is set in listings for the version that currently scores.
 	Promoted bool `json:"-"`
+}
+
+// Validation is how a version was validated: on the examples of a time-based window
+// (features before Cutoff, labels after it) that the version did not train on.
+type Validation struct {
+	Cutoff    time.Time `json:"cutoff"`
+	Examples  int       `json:"examples"`
+	Positives int       `json:"positives"`
+	// Calibration names the probability calibration ("platt", "isotonic" or "").
+	Calibration string `json:"calibration,omitempty"`
+	// Curve is the calibration curve of the version's scores on the window.
+	Curve []metrics.Bin `json:"curve,omitempty"`
 }
 
 // Entry is a version with its artefact.
@@ -277,6 +294,26 @@ func (r *Registry) Current(model string) (Entry, bool) {
 	e := r.entries[model][hist[len(hist)-1]]
 	e.Version.Promoted = true
 	return e, true
+}
+
+// Get returns one version of model; an empty version means the promoted one.
+func (r *Registry) Get(model, version string) (Entry, error) {
+	if version == "" {
+		if e, ok := r.Current(model); ok {
+			return e, nil
+		}
+		return Entry{}, fmt.Errorf("%w: no promoted version of %s", ErrNotFound, model)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	e, ok := r.entries[model][version]
+	if !ok {
+		return Entry{}, fmt.Errorf("%w: %s/%s", ErrNotFound, model, version)
+	}
+	if h := r.promotions[model]; len(h) > 0 && h[len(h)-1] == version {
+		e.Version.Promoted = true
+	}
+	return e, nil
 }
 
 // List returns every version, by model then training time.

@@ -20,10 +20,16 @@
 // history of strata.events.v1 (30 days by default): history older than the topic's
 // retention is not seen by a restarted instance.
 //
+// Batch scoring (StartScoringRun) scores every known user in the background, in
+// chunks that interleave with live traffic, publishing to the same topic with the same
+// change test unless asked to republish; its progress (users scored and published,
+// rate) is readable at any time, and it can be cancelled between chunks.
+//
 // An Engine is safe for concurrent use.
 package scoring
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -33,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,6 +54,7 @@ import (
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/prediction/clv"
+	"github.com/stratahq/strata/services/prediction/demand"
 	"github.com/stratahq/strata/services/prediction/features"
 	"github.com/stratahq/strata/services/prediction/learn"
 	"github.com/stratahq/strata/services/prediction/metrics"
@@ -59,6 +67,7 @@ const (
 	ModelPropensity = "purchase_propensity"
 	ModelChurn      = "churn_risk"
 	ModelCLV        = "lifetime_value"
+	ModelDemand     = "category_demand"
 )
 
 // PriorCLVVersion is the CLV version registered when the registry has none: the
@@ -93,6 +102,10 @@ type Config struct {
 	// ChurnHorizon for a user active in the last ChurnWindow; default 30 days each.
 	ChurnWindow  time.Duration `env:"PREDICTION_CHURN_WINDOW"`
 	ChurnHorizon time.Duration `env:"PREDICTION_CHURN_HORIZON"`
+	// CategoryHorizon is the validation window of category demand: a model fitted
+	// to the purchases before now−CategoryHorizon is measured on each user's first
+	// purchase after it; default 30 days.
+	CategoryHorizon time.Duration `env:"PREDICTION_CATEGORY_HORIZON"`
 	// RetrainInterval schedules training; default 24h, negative disables it.
 	RetrainInterval time.Duration `env:"PREDICTION_RETRAIN_INTERVAL"`
 	// MinExamples is the smallest training or validation set, per class at least
@@ -125,6 +138,7 @@ func (c Config) withDefaults() Config {
 	def(&c.PurchaseHorizon, 14*24*time.Hour)
 	def(&c.ChurnWindow, 30*24*time.Hour)
 	def(&c.ChurnHorizon, 30*24*time.Hour)
+	def(&c.CategoryHorizon, 30*24*time.Hour)
 	def(&c.RetrainInterval, 24*time.Hour)
 	if c.MinExamples <= 0 {
 		c.MinExamples = 200
@@ -146,7 +160,7 @@ func (c Config) withDefaults() Config {
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
-	for _, d := range []time.Duration{c.Debounce, c.PurchaseHorizon, c.ChurnWindow, c.ChurnHorizon} {
+	for _, d := range []time.Duration{c.Debounce, c.PurchaseHorizon, c.ChurnWindow, c.ChurnHorizon, c.CategoryHorizon} {
 		if d < 0 {
 			return fmt.Errorf("scoring: durations must not be negative, got %v", d)
 		}
@@ -167,9 +181,10 @@ type user struct {
 }
 
 type loaded struct {
-	propensity, churn       *model.Classifier
-	clv                     *model.CLV
-	vPropensity, vChurn, vC string
+	propensity, churn                *model.Classifier
+	clv                              *model.CLV
+	demand                           *demand.Model
+	vPropensity, vChurn, vC, vDemand string
 }
 
 // Engine scores users online. Build it with New.
@@ -186,6 +201,12 @@ type Engine struct {
 
 	models atomic.Pointer[loaded]
 	scored atomic.Int64
+
+	// life bounds background batch runs; stop ends it (Close, end of Run).
+	life    context.Context
+	stop    context.CancelFunc
+	batchWG sync.WaitGroup
+	batches batches
 }
 
 // New returns an engine scoring with the promoted versions of reg and publishing to
@@ -201,6 +222,7 @@ func New(cfg Config, reg *registry.Registry, pub Publisher, log *slog.Logger) (*
 		cfg: cfg.withDefaults(), log: log, reg: reg, pub: pub,
 		users: map[string]*user{}, dirty: map[string]time.Time{}, applied: map[int32]int64{},
 	}
+	e.life, e.stop = context.WithCancel(context.Background())
 	if _, ok := reg.Current(ModelCLV); !ok {
 		prior := model.CLV{
 			BGNBD:      clv.BGNBD{R: 0.243, Alpha: 4.414, A: 0.793, B: 2.426},
@@ -254,6 +276,13 @@ func (e *Engine) LoadModels() error {
 	}
 	if l.vC != "" {
 		l.clv = &v
+	}
+	var d demand.Model
+	if l.vDemand, err = load(ModelDemand, &d); err != nil {
+		return err
+	}
+	if l.vDemand != "" {
+		l.demand = &d
 	}
 	e.models.Store(l)
 	return nil
@@ -332,7 +361,9 @@ func (e *Engine) handleProfile(ctx context.Context, msg bus.Message) error {
 }
 
 // Run rebuilds state with Config.WarmUp, if set, then flushes due users every half
-// debounce interval and retrains on schedule until ctx is done.
+// debounce interval and retrains on schedule until ctx is done; without a promoted
+// propensity model it trains once right after the warm-up. On return, a running batch
+// scoring run has been cancelled.
 func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.WarmUp != nil {
 		start := time.Now()
@@ -346,15 +377,21 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(max(e.cfg.Debounce/2, 10*time.Millisecond))
 	defer tick.Stop()
-	var retrain <-chan time.Time
+	var retrain, first <-chan time.Time
 	if e.cfg.RetrainInterval > 0 {
 		t := time.NewTicker(e.cfg.RetrainInterval)
 		defer t.Stop()
 		retrain = t.C
+		if e.models.Load().propensity == nil {
+			// A new instance (or an empty model directory) trains at once from
+			// the warmed-up state rather than a retrain interval later.
+			first = time.After(0)
+		}
 	}
 	for {
 		select {
 		case <-ctx.Done():
+			e.Close()
 			// Publish what is due; the rest is rescored by the next event.
 			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			err := e.Flush(flushCtx, false)
@@ -368,13 +405,26 @@ func (e *Engine) Run(ctx context.Context) error {
 				e.log.Warn("scoring: flush", slog.Any("error", err))
 			}
 		case <-retrain:
-			if rep, err := e.Train(ctx); err != nil {
-				e.log.Warn("scoring: scheduled training", slog.Any("error", err))
-			} else {
-				e.log.Info("scoring: scheduled training", slog.Any("report", rep))
-			}
+			e.scheduledTrain(ctx)
+		case <-first:
+			e.scheduledTrain(ctx)
 		}
 	}
+}
+
+func (e *Engine) scheduledTrain(ctx context.Context) {
+	if rep, err := e.Train(ctx); err != nil {
+		e.log.Warn("scoring: scheduled training", slog.Any("error", err))
+	} else {
+		e.log.Info("scoring: scheduled training", slog.Any("report", rep))
+	}
+}
+
+// Close cancels a running batch scoring run and waits for it to stop. The engine
+// still answers and scores online afterwards; only new batch runs end at once.
+func (e *Engine) Close() {
+	e.stop()
+	e.batchWG.Wait()
 }
 
 // Flush scores the users whose last change is at least the debounce interval old (all
@@ -382,10 +432,8 @@ func (e *Engine) Run(ctx context.Context) error {
 // whose publish failed stay due.
 func (e *Engine) Flush(ctx context.Context, force bool) error {
 	now := e.cfg.Now()
+	var o outbox
 	e.mu.Lock()
-	var msgs []bus.Message
-	var ids []string
-	var preds []*predictionv1.Prediction
 	for id, at := range e.dirty {
 		if !force && now.Sub(at) < e.cfg.Debounce {
 			continue
@@ -395,39 +443,70 @@ func (e *Engine) Flush(ctx context.Context, force bool) error {
 			delete(e.dirty, id)
 			continue
 		}
-		p := e.score(id, u, now)
-		if !changed(u.last, p) {
-			delete(e.dirty, id)
-			continue
-		}
-		b, err := proto.Marshal(p)
+		queued, err := e.queue(&o, id, u, now, false)
 		if err != nil {
 			e.mu.Unlock()
-			return fmt.Errorf("scoring: marshal prediction: %w", err)
+			return err
 		}
-		msgs = append(msgs, bus.Message{Topic: e.cfg.PredictionsTopic, Key: []byte(id), Value: b})
-		ids = append(ids, id)
-		preds = append(preds, p)
+		if !queued {
+			delete(e.dirty, id)
+		}
 	}
 	e.mu.Unlock()
-	if len(msgs) == 0 {
-		return nil
-	}
-	if err := e.pub.Publish(ctx, msgs...); err != nil {
-		return fmt.Errorf("scoring: publish %d prediction(s): %w", len(msgs), err)
-	}
-	e.mu.Lock()
-	for i, id := range ids {
-		if u := e.users[id]; u != nil {
-			u.last = preds[i]
-		}
+	return e.send(ctx, &o, func(id string) {
 		// A change after scoring keeps the user due.
 		if at, ok := e.dirty[id]; ok && !at.After(now) {
 			delete(e.dirty, id)
 		}
+	})
+}
+
+// outbox collects scored predictions for one publish.
+type outbox struct {
+	msgs  []bus.Message
+	ids   []string
+	preds []*predictionv1.Prediction
+}
+
+func (o *outbox) reset() { o.msgs, o.ids, o.preds = o.msgs[:0], o.ids[:0], o.preds[:0] }
+
+// queue scores u as of now and queues its prediction, unless it equals the last one
+// published and always is false; it reports whether it queued. e.mu is held.
+func (e *Engine) queue(o *outbox, id string, u *user, now time.Time, always bool) (bool, error) {
+	p := e.score(id, u, now)
+	if !always && !changed(u.last, p) {
+		return false, nil
+	}
+	b, err := proto.Marshal(p)
+	if err != nil {
+		return false, fmt.Errorf("scoring: marshal prediction: %w", err)
+	}
+	o.msgs = append(o.msgs, bus.Message{Topic: e.cfg.PredictionsTopic, Key: []byte(id), Value: b})
+	o.ids = append(o.ids, id)
+	o.preds = append(o.preds, p)
+	return true, nil
+}
+
+// send publishes the queued predictions, then, under e.mu, records each as its user's
+// last published one and calls done with the user id (done may be nil).
+func (e *Engine) send(ctx context.Context, o *outbox, done func(id string)) error {
+	if len(o.msgs) == 0 {
+		return nil
+	}
+	if err := e.pub.Publish(ctx, o.msgs...); err != nil {
+		return fmt.Errorf("scoring: publish %d prediction(s): %w", len(o.msgs), err)
+	}
+	e.mu.Lock()
+	for i, id := range o.ids {
+		if u := e.users[id]; u != nil {
+			u.last = o.preds[i]
+		}
+		if done != nil {
+			done(id)
+		}
 	}
 	e.mu.Unlock()
-	e.scored.Add(int64(len(msgs)))
+	e.scored.Add(int64(len(o.msgs)))
 	return nil
 }
 
@@ -480,13 +559,21 @@ func (e *Engine) score(id string, u *user, now time.Time) *predictionv1.Predicti
 	return p
 }
 
+// user returns the state of a known user; e.mu is held.
+func (e *Engine) user(id string) (*user, error) {
+	if u := e.users[id]; u != nil {
+		return u, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownUser, id)
+}
+
 // Predict returns the user's scores as of now.
 func (e *Engine) Predict(_ context.Context, id string) (*predictionv1.Prediction, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.users[id]
-	if u == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownUser, id)
+	u, err := e.user(id)
+	if err != nil {
+		return nil, err
 	}
 	return e.score(id, u, e.cfg.Now()), nil
 }
@@ -496,9 +583,9 @@ func (e *Engine) Predict(_ context.Context, id string) (*predictionv1.Prediction
 func (e *Engine) Explain(_ context.Context, id string, which predictionv1.Model) (*predictionv1.Explanation, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	u := e.users[id]
-	if u == nil {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownUser, id)
+	u, err := e.user(id)
+	if err != nil {
+		return nil, err
 	}
 	m := e.models.Load()
 	now := e.cfg.Now()
@@ -517,6 +604,15 @@ func (e *Engine) Explain(_ context.Context, id string, which predictionv1.Model)
 			return nil, fmt.Errorf("%w: %s", ErrNoModel, ModelCLV)
 		}
 		return explainCLV(out, m.clv, &u.state, now), nil
+	case predictionv1.Model_MODEL_CATEGORY_DEMAND:
+		if m.demand == nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoModel, ModelDemand)
+		}
+		// The most likely category's probability, split by component.
+		top := m.demand.Predict(&u.state, now)[0]
+		out.Score = top.Probability
+		out.Contributions = categoryContributions(top)
+		return out, nil
 	}
 	if c == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNoModel, strings.ToLower(strings.TrimPrefix(which.String(), "MODEL_")))
@@ -530,6 +626,45 @@ func (e *Engine) Explain(_ context.Context, id string, which predictionv1.Model)
 		})
 	}
 	return out, nil
+}
+
+// PredictCategories returns the limit (default 3) categories the user is most likely to
+// buy from next, with each probability split by component.
+func (e *Engine) PredictCategories(_ context.Context, id string, limit int) (*predictionv1.CategoryPrediction, error) {
+	if limit <= 0 {
+		limit = 3
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	u, err := e.user(id)
+	if err != nil {
+		return nil, err
+	}
+	m := e.models.Load()
+	if m.demand == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoModel, ModelDemand)
+	}
+	now := e.cfg.Now()
+	out := &predictionv1.CategoryPrediction{UserId: id, ModelVersion: m.vDemand, ScoredAt: timestamppb.New(now)}
+	scores := m.demand.Predict(&u.state, now)
+	for _, sc := range scores[:min(limit, len(scores))] {
+		out.Categories = append(out.Categories, &predictionv1.CategoryScore{
+			Category: sc.Category, Probability: sc.Probability, Contributions: categoryContributions(sc), Text: sc.Sentence(sc.Main()),
+		})
+	}
+	return out, nil
+}
+
+// categoryContributions lists a category score's components, largest first.
+func categoryContributions(sc demand.Score) []*predictionv1.Contribution {
+	out := make([]*predictionv1.Contribution, 0, demand.NumComponents)
+	for k := range demand.NumComponents {
+		out = append(out, &predictionv1.Contribution{Feature: demand.Names[k], Value: sc.Values[k], Contribution: sc.Parts[k], Text: sc.Sentence(k)})
+	}
+	slices.SortStableFunc(out, func(a, b *predictionv1.Contribution) int {
+		return cmp.Compare(b.GetContribution(), a.GetContribution())
+	})
+	return out
 }
 
 // explainCLV splits the 12-month value exactly into two Shapley players against a
@@ -573,6 +708,13 @@ func explainCLV(out *predictionv1.Explanation, m *model.CLV, s *features.State, 
 		out.Contributions[0], out.Contributions[1] = out.Contributions[1], out.Contributions[0]
 	}
 	return out
+}
+
+func timestampOf(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
 }
 
 func trim(v float64) string { return fmt.Sprintf("%.0f", v) }
@@ -628,7 +770,7 @@ func (e *Engine) Train(ctx context.Context) (TrainReport, error) {
 		}
 		rep.Models = append(rep.Models, res)
 	}
-	rep.Models = append(rep.Models, e.trainCLV(ctx, states, now))
+	rep.Models = append(rep.Models, e.trainCLV(ctx, states, now), e.trainDemand(ctx, states, now))
 	if err := e.LoadModels(); err != nil {
 		return rep, err
 	}
@@ -650,7 +792,7 @@ func (e *Engine) trainClassifier(ctx context.Context, states map[string]*feature
 	if err != nil {
 		return TrainResult{}, err
 	}
-	met, err := evaluateOn(candidate, val)
+	met, curve, err := validate(candidate, val)
 	if err != nil {
 		return TrainResult{}, err
 	}
@@ -658,6 +800,10 @@ func (e *Engine) trainClassifier(ctx context.Context, states map[string]*feature
 	v := registry.Version{
 		Model: name, Version: versionName(now, hash), Learner: string(spec.Learner), Features: features.Names[:],
 		TrainedAt: now, WindowStart: firstEvent(states), WindowEnd: now, DataHash: hash, Metrics: met,
+		Validation: &registry.Validation{
+			Cutoff: val.Cutoff, Examples: len(val.Y), Positives: int(met["positives"]),
+			Calibration: string(candidate.Calibration()), Curve: curve,
+		},
 	}
 	if err := e.reg.Register(v, candidate); err != nil {
 		return TrainResult{}, err
@@ -710,6 +856,49 @@ func (e *Engine) trainCLV(ctx context.Context, states map[string]*features.State
 	return TrainResult{Model: ModelCLV, Version: v.Version, Promoted: true, Metrics: met}
 }
 
+// trainDemand fits category demand to the purchases before now−CategoryHorizon and
+// measures it, and the promoted version, on each user's first purchase after that; the
+// candidate is promoted unless the promoted version has the better hit rate@3 there.
+func (e *Engine) trainDemand(ctx context.Context, states map[string]*features.State, now time.Time) TrainResult {
+	valCut := now.Add(-e.cfg.CategoryHorizon)
+	fail := func(err error) TrainResult { return TrainResult{Model: ModelDemand, Reason: err.Error()} }
+	cand, err := demand.Fit(ctx, states, valCut, demand.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	ev := cand.Evaluate(states, valCut, now, 3)
+	if ev.Users < max(e.cfg.MinExamples/10, 1) {
+		return fail(fmt.Errorf("%w: %d users bought in a category after %s", ErrNotEnoughData, ev.Users, valCut.Format(time.DateOnly)))
+	}
+	met := map[string]float64{
+		"hit_rate_at_3": ev.HitRate, "popularity_hit_rate_at_3": ev.PopularityHitRate,
+		"log_loss": ev.LogLoss, "popularity_log_loss": ev.PopularityLogLoss, "examples": float64(ev.Users),
+	}
+	for k, w := range cand.Weights {
+		met["weight_"+demand.Names[k]] = w
+	}
+	v := registry.Version{
+		Model: ModelDemand, Version: versionName(now, fmt.Sprintf("%016x", math.Float64bits(ev.LogLoss))), Learner: "category_mixture",
+		Features: demand.Names[:], TrainedAt: now, WindowStart: firstEvent(states), WindowEnd: now, Metrics: met,
+		Validation: &registry.Validation{Cutoff: valCut, Examples: ev.Users},
+	}
+	if err := e.reg.Register(v, cand); err != nil {
+		return fail(err)
+	}
+	res := TrainResult{Model: ModelDemand, Version: v.Version, Metrics: met, Promoted: true}
+	if cur := e.models.Load().demand; cur != nil {
+		if c := cur.Evaluate(states, valCut, now, 3); c.HitRate > ev.HitRate {
+			res.Promoted = false
+			res.Reason = fmt.Sprintf("%v: hit_rate_at_3=%v, promoted version has %v on the same window", registry.ErrWorse, ev.HitRate, c.HitRate)
+			return res
+		}
+	}
+	if err := e.reg.PromoteAgainst(ModelDemand, v.Version, nil); err != nil {
+		res.Promoted, res.Reason = false, err.Error()
+	}
+	return res
+}
+
 func (e *Engine) enough(ts features.TrainingSet) error {
 	var pos int
 	for _, y := range ts.Y {
@@ -723,15 +912,31 @@ func (e *Engine) enough(ts features.TrainingSet) error {
 }
 
 func evaluateOn(c learn.Classifier, ts features.TrainingSet) (map[string]float64, error) {
+	met, _, err := validate(c, ts)
+	return met, err
+}
+
+// validate scores c on ts: the report metrics (with the example and positive counts)
+// and the calibration curve in ten bins.
+func validate(c learn.Classifier, ts features.TrainingSet) (map[string]float64, []metrics.Bin, error) {
 	scores := make([]float64, len(ts.X))
+	var pos float64
 	for i, x := range ts.X {
 		scores[i] = c.Predict(x)
+		pos += ts.Y[i]
 	}
 	r, err := metrics.Evaluate(scores, ts.Y)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return map[string]float64{"auc": r.AUC, "log_loss": r.LogLoss, "brier": r.Brier, "precision_at_top_decile": r.PrecisionAtTopDecile}, nil
+	curve, err := metrics.CalibrationCurve(scores, ts.Y, 10)
+	if err != nil {
+		return nil, nil, err
+	}
+	return map[string]float64{
+		"auc": r.AUC, "log_loss": r.LogLoss, "brier": r.Brier, "precision_at_top_decile": r.PrecisionAtTopDecile,
+		"examples": float64(len(ts.Y)), "positives": pos,
+	}, curve, nil
 }
 
 func dataHash(ts features.TrainingSet) string {

@@ -70,8 +70,23 @@ func order(user string, at time.Time, cents int64) *eventv1.Event {
 	return &eventv1.Event{
 		EventId: id, Type: eventv1.EventType_EVENT_TYPE_TRACK, Event: "Order Completed", UserId: user,
 		Timestamp: timestamppb.New(at),
-		Order:     &eventv1.Order{OrderId: id, RevenueMinor: cents, Currency: "CNY", Items: []*eventv1.OrderItem{{ItemId: "c1", Quantity: 1}}},
+		Order: &eventv1.Order{OrderId: id, RevenueMinor: cents, Currency: "CNY", Items: []*eventv1.OrderItem{
+			{ItemId: "c1", Quantity: 1, Category: categoryOf(user, at)},
+		}},
 	}
+}
+
+// categoryOf is the category a user buys from at a time: a home category (by the
+// user's name) two times in three, another one otherwise.
+func categoryOf(user string, at time.Time) string {
+	var h uint32
+	for _, c := range user {
+		h = h*31 + uint32(c)
+	}
+	if at.Unix()/3600%3 == 0 {
+		return fmt.Sprintf("cat-%d", at.Unix()/86400%6)
+	}
+	return fmt.Sprintf("cat-%d", h%6)
 }
 
 func lesson(user string, at time.Time) *eventv1.Event {
@@ -281,6 +296,45 @@ func TestTrainPromoteExplainRollback(t *testing.T) {
 			t.Errorf("%s validation AUC: got %.3f, want > 0.6", m.Model, auc)
 		}
 	}
+	cats, err := e.PredictCategories(ctx, "user-0001", 2)
+	if err != nil {
+		t.Fatalf("PredictCategories: %v", err)
+	}
+	if n := len(cats.GetCategories()); n != 2 || cats.GetModelVersion() == "" {
+		t.Fatalf("PredictCategories: got %d categories, version %q; want 2 and a version", n, cats.GetModelVersion())
+	}
+	for _, c := range cats.GetCategories() {
+		var sum float64
+		for _, part := range c.GetContributions() {
+			sum += part.GetContribution()
+		}
+		if math.Abs(sum-c.GetProbability()) > 1e-9 || c.GetText() == "" {
+			t.Errorf("category %s: contributions add to %v, probability %v, text %q", c.GetCategory(), sum, c.GetProbability(), c.GetText())
+		}
+	}
+	if h := rep.Models[3].Metrics; rep.Models[3].Model != scoring.ModelDemand || !(h["hit_rate_at_3"] > h["popularity_hit_rate_at_3"]) {
+		t.Errorf("category demand: got %+v, want a hit rate@3 above popularity's", rep.Models[3])
+	}
+	for _, name := range []string{scoring.ModelPropensity, scoring.ModelChurn} {
+		ent, err := reg.Get(name, "")
+		if err != nil {
+			t.Fatalf("report of %s: %v", name, err)
+		}
+		val := ent.Version.Validation
+		if val == nil || val.Calibration != "platt" || val.Examples == 0 || len(val.Curve) == 0 {
+			t.Fatalf("%s validation: got %+v, want a Platt-calibrated curve", name, val)
+		}
+		n := 0
+		for _, b := range val.Curve {
+			n += b.Count
+			if b.MeanPredicted < b.Lower || b.MeanPredicted > b.Upper {
+				t.Errorf("%s bin [%v, %v) has mean %v", name, b.Lower, b.Upper, b.MeanPredicted)
+			}
+		}
+		if n != val.Examples {
+			t.Errorf("%s curve counts %d examples, validation has %d", name, n, val.Examples)
+		}
+	}
 	p, err := e.Predict(ctx, "user-0001")
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +348,7 @@ func TestTrainPromoteExplainRollback(t *testing.T) {
 		t.Errorf("purchase propensity: got %v, want in (0, 1)", pp)
 	}
 
-	for _, m := range []predictionv1.Model{predictionv1.Model_MODEL_PURCHASE_PROPENSITY, predictionv1.Model_MODEL_CHURN_RISK, predictionv1.Model_MODEL_LIFETIME_VALUE} {
+	for _, m := range []predictionv1.Model{predictionv1.Model_MODEL_PURCHASE_PROPENSITY, predictionv1.Model_MODEL_CHURN_RISK, predictionv1.Model_MODEL_LIFETIME_VALUE, predictionv1.Model_MODEL_CATEGORY_DEMAND} {
 		for _, u := range []string{"user-0001", "user-0100", "user-0377"} {
 			ex, err := e.Explain(ctx, u, m)
 			if err != nil {

@@ -3,15 +3,14 @@
 // segment, and reads strata.profiles.v1 to rebuild the profile cache.
 //
 // [Read] reads each partition from its first offset to the end offset it had when Read
-// started, and returns. [Follow] does the same, reports when it has caught up, and keeps
-// reading new records until its context is done. Records of one partition reach the
-// callback in offset order; partitions are read concurrently, and the callback is never
-// called concurrently by one Follow, but is by Read (one goroutine per partition).
+// started, and returns (it is [bus.Scan]). [Follow] does the same, reports when it has
+// caught up, and keeps reading new records until its context is done. Records of one
+// partition reach the callback in offset order; partitions are read concurrently, and the
+// callback is never called concurrently by one Read or one Follow.
 package changelog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -24,50 +23,12 @@ import (
 )
 
 // ErrNoTopic is returned for a topic the brokers do not know.
-var ErrNoTopic = errors.New("changelog: unknown topic")
+var ErrNoTopic = bus.ErrUnknownTopic
 
 // Read calls fn with every record of topic up to the end offsets at the start of the call,
-// and returns the first error fn returned.
+// and returns the first error fn returned; it is [bus.Scan].
 func Read(ctx context.Context, cfg bus.Config, topic string, fn func(context.Context, bus.Message) error) error {
-	parts, err := endOffsets(ctx, cfg, topic)
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, p := range parts {
-		if p.first >= p.last {
-			continue
-		}
-		g.Go(func() error {
-			r := newReader(cfg, topic, p.id)
-			defer r.Close()
-			if err := r.SetOffset(p.first); err != nil {
-				return fmt.Errorf("changelog: seek %s/%d: %w", topic, p.id, err)
-			}
-			for {
-				fctx, cancel := context.WithTimeout(gctx, 5*time.Second)
-				m, err := r.FetchMessage(fctx)
-				cancel()
-				if err != nil && gctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-					// Compaction may have removed the records before the end offset.
-					if r.Offset() >= p.last {
-						return nil
-					}
-					continue
-				}
-				if err != nil {
-					return fmt.Errorf("changelog: read %s/%d: %w", topic, p.id, err)
-				}
-				if err := fn(gctx, toBus(m)); err != nil {
-					return err
-				}
-				if m.Offset >= p.last-1 {
-					return nil
-				}
-			}
-		})
-	}
-	return g.Wait()
+	return bus.Scan(ctx, cfg, topic, fn)
 }
 
 // Follow calls fn with every record of topic, from the first, until ctx is done; it
@@ -75,10 +36,10 @@ func Read(ctx context.Context, cfg bus.Config, topic string, fn func(context.Con
 // from fn is retried after a pause (logged by fn's owner), never skipped. Follow returns
 // nil when ctx is done.
 func Follow(ctx context.Context, cfg bus.Config, topic string, fn func(context.Context, bus.Message) error, caughtUp chan<- struct{}) error {
-	var parts []partition
+	var parts []bus.PartitionRange
 	for {
 		var err error
-		if parts, err = endOffsets(ctx, cfg, topic); err == nil {
+		if parts, err = bus.PartitionRanges(ctx, cfg, topic); err == nil {
 			break
 		}
 		if ctx.Err() != nil {
@@ -95,15 +56,15 @@ func Follow(ctx context.Context, cfg bus.Config, topic string, fn func(context.C
 		g       errgroup.Group
 	)
 	for _, p := range parts {
-		caught := p.first >= p.last
+		caught := p.First >= p.End
 		if !caught {
 			pending.Add(1)
 		}
 		g.Go(func() error {
-			r := newReader(cfg, topic, p.id)
+			r := newReader(cfg, topic, p.Partition)
 			defer r.Close()
 			if err := r.SetOffset(kafka.FirstOffset); err != nil {
-				return fmt.Errorf("changelog: seek %s/%d: %w", topic, p.id, err)
+				return fmt.Errorf("changelog: seek %s/%d: %w", topic, p.Partition, err)
 			}
 			for {
 				m, err := r.FetchMessage(ctx)
@@ -114,7 +75,7 @@ func Follow(ctx context.Context, cfg bus.Config, topic string, fn func(context.C
 					return nil
 				}
 				if err != nil {
-					cfgLogger(cfg).Warn("changelog: read", "topic", topic, "partition", p.id, "error", err)
+					cfgLogger(cfg).Warn("changelog: read", "topic", topic, "partition", p.Partition, "error", err)
 					sleep(ctx, time.Second)
 					continue
 				}
@@ -127,7 +88,7 @@ func Follow(ctx context.Context, cfg bus.Config, topic string, fn func(context.C
 					}
 					sleep(ctx, time.Second)
 				}
-				if !caught && m.Offset >= p.last-1 {
+				if !caught && m.Offset >= p.End-1 {
 					caught = true
 					pending.Done()
 				}
@@ -141,38 +102,6 @@ func Follow(ctx context.Context, cfg bus.Config, topic string, fn func(context.C
 		}
 	}()
 	return g.Wait()
-}
-
-type partition struct {
-	id          int
-	first, last int64
-}
-
-func endOffsets(ctx context.Context, cfg bus.Config, topic string) ([]partition, error) {
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: 10 * time.Second}
-	md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil {
-		return nil, fmt.Errorf("changelog: metadata of %s: %w", topic, err)
-	}
-	if len(md.Topics) != 1 || md.Topics[0].Error != nil || len(md.Topics[0].Partitions) == 0 {
-		return nil, fmt.Errorf("%w: %s", ErrNoTopic, topic)
-	}
-	var reqs []kafka.OffsetRequest
-	for _, p := range md.Topics[0].Partitions {
-		reqs = append(reqs, kafka.FirstOffsetOf(p.ID), kafka.LastOffsetOf(p.ID))
-	}
-	res, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
-	if err != nil {
-		return nil, fmt.Errorf("changelog: offsets of %s: %w", topic, err)
-	}
-	var out []partition
-	for _, po := range res.Topics[topic] {
-		if po.Error != nil {
-			return nil, fmt.Errorf("changelog: offsets of %s/%d: %w", topic, po.Partition, po.Error)
-		}
-		out = append(out, partition{id: po.Partition, first: po.FirstOffset, last: po.LastOffset})
-	}
-	return out, nil
 }
 
 func newReader(cfg bus.Config, topic string, p int) *kafka.Reader {

@@ -26,7 +26,6 @@ import (
 	"github.com/stratahq/strata/pkg/bus"
 	"github.com/stratahq/strata/pkg/cache"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
-	"github.com/stratahq/strata/services/profile/changelog"
 	"github.com/stratahq/strata/services/profile/store"
 )
 
@@ -51,9 +50,11 @@ func New(s *store.Store, kafka bus.Config, topic, owner string, log *slog.Logger
 }
 
 const (
-	lockTTL     = 30 * time.Second
-	pollEvery   = 250 * time.Millisecond
-	markerCache = time.Second
+	// restoreBatch is how many changelog records one Redis pipeline writes.
+	restoreBatch = 500
+	lockTTL      = 30 * time.Second
+	pollEvery    = 250 * time.Millisecond
+	markerCache  = time.Second
 )
 
 // ErrRestoring is returned by Check while the profile cache is not (yet) restored.
@@ -114,14 +115,27 @@ func (r *Restorer) restore(ctx context.Context) error {
 	}
 	start := time.Now()
 	r.log.InfoContext(ctx, "restore: rebuilding the profile cache from the changelog", slog.String("topic", r.topic))
-	var n, tombstones atomic.Int64
-	err := changelog.Read(ctx, r.kafka, r.topic, func(ctx context.Context, m bus.Message) error {
+	var n, tombstones int64
+	var pending []store.Encoded
+	flush := func(ctx context.Context) error {
+		if _, err := r.store.PutMany(ctx, pending); err != nil {
+			return err
+		}
+		pending = pending[:0]
+		return nil
+	}
+	// Scan hands records over one at a time, so pending needs no lock; a tombstone
+	// flushes the puts before it, keeping each user's records in order.
+	err := bus.Scan(ctx, r.kafka, r.topic, func(ctx context.Context, m bus.Message) error {
 		user := string(m.Key)
 		if user == "" {
 			return nil
 		}
 		if m.Value == nil {
-			tombstones.Add(1)
+			tombstones++
+			if err := flush(ctx); err != nil {
+				return err
+			}
 			return r.store.Delete(ctx, user)
 		}
 		p := &profilev1.Profile{}
@@ -130,19 +144,23 @@ func (r *Restorer) restore(ctx context.Context) error {
 				slog.Int("partition", m.Partition), slog.Int64("offset", m.Offset), slog.Any("error", err))
 			return nil
 		}
-		n.Add(1)
-		if err := r.store.PutEncoded(ctx, user, p.GetVersion(), m.Value); err != nil && !errors.Is(err, store.ErrStale) {
-			return err
+		n++
+		pending = append(pending, store.Encoded{UserID: user, Version: p.GetVersion(), Bytes: m.Value})
+		if len(pending) >= restoreBatch {
+			return flush(ctx)
 		}
 		return nil
 	})
+	if err == nil {
+		err = flush(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("restore: read changelog: %w", err)
 	}
 	if err := r.store.MarkRestored(ctx, time.Now().UnixMilli()); err != nil {
 		return err
 	}
-	r.log.InfoContext(ctx, "restore: profile cache rebuilt", slog.Int64("records", n.Load()),
-		slog.Int64("tombstones", tombstones.Load()), slog.Duration("took", time.Since(start)))
+	r.log.InfoContext(ctx, "restore: profile cache rebuilt", slog.Int64("records", n),
+		slog.Int64("tombstones", tombstones), slog.Duration("took", time.Since(start)))
 	return nil
 }

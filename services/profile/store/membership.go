@@ -58,15 +58,7 @@ var ErrStaleMembership = errors.New("store: memberships of a newer profile versi
 // and queues an enter or exit event for every change. It returns the number of queued
 // events (flush them with FlushOutbox). Segments not in results are left as they are.
 func (s *Store) ApplyMembership(ctx context.Context, userID string, version int64, at time.Time, results []segment.Result) (int64, error) {
-	args := make([]any, 0, 2+3*len(results))
-	args = append(args, version, at.UnixMilli())
-	for _, r := range results {
-		m := "0"
-		if r.Member {
-			m = "1"
-		}
-		args = append(args, r.SegmentID, r.SegmentVersion, m)
-	}
+	args := membershipArgs(version, at, results)
 	n, err := applyMembershipScript.Run(ctx, s.rdb, []string{cache.ProfileSegmentsKey(userID), cache.ProfileSegmentOutboxKey(userID)}, args...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("store: apply memberships: %w", err)

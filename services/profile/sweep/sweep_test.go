@@ -28,6 +28,8 @@ func newSweeper(t *testing.T, s *store.Store, owner string, reg *segment.Registr
 	b := &sweep.Boundaries{}
 	sw := sweep.New(sweep.Config{Owner: owner, PollInterval: 20 * time.Millisecond}, s, reg, c, state.Deriver{}, b,
 		func(_ context.Context, evs []*profilev1.SegmentEvent) error {
+			mu.Lock()
+			defer mu.Unlock()
 			*events = append(*events, evs...)
 			return nil
 		},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -104,15 +105,7 @@ func BenchmarkHandleRedis(b *testing.B) {
 // changelog published with acks=all), one event at a time as the consumer runs it. It
 // skips without STRATA_KAFKA_BROKERS and STRATA_REDIS_ADDR.
 func BenchmarkHandleRealInfra(b *testing.B) {
-	brokers, addr := bus.ParseBrokers(os.Getenv(bus.EnvBrokers)), os.Getenv("STRATA_REDIS_ADDR")
-	if len(brokers) == 0 || addr == "" {
-		b.Skip("set STRATA_KAFKA_BROKERS and STRATA_REDIS_ADDR (eval \"$(scripts/infra env)\")")
-	}
-	s := storetest.Open(b, cache.Config{Addrs: []string{addr}, DB: benchDB})
-	storetest.Flush(b, s)
-	changelog := bustest.Topic(b, brokers, 6)
-	u := updater.New(s, bustest.Producer(b, brokers, bus.ProducerConfig{BatchTimeout: time.Microsecond}),
-		updater.WithTopics(updater.Topics{Events: topics.Events, Predictions: topics.Predictions, Profiles: changelog, Segments: changelog}))
+	u := realInfraUpdater(b, time.Microsecond)
 	msgs := benchEvents(b, max(b.N, 1), 1_000)
 	ctx := context.Background()
 	b.ResetTimer()
@@ -122,4 +115,36 @@ func BenchmarkHandleRealInfra(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkHandleBatchRealInfra measures HandleBatch against real Redis and real Kafka
+// (the changelog published with acks=all) with batches of 2,000 events over 20,000 users,
+// as the consumer runs it under load. It skips without STRATA_KAFKA_BROKERS and
+// STRATA_REDIS_ADDR.
+func BenchmarkHandleBatchRealInfra(b *testing.B) {
+	u := realInfraUpdater(b, 50*time.Microsecond)
+	msgs := benchEvents(b, max(b.N, 1), 20_000)
+	ctx := context.Background()
+	b.ResetTimer()
+	for batch := range slices.Chunk(msgs[:b.N], 2_000) {
+		if err := u.HandleBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// realInfraUpdater returns an updater on the real Redis (database benchDB, flushed) whose
+// changelog goes to a new topic on the real Kafka, published with batchTimeout; it skips
+// the benchmark without STRATA_KAFKA_BROKERS and STRATA_REDIS_ADDR.
+func realInfraUpdater(b *testing.B, batchTimeout time.Duration) *updater.Updater {
+	brokers, addr := bus.ParseBrokers(os.Getenv(bus.EnvBrokers)), os.Getenv("STRATA_REDIS_ADDR")
+	if len(brokers) == 0 || addr == "" {
+		b.Skip("set STRATA_KAFKA_BROKERS and STRATA_REDIS_ADDR (eval \"$(scripts/infra env)\")")
+	}
+	s := storetest.Open(b, cache.Config{Addrs: []string{addr}, DB: benchDB})
+	storetest.Flush(b, s)
+	changelog := bustest.Topic(b, brokers, 6)
+	return updater.New(s, bustest.Producer(b, brokers, bus.ProducerConfig{BatchTimeout: batchTimeout}),
+		updater.WithTopics(updater.Topics{Events: topics.Events, Predictions: topics.Predictions, Profiles: changelog, Segments: changelog}))
 }

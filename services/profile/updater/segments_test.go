@@ -274,3 +274,49 @@ func TestAliasMergesAnonymousHistory(t *testing.T) {
 		t.Errorf("merged_ids: got %v, want [anon-7]", p.GetMergedIds())
 	}
 }
+
+// TestSegmentEventsIndependentOfBatches checks that a batch emits the enter/exit events
+// of handling its messages one at a time: a user who enters and leaves a segment within
+// one batch gets both events, whether the batch holds one message or all of them.
+func TestSegmentEventsIndependentOfBatches(t *testing.T) {
+	t.Parallel()
+	rule := map[string]string{"spenders": `p.aggregates.lifetime.revenue_minor > 5000`}
+	history := []struct {
+		name    string
+		revenue float64
+	}{
+		{state.EventOrderCompleted, 80},
+		{state.EventOrderRefunded, 60},
+		{state.EventOrderCompleted, 90},
+	}
+	events := func(batch int) []string {
+		f := newFixture(t, rule)
+		var msgs []bus.Message
+		for i, h := range history {
+			ps, err := structpb.NewStruct(map[string]any{"revenue": h.revenue})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := &eventv1.Event{EventId: fmt.Sprintf("e%d", i), Type: eventv1.EventType_EVENT_TYPE_TRACK, Event: h.name,
+				UserId: "u1", Timestamp: timestamppb.New(day0.Add(time.Duration(i) * time.Minute)), Properties: ps}
+			b, err := proto.Marshal(ev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs = append(msgs, bus.Message{Topic: topics.Events, Key: []byte("u1"), Value: b, Offset: int64(i)})
+		}
+		for chunk := range slices.Chunk(msgs, batch) {
+			if err := f.u.HandleBatch(t.Context(), chunk); err != nil {
+				t.Fatalf("HandleBatch: %v", err)
+			}
+		}
+		seen := 0
+		return f.segmentEvents(&seen)
+	}
+	want := []string{"ENTER:spenders", "EXIT:spenders", "ENTER:spenders"}
+	for _, batch := range []int{1, 2, len(history)} {
+		if got := events(batch); !slices.Equal(got, want) {
+			t.Errorf("batches of %d: got segment events %v, want %v", batch, got, want)
+		}
+	}
+}

@@ -4,15 +4,22 @@
 // publishes the new profile to the compacted strata.profiles.v1 changelog, caches it in
 // Redis and records segment enter/exit events, which it publishes to strata.segments.v1.
 //
-// The handler is idempotent (see package state) and runs once per message, in partition
-// order, under the bus's retry and dead-letter middleware: an undecodable message is
-// permanent and goes to the dead-letter topic; a Redis or Kafka error is retried. The
+// [Updater.HandleBatch] is a bus batch handler: a batch's messages are applied in partition
+// order to the in-memory profiles of the batch's users (read from Redis in one pipeline),
+// each change is derived and its segments evaluated (so enter/exit events are those of
+// a message-at-a-time pass, wherever batches begin), and the batch costs one changelog
+// write (the latest profile per user), one Redis pipeline of versioned puts and one of
+// membership scripts. The handler is idempotent (see package state: each profile keeps
+// the position of the last message it applied), so a batch run again after a failure or a
+// crash counts nothing twice. An undecodable message fails the batch as permanent; the bus
+// then runs the messages one at a time under its retry and dead-letter middleware, and
+// only that one goes to the dead-letter topic; a Redis or Kafka error is retried. The
 // consumer group reads both topics with the range balancer, so partition i of both lands
 // on one instance and a user's profile has a single writer.
 //
 // Order of writes: changelog, then Redis (only if Redis holds no newer version), then
-// memberships. A crash between two of them leaves the message uncommitted; the redelivery
-// finds the event applied, writes nothing again but completes the memberships.
+// memberships. A crash between two of them leaves the batch uncommitted; the redelivery
+// finds the events applied, writes nothing again but completes the memberships.
 package updater
 
 import (
@@ -20,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -42,9 +50,10 @@ import (
 // SpanName is the name of the span that covers one profile update.
 const SpanName = "profile.update"
 
+// profiles reads and writes encoded profiles, many users per call (see package store).
 type profiles interface {
-	Get(ctx context.Context, userID string) (*profilev1.Profile, error)
-	Put(ctx context.Context, p *profilev1.Profile) error
+	GetMany(ctx context.Context, userIDs []string) (map[string][]byte, error)
+	PutMany(ctx context.Context, ps []store.Encoded) (stale []bool, err error)
 }
 
 type publisher interface {
@@ -52,7 +61,7 @@ type publisher interface {
 }
 
 type memberships interface {
-	ApplyMembership(ctx context.Context, userID string, version int64, at time.Time, results []segment.Result) (int64, error)
+	ApplyMemberships(ctx context.Context, at time.Time, updates []store.MembershipUpdate) ([]int64, error)
 	FlushOutbox(ctx context.Context, userID string, publish func(context.Context, []*profilev1.SegmentEvent) error) error
 }
 
@@ -145,138 +154,290 @@ func New(p profiles, pub publisher, opts ...Option) *Updater {
 	return u
 }
 
-// Handle is the bus handler for strata.events.v1 and strata.predictions.v1.
+// Handle is the bus handler for strata.events.v1 and strata.predictions.v1: a batch of
+// one message (see HandleBatch).
 func (u *Updater) Handle(ctx context.Context, msg bus.Message) error {
-	userID := string(msg.Key)
-	var (
-		ev   *eventv1.Event
-		pred *predictionv1.Prediction
-	)
-	if msg.Topic == u.topics.Predictions {
-		pred = &predictionv1.Prediction{}
-		if err := proto.Unmarshal(msg.Value, pred); err != nil {
-			return bus.Permanent(fmt.Errorf("decode prediction: %w", err))
-		}
-		if userID == "" {
-			userID = pred.GetUserId()
-		}
-	} else {
-		ev = &eventv1.Event{}
-		if err := proto.Unmarshal(msg.Value, ev); err != nil {
-			return bus.Permanent(fmt.Errorf("decode event: %w", err))
-		}
-	}
-	if userID == "" {
-		return bus.Permanent(errors.New("message without a key"))
-	}
-	ctx, span := u.tracer.Start(ctx, SpanName, trace.WithAttributes(
-		attribute.String("strata.event_id", ev.GetEventId()),
-		attribute.String("messaging.destination.name", msg.Topic),
-		attribute.Int("messaging.kafka.partition", msg.Partition),
-		attribute.Int64("messaging.kafka.offset", msg.Offset),
-	))
-	defer span.End()
+	return u.HandleBatch(ctx, []bus.Message{msg})
+}
 
-	p, err := u.get(ctx, userID)
+// item is one decoded message of a batch.
+type item struct {
+	msg  bus.Message
+	user string
+	ev   *eventv1.Event
+	pred *predictionv1.Prediction
+}
+
+// HandleBatch is the bus batch handler for strata.events.v1 and strata.predictions.v1.
+// It reads the batch's users' profiles in one Redis pipeline, applies the messages in
+// order in memory (with segments defined, deriving and evaluating them after each
+// change, as a message-at-a-time pass would), publishes the latest profile of each
+// changed user to the changelog in one write, stores them in one pipeline, then records
+// the memberships in one pipeline. An undecodable or keyless message
+// fails the batch with a permanent error, before any write: the consumer then handles
+// the messages one at a time and dead-letters that one.
+func (u *Updater) HandleBatch(ctx context.Context, msgs []bus.Message) error {
+	items := make([]item, 0, len(msgs))
+	for _, msg := range msgs {
+		it, err := u.decode(msg)
+		if err != nil {
+			return err
+		}
+		items = append(items, it)
+	}
+	ctx, span := u.tracer.Start(ctx, SpanName, trace.WithAttributes(attribute.Int("messaging.batch.message_count", len(msgs))))
+	defer span.End()
+	if len(msgs) == 1 {
+		span.SetAttributes(
+			attribute.String("strata.event_id", items[0].ev.GetEventId()),
+			attribute.String("messaging.destination.name", msgs[0].Topic),
+			attribute.Int("messaging.kafka.partition", msgs[0].Partition),
+			attribute.Int64("messaging.kafka.offset", msgs[0].Offset),
+		)
+	}
+	err := u.apply(ctx, items)
 	if err != nil {
 		span.RecordError(err)
+	}
+	return err
+}
+
+func (u *Updater) decode(msg bus.Message) (item, error) {
+	it := item{msg: msg, user: string(msg.Key)}
+	if msg.Topic == u.topics.Predictions {
+		it.pred = &predictionv1.Prediction{}
+		if err := proto.Unmarshal(msg.Value, it.pred); err != nil {
+			return it, bus.Permanent(fmt.Errorf("decode prediction: %w", err))
+		}
+		if it.user == "" {
+			it.user = it.pred.GetUserId()
+		}
+	} else {
+		it.ev = &eventv1.Event{}
+		if err := proto.Unmarshal(msg.Value, it.ev); err != nil {
+			return it, bus.Permanent(fmt.Errorf("decode event: %w", err))
+		}
+	}
+	if it.user == "" {
+		return it, bus.Permanent(errors.New("message without a key"))
+	}
+	return it, nil
+}
+
+// working is a batch's in-memory state: the profiles of its users as the batch leaves
+// them, and which changed.
+type working struct {
+	profiles map[string]*profilev1.Profile
+	order    []string // users in order of first appearance
+	changed  map[string]bool
+	// The batch is derived as of now, with the definitions, RFM boundaries and clusters
+	// current when it began.
+	now      time.Time
+	defs     []*segment.Definition
+	bounds   *profilev1.RfmBoundaries
+	clusters *profilev1.ClusterModel
+	// updates are the membership results of every change, per user in order: segments
+	// are evaluated after each applied message, as if the batch were handled one message
+	// at a time, so enter/exit events do not depend on where a batch began.
+	updates map[string][]store.MembershipUpdate
+}
+
+// evaluates reports whether memberships are recorded.
+func (u *Updater) evaluates(w *working) bool { return u.memberships != nil && len(w.defs) > 0 }
+
+// derive derives p as of the batch's time and evaluates the segments on it.
+func (u *Updater) derive(ctx context.Context, w *working, p *profilev1.Profile) []segment.Result {
+	u.deriver.Derive(p, w.now, w.bounds)
+	p.BehaviourCluster = cluster.Assign(w.clusters, p)
+	if len(w.defs) == 0 {
+		return nil
+	}
+	results := segment.Evaluate(w.defs, p, func(id string, err error) {
+		u.log.DebugContext(ctx, "segment rule failed on a profile", slog.String("segment", id), slog.Any("error", err))
+	})
+	p.Segments = segment.Members(results)
+	return results
+}
+
+func (u *Updater) apply(ctx context.Context, items []item) error {
+	w := &working{profiles: map[string]*profilev1.Profile{}, changed: map[string]bool{},
+		now: u.now(), bounds: u.boundaries(), clusters: u.clusters(), updates: map[string][]store.MembershipUpdate{}}
+	if u.defs != nil {
+		w.defs = u.defs.List()
+	}
+	for _, it := range items {
+		if _, ok := w.profiles[it.user]; !ok {
+			w.profiles[it.user] = nil
+			w.order = append(w.order, it.user)
+		}
+	}
+	if err := u.load(ctx, w.order, w.profiles); err != nil {
 		return err
 	}
-	pos := &profilev1.Position{Partition: int32(msg.Partition), Offset: msg.Offset}
-	var changed bool
-	if pred != nil {
-		p, changed = state.ApplyPrediction(p, userID, pred, pos)
-	} else {
-		var merged *profilev1.Profile
-		if prev := ev.GetPreviousId(); ev.GetType() == eventv1.EventType_EVENT_TYPE_ALIAS && prev != "" && prev != userID {
-			if merged, err = u.profiles.Get(ctx, prev); err != nil && !errors.Is(err, store.ErrNotFound) {
-				span.RecordError(err)
-				return err
+	// Alias sources outside the batch's users are read as they are in Redis.
+	merged := map[string]*profilev1.Profile{}
+	var sources []string
+	for _, it := range items {
+		if prev := it.ev.GetPreviousId(); it.ev.GetType() == eventv1.EventType_EVENT_TYPE_ALIAS && prev != "" && prev != it.user {
+			if _, inBatch := w.profiles[prev]; !inBatch {
+				sources = append(sources, prev)
 			}
 		}
-		p, changed = u.params.Apply(p, userID, ev, pos, merged)
 	}
-	if err := u.commit(ctx, p, changed); err != nil {
-		span.RecordError(err)
+	if len(sources) > 0 {
+		got, err := u.profiles.GetMany(ctx, sources)
+		if err != nil {
+			return err
+		}
+		for user, b := range got {
+			p, err := decodeProfile(b)
+			if err != nil {
+				return err
+			}
+			merged[user] = p
+		}
+	}
+	for _, it := range items {
+		p := w.profiles[it.user]
+		pos := &profilev1.Position{Partition: int32(it.msg.Partition), Offset: it.msg.Offset}
+		var changed bool
+		if it.pred != nil {
+			p, changed = state.ApplyPrediction(p, it.user, it.pred, pos)
+		} else {
+			var src *profilev1.Profile
+			if prev := it.ev.GetPreviousId(); it.ev.GetType() == eventv1.EventType_EVENT_TYPE_ALIAS && prev != "" && prev != it.user {
+				if src = w.profiles[prev]; src == nil {
+					src = merged[prev]
+				}
+			}
+			p, changed = u.params.Apply(p, it.user, it.ev, pos, src)
+		}
+		w.profiles[it.user] = p
+		if changed {
+			w.changed[it.user] = true
+			if u.evaluates(w) {
+				w.updates[it.user] = append(w.updates[it.user],
+					store.MembershipUpdate{UserID: it.user, Version: p.GetVersion(), Results: u.derive(ctx, w, p)})
+			}
+		}
+	}
+	return u.commit(ctx, w)
+}
+
+// load reads the profiles of users into into (nil for a new user). A missing profile is
+// a new user only once the restore gate confirmed Redis did not lose the profiles.
+func (u *Updater) load(ctx context.Context, users []string, into map[string]*profilev1.Profile) error {
+	got, err := u.profiles.GetMany(ctx, users)
+	if err != nil {
 		return err
 	}
-	if !changed {
-		span.SetAttributes(attribute.Bool("strata.duplicate", true))
+	var missing []string
+	for _, user := range users {
+		if _, ok := got[user]; !ok {
+			missing = append(missing, user)
+		}
+	}
+	if len(missing) > 0 && u.restored != nil {
+		if err := u.restored(ctx); err != nil {
+			return err
+		}
+		again, err := u.profiles.GetMany(ctx, missing)
+		if err != nil {
+			return err
+		}
+		for user, b := range again {
+			got[user] = b
+		}
+	}
+	for user, b := range got {
+		p, err := decodeProfile(b)
+		if err != nil {
+			return err
+		}
+		into[user] = p
 	}
 	return nil
 }
 
-// get returns the user's profile, nil for a new user.
-func (u *Updater) get(ctx context.Context, userID string) (*profilev1.Profile, error) {
-	p, err := u.profiles.Get(ctx, userID)
-	if errors.Is(err, store.ErrNotFound) {
-		if u.restored != nil {
-			// A missing profile is a new user only if Redis did not lose the profiles.
-			if err := u.restored(ctx); err != nil {
-				return nil, err
-			}
-			if p, err = u.profiles.Get(ctx, userID); err == nil {
-				return p, nil
-			}
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil
-		}
+func decodeProfile(b []byte) (*profilev1.Profile, error) {
+	p := &profilev1.Profile{}
+	if err := proto.Unmarshal(b, p); err != nil {
+		return nil, fmt.Errorf("decode stored profile: %w", err)
 	}
-	return p, err
+	return p, nil
 }
 
-// commit derives p as of now, evaluates the segments and writes what changed.
-func (u *Updater) commit(ctx context.Context, p *profilev1.Profile, changed bool) error {
-	now := u.now()
-	var defs []*segment.Definition
-	if u.defs != nil {
-		defs = u.defs.List()
-	}
-	if !changed && (u.memberships == nil || len(defs) == 0) {
-		return nil
-	}
-	u.deriver.Derive(p, now, u.boundaries())
-	p.BehaviourCluster = cluster.Assign(u.clusters(), p)
-	var results []segment.Result
-	if len(defs) > 0 {
-		results = segment.Evaluate(defs, p, func(id string, err error) {
-			u.log.DebugContext(ctx, "segment rule failed on a profile", slog.String("segment", id), slog.Any("error", err))
-		})
-		p.Segments = segment.Members(results)
-	}
-	if changed {
-		p.UpdatedAt = timestamppb.New(now)
+// commit writes what the batch changed: the changelog (one write), Redis (one pipeline,
+// skipping profiles Redis holds newer), memberships (one pipeline), then the outboxes of
+// users with segment events.
+func (u *Updater) commit(ctx context.Context, w *working) error {
+	var (
+		changelog []bus.Message
+		puts      []store.Encoded
+		updates   []store.MembershipUpdate
+	)
+	for _, user := range w.order {
+		p := w.profiles[user]
+		changed := w.changed[user]
+		if p == nil || (!changed && !u.evaluates(w)) {
+			continue
+		}
+		if !changed {
+			// A redelivery: nothing to write, but the memberships may not have been
+			// recorded before the crash.
+			updates = append(updates, store.MembershipUpdate{UserID: user, Version: p.GetVersion(), Results: u.derive(ctx, w, p)})
+			continue
+		}
+		if !u.evaluates(w) {
+			u.derive(ctx, w, p)
+		}
+		p.UpdatedAt = timestamppb.New(w.now)
 		value, err := proto.Marshal(p)
 		if err != nil {
 			return bus.Permanent(fmt.Errorf("encode profile: %w", err))
 		}
-		if err := u.pub.Publish(ctx, bus.Message{Topic: u.topics.Profiles, Key: []byte(p.GetUserId()), Value: value}); err != nil {
-			return fmt.Errorf("publish profile: %w", err)
+		changelog = append(changelog, bus.Message{Topic: u.topics.Profiles, Key: []byte(user), Value: value})
+		puts = append(puts, store.Encoded{UserID: user, Version: p.GetVersion(), Bytes: value})
+		updates = append(updates, w.updates[user]...)
+	}
+	if len(changelog) > 0 {
+		if err := u.pub.Publish(ctx, changelog...); err != nil {
+			return fmt.Errorf("publish profiles: %w", err)
 		}
-		if err := u.profiles.Put(ctx, p); err != nil {
-			if errors.Is(err, store.ErrStale) {
-				// Another instance already owns this user's partition and wrote past us.
-				u.log.InfoContext(ctx, "profile: skipped a stale write", slog.Int64("version", p.GetVersion()))
-				return nil
-			}
+		stale, err := u.profiles.PutMany(ctx, puts)
+		if err != nil {
 			return err
 		}
+		skip := map[string]bool{}
+		for i, s := range stale {
+			if s {
+				// Another instance already owns this user's partition and wrote past us.
+				u.log.InfoContext(ctx, "profile: skipped a stale write", slog.Int64("version", puts[i].Version))
+				skip[puts[i].UserID] = true
+			}
+		}
+		if len(skip) > 0 {
+			updates = slices.DeleteFunc(updates, func(m store.MembershipUpdate) bool { return skip[m.UserID] })
+		}
 	}
-	if u.memberships == nil || len(results) == 0 {
+	if len(updates) == 0 {
 		return nil
 	}
-	n, err := u.memberships.ApplyMembership(ctx, p.GetUserId(), p.GetVersion(), now, results)
-	if errors.Is(err, store.ErrStaleMembership) {
-		return nil
-	}
+	queued, err := u.memberships.ApplyMemberships(ctx, w.now, updates)
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		return nil
+	flush := map[string]bool{}
+	for i, n := range queued {
+		// n < 0: memberships of a newer profile version are stored.
+		if n > 0 && !flush[updates[i].UserID] {
+			flush[updates[i].UserID] = true
+			if err := u.memberships.FlushOutbox(ctx, updates[i].UserID, u.PublishSegmentEvents); err != nil {
+				return err
+			}
+		}
 	}
-	return u.memberships.FlushOutbox(ctx, p.GetUserId(), u.PublishSegmentEvents)
+	return nil
 }
 
 // PublishSegmentEvents publishes enter/exit events to the segments topic, keyed by user.

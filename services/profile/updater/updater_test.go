@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stratahq/strata/pkg/bus"
+	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
@@ -30,28 +31,45 @@ type memStore struct {
 
 func newMemStore() *memStore { return &memStore{byUser: map[string]*profilev1.Profile{}} }
 
-func (m *memStore) Get(_ context.Context, userID string) (*profilev1.Profile, error) {
+func (m *memStore) GetMany(_ context.Context, userIDs []string) (map[string][]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.getErr != nil {
 		return nil, m.getErr
 	}
-	p, ok := m.byUser[userID]
-	if !ok {
-		return nil, store.ErrNotFound
+	out := map[string][]byte{}
+	for _, u := range userIDs {
+		if p, ok := m.byUser[u]; ok {
+			b, err := proto.Marshal(p)
+			if err != nil {
+				return nil, err
+			}
+			out[u] = b
+		}
 	}
-	return proto.CloneOf(p), nil
+	return out, nil
 }
 
-func (m *memStore) Put(_ context.Context, p *profilev1.Profile) error {
+func (m *memStore) PutMany(_ context.Context, ps []store.Encoded) ([]bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.putHits++
 	if m.putErr != nil {
-		return m.putErr
+		return nil, m.putErr
 	}
-	m.byUser[p.GetUserId()] = proto.CloneOf(p)
-	return nil
+	stale := make([]bool, len(ps))
+	for i, e := range ps {
+		if cur, ok := m.byUser[e.UserID]; ok && cur.GetVersion() > e.Version {
+			stale[i] = true
+			continue
+		}
+		p := &profilev1.Profile{}
+		if err := proto.Unmarshal(e.Bytes, p); err != nil {
+			return nil, err
+		}
+		m.byUser[e.UserID] = p
+	}
+	return stale, nil
 }
 
 func (m *memStore) profile(userID string) *profilev1.Profile {
@@ -60,29 +78,9 @@ func (m *memStore) profile(userID string) *profilev1.Profile {
 	return m.byUser[userID]
 }
 
-// fakePublisher records every Publish call; it fails with err when err is set.
-type fakePublisher struct {
-	mu    sync.Mutex
-	err   error
-	calls [][]bus.Message
-}
-
-func (f *fakePublisher) Publish(_ context.Context, msgs ...bus.Message) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, msgs)
-	return f.err
-}
-
-func (f *fakePublisher) Calls() [][]bus.Message {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.calls
-}
-
 var now = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func newUpdater(s *memStore, pub *fakePublisher) *Updater {
+func newUpdater(s *memStore, pub *bustest.Recorder) *Updater {
 	u := New(s, pub)
 	u.now = func() time.Time { return now }
 	return u
@@ -109,7 +107,7 @@ func lessonStarted(id string) *eventv1.Event {
 
 func TestHandlePublishesAndStores(t *testing.T) {
 	t.Parallel()
-	s, pub := newMemStore(), &fakePublisher{}
+	s, pub := newMemStore(), &bustest.Recorder{}
 	u := newUpdater(s, pub)
 	if err := u.Handle(t.Context(), eventMessage(t, "u1", 2, 40, lessonStarted("e1"))); err != nil {
 		t.Fatalf("Handle: got %v, want nil", err)
@@ -148,7 +146,7 @@ func TestHandlePublishesAndStores(t *testing.T) {
 
 func TestHandleRedelivery(t *testing.T) {
 	t.Parallel()
-	s, pub := newMemStore(), &fakePublisher{}
+	s, pub := newMemStore(), &bustest.Recorder{}
 	u := newUpdater(s, pub)
 	msg := eventMessage(t, "u1", 0, 7, lessonStarted("e1"))
 	for i := range 3 {
@@ -181,7 +179,7 @@ func TestHandleRedelivery(t *testing.T) {
 
 func TestHandleUsersApart(t *testing.T) {
 	t.Parallel()
-	s, pub := newMemStore(), &fakePublisher{}
+	s, pub := newMemStore(), &bustest.Recorder{}
 	u := newUpdater(s, pub)
 	for i, user := range []string{"u1", "u2", "u1"} {
 		// Distinct event ids: one id at two offsets is one event stored twice.
@@ -218,7 +216,7 @@ func TestHandlePermanentErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, pub := newMemStore(), &fakePublisher{}
+			s, pub := newMemStore(), &bustest.Recorder{}
 			err := newUpdater(s, pub).Handle(t.Context(), tt.msg)
 			if err == nil {
 				t.Fatalf("Handle: got nil, want an error")
@@ -255,7 +253,7 @@ func TestHandleTransientErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			s, pub := newMemStore(), &fakePublisher{err: tt.pubErr}
+			s, pub := newMemStore(), &bustest.Recorder{Err: tt.pubErr}
 			s.getErr, s.putErr = tt.getErr, tt.putErr
 			u := newUpdater(s, pub)
 			msg := eventMessage(t, "u1", 0, 1, lessonStarted("e1"))
@@ -277,9 +275,7 @@ func TestHandleTransientErrors(t *testing.T) {
 			s.mu.Lock()
 			s.getErr, s.putErr = nil, nil
 			s.mu.Unlock()
-			pub.mu.Lock()
-			pub.err = nil
-			pub.mu.Unlock()
+			pub.SetErr(nil)
 			if err := u.Handle(t.Context(), msg); err != nil {
 				t.Fatalf("retry: got %v, want nil", err)
 			}
@@ -287,5 +283,68 @@ func TestHandleTransientErrors(t *testing.T) {
 				t.Errorf("events_total after retry: got %d, want %d", got, want)
 			}
 		})
+	}
+}
+
+func TestHandleBatch(t *testing.T) {
+	t.Parallel()
+	s, pub := newMemStore(), &bustest.Recorder{}
+	u := newUpdater(s, pub)
+	var batch []bus.Message
+	for i, user := range []string{"u1", "u2", "u1", "u1", "u2"} {
+		ev := lessonStarted(fmt.Sprintf("e%d", i))
+		ev.UserId = user
+		batch = append(batch, eventMessage(t, user, 3, int64(10+i), ev))
+	}
+	if err := u.HandleBatch(t.Context(), batch); err != nil {
+		t.Fatalf("HandleBatch: %v", err)
+	}
+	calls := pub.Calls()
+	if got, want := len(calls), 1; got != want {
+		t.Fatalf("Publish calls: got %d, want %d (one changelog write per batch)", got, want)
+	}
+	tests := []struct {
+		user        string
+		events      int64
+		lastApplied int64
+	}{{"u1", 3, 13}, {"u2", 2, 14}}
+	if got, want := len(calls[0]), len(tests); got != want {
+		t.Fatalf("changelog messages: got %d, want %d (the latest profile per user)", got, want)
+	}
+	for i, tt := range tests {
+		published := &profilev1.Profile{}
+		if err := proto.Unmarshal(calls[0][i].Value, published); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(calls[0][i].Key); got != tt.user {
+			t.Errorf("changelog message %d: got key %q, want %q", i, got, tt.user)
+		}
+		if got := published.GetEventsTotal(); got != tt.events {
+			t.Errorf("%s published events_total: got %d, want %d", tt.user, got, tt.events)
+		}
+		if got := s.profile(tt.user); got.GetEventsTotal() != tt.events || got.GetApplied().GetOffset() != tt.lastApplied {
+			t.Errorf("%s stored: got events_total %d applied %v, want %d at offset %d", tt.user, got.GetEventsTotal(), got.GetApplied(), tt.events, tt.lastApplied)
+		}
+	}
+
+	// The same batch again (a redelivery after a crash) counts nothing and writes nothing.
+	if err := u.HandleBatch(t.Context(), batch); err != nil {
+		t.Fatalf("HandleBatch again: %v", err)
+	}
+	if got, want := len(pub.Calls()), 1; got != want {
+		t.Errorf("Publish calls after the redelivery: got %d, want %d", got, want)
+	}
+	if got := s.profile("u1").GetEventsTotal(); got != 3 {
+		t.Errorf("u1 events_total after the redelivery: got %d, want 3", got)
+	}
+
+	// A poison message fails the batch as permanent before anything is written.
+	poison := append([]bus.Message{eventMessage(t, "u3", 0, 1, lessonStarted("e9"))},
+		bus.Message{Topic: topics.Events, Key: []byte("u3"), Value: []byte{0xff, 0xff}, Offset: 2})
+	if err := u.HandleBatch(t.Context(), poison); !bus.IsPermanent(err) {
+		t.Errorf("HandleBatch with a poison message: got %v, want a permanent error", err)
+	}
+	if got := s.profile("u3"); got != nil {
+		t.Errorf("u3 after the failed batch: got %v, want nothing stored", got)
 	}
 }

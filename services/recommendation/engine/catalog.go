@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"sync"
 
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
+	"github.com/stratahq/strata/services/recommendation/content"
 	"github.com/stratahq/strata/services/recommendation/signal"
 )
 
@@ -21,9 +25,41 @@ type meta struct {
 type catalog struct {
 	mu    sync.RWMutex
 	items map[string]meta
+	// docs are the texts of the live catalog items, for the content model; version
+	// counts their changes.
+	docs    map[string]content.Document
+	version int64
 }
 
-func newCatalog() *catalog { return &catalog{items: map[string]meta{}} }
+func newCatalog() *catalog {
+	return &catalog{items: map[string]meta{}, docs: map[string]content.Document{}}
+}
+
+func documentOf(it *eventv1.CatalogItem) content.Document {
+	return content.Document{
+		ID: it.GetItemId(), Title: it.GetTitle(), Description: it.GetDescription(),
+		Category: it.GetCategory(), Tags: it.GetTags(),
+	}
+}
+
+// documents returns the texts of the live catalog items and the version they are of.
+func (c *catalog) documents() ([]content.Document, int64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]content.Document, 0, len(c.docs))
+	for _, d := range c.docs {
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b content.Document) int { return strings.Compare(a.ID, b.ID) })
+	return out, c.version
+}
+
+// changed reports whether the documents changed since version.
+func (c *catalog) changed(version int64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.version != version
+}
 
 func (c *catalog) get(id string) (meta, bool) {
 	c.mu.RLock()
@@ -51,6 +87,8 @@ func (c *catalog) put(it *eventv1.CatalogItem) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.items[it.GetItemId()] = catalogMeta(it)
+	c.docs[it.GetItemId()] = documentOf(it)
+	c.version++
 }
 
 // remove records a tombstone: the item is never recommended again.
@@ -58,6 +96,8 @@ func (c *catalog) remove(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.items[id] = meta{removed: true, fromCatalog: true}
+	delete(c.docs, id)
+	c.version++
 }
 
 // learn records what an event says about an item the catalog does not describe.
@@ -90,9 +130,15 @@ func (c *catalog) replace(items []*eventv1.CatalogItem) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	live := make(map[string]bool, len(items))
+	docs := make(map[string]content.Document, len(items))
 	for _, it := range items {
 		live[it.GetItemId()] = true
 		c.items[it.GetItemId()] = catalogMeta(it)
+		docs[it.GetItemId()] = documentOf(it)
+	}
+	if !maps.EqualFunc(docs, c.docs, sameDocument) {
+		c.docs = docs
+		c.version++
 	}
 	for id, m := range c.items {
 		if m.fromCatalog && !m.removed && !live[id] {
@@ -112,4 +158,9 @@ func (c *catalog) inCategory(category string) []string {
 		}
 	}
 	return out
+}
+
+func sameDocument(a, b content.Document) bool {
+	return a.ID == b.ID && a.Title == b.Title && a.Description == b.Description &&
+		a.Category == b.Category && slices.Equal(a.Tags, b.Tags)
 }

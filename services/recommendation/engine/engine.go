@@ -1,33 +1,46 @@
-// Package engine is the recommendation service's core: it applies consumed events and
-// catalog items to the store, trains the models (popularity, item-kNN, EASE) over the
-// interactions of active users, precomputes every active user's candidate list into
-// Redis, and answers Recommend, SimilarItems and Popular under the business rules.
+// Package engine is the recommendation service's core: it applies consumed events,
+// catalog items, segment memberships and segment names to the store, trains the models (popularity,
+// item-kNN, EASE, optionally implicit ALS, per-segment popularity and the content model)
+// over the interactions of active users, precomputes every active user's candidate list
+// into Redis, and answers Recommend, SimilarItems and Popular under the business rules.
 //
 // # Serving
 //
 // A home or email list comes from the user's precomputed candidates in Redis (source
 // "cache"); on a miss it is computed on the fly from the user's history and written back
-// ("computed"); a user without history, or any request while Redis does not answer
-// within Config.RedisTimeout, gets the popular items kept in memory ("popular"), so
-// Redis being down degrades quality, not availability. Every list then passes the
+// ("computed"); a user without history gets the items matching their stated interests
+// (traits.interests of identify events, by the content model: "content"), else what is
+// popular in their segments ("segment"); anyone else, or any request while Redis does not
+// answer within Config.RedisTimeout, gets the popular items kept in memory ("popular"),
+// so Redis being down degrades quality, not availability. Every list then passes the
 // request's filters (category, item type, price range, exclusions) and the catalog's
 // tombstones, and is diversified by category with maximal marginal relevance. Owned
 // (purchased, being learnt) and negatively rated or refunded items are never candidates.
 // Every item carries a reason. Users are assigned to a model variant by a hash of their
 // id (see Variant), reported in each response.
 //
+// A computed list is the variant's model's top candidates, with Config.ColdShare of it
+// given to new items the collaborative models do not know yet, chosen by content
+// similarity to the user's history ("new, like …"), and a boost of up to
+// Config.SegmentBoost for items popular in the user's segments ("popular with learners
+// in …"). Items nobody has used yet get similar items by content ("similar to …").
+//
 // # Training and memory
 //
 // Train reads the histories of the Config.MaxTrainUsers most recently active users from
-// the store, with weights decayed to now, and fits item-kNN over every item and EASE over
-// the Config.MaxEASEItems most popular ones; the new models replace the old atomically.
+// the store, with weights decayed to now, and fits item-kNN over every item, EASE over
+// the Config.MaxEASEItems most popular ones and, when a variant uses it, implicit ALS
+// over every item (catalogs too large for EASE); the new models replace the old
+// atomically. The content model (TF-IDF over the catalog's texts) is refitted at each
+// training and every Config.ContentInterval when the catalog changed; the Chinese
+// dictionary loads at the first Chinese text (see package content).
 // Memory: the interaction matrix costs about 40 bytes per interaction; item-kNN about
 // 16 bytes per item and neighbour; EASE keeps 8·n² bytes for n = min(items,
 // MaxEASEItems) (200 MB at the default 5,000) and peaks at about 10.7·n² while fitting,
-// next to the previous models, which serve until the new ones replace them. Measured
-// (BenchmarkFitModels1M): fitting 1,000,000 interactions of 50,000 users over 20,000
-// items takes 25 s on two cores with a peak heap of 373 MiB. Train runs one at a time,
-// on a timer and on demand.
+// next to the previous models, which serve until the new ones replace them; ALS keeps
+// 8·k bytes per user and item. Measured (BenchmarkFitModels1M): fitting 1,000,000
+// interactions of 50,000 users over 20,000 items takes 25 s on two cores with a peak
+// heap of 373 MiB. Train runs one at a time, on a timer and on demand.
 //
 // An Engine is safe for concurrent use.
 package engine
@@ -36,7 +49,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"sort"
@@ -55,6 +67,8 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+	"github.com/stratahq/strata/services/recommendation/als"
+	"github.com/stratahq/strata/services/recommendation/content"
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/itemknn"
 	"github.com/stratahq/strata/services/recommendation/signal"
@@ -66,7 +80,7 @@ import (
 type Variant struct {
 	// Name is reported in responses and expected in Recommendation Shown/Clicked events.
 	Name string
-	// Model is "ease" or "itemknn".
+	// Model is "ease", "itemknn" or "als".
 	Model string
 	// Share is the variant's share of users, in percent.
 	Share int
@@ -76,6 +90,9 @@ type Variant struct {
 const (
 	ModelEASE    = "ease"
 	ModelItemKNN = "itemknn"
+	// ModelALS is implicit ALS over every item, for catalogs larger than MaxEASEItems;
+	// it is fitted only when a variant uses it.
+	ModelALS = "als"
 )
 
 // Config tunes the engine. Zero values take the defaults of DefaultConfig.
@@ -86,6 +103,8 @@ type Config struct {
 	EASE         ease.Config
 	MaxEASEItems int
 	KNN          itemknn.Config
+	// ALS configures implicit ALS (see package als for the defaults).
+	ALS als.Config
 	// MaxTrainUsers bounds the users a training reads (the most recently active).
 	MaxTrainUsers int
 	// TrainWindow: users without an event for that long are not trained on.
@@ -107,43 +126,64 @@ type Config struct {
 	// RedisCooldown is how long requests skip Redis after it failed on the request path.
 	RedisCooldown time.Duration
 	Variants      []Variant
-	// CatalogTopic is the topic whose messages Handle reads as catalog items; empty means
-	// strata.catalog.v1.
-	CatalogTopic string
+	// ContentInterval is how often RunTrainer refits the content model when the catalog
+	// changed.
+	ContentInterval time.Duration
+	// Tokenizer splits catalog texts and interests into terms; nil means one with gse's
+	// embedded dictionary (loaded at the first Chinese text).
+	Tokenizer *content.Tokenizer
+	// ColdShare is the share of a precomputed list given to new items the collaborative
+	// models do not know yet, chosen by content similarity to the user's history;
+	// negative means none.
+	ColdShare float64
+	// SegmentItems is how many popular items are kept per segment; SegmentBoost is the
+	// most a list's item is raised for being popular in the user's segments, relative
+	// to the list's best score (negative: no boost).
+	SegmentItems int
+	SegmentBoost float64
+	// CatalogTopic, SegmentsTopic and SegmentDefinitionsTopic are the topics whose
+	// messages Handle reads as catalog items, segment events and segment definitions
+	// (for the segments' names); empty means strata.catalog.v1, strata.segments.v1 and
+	// strata.segment-definitions.v1.
+	CatalogTopic, SegmentsTopic, SegmentDefinitionsTopic string
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Weights:        signal.DefaultWeights,
-		HalfLife:       30 * 24 * time.Hour,
-		EASE:           ease.Config{Lambda: ease.DefaultLambda},
-		MaxEASEItems:   5000,
-		KNN:            itemknn.Config{Neighbours: 100, Shrink: 10},
-		MaxTrainUsers:  200000,
-		TrainWindow:    180 * 24 * time.Hour,
-		ActiveWindow:   30 * 24 * time.Hour,
-		MaxPrecompute:  100000,
-		Candidates:     100,
-		ListTTL:        24 * time.Hour,
-		DefaultN:       10,
-		MMRLambda:      0.7,
-		EmailMMRLambda: 0.5,
-		RedisTimeout:   100 * time.Millisecond,
-		RedisCooldown:  time.Second,
-		Variants:       []Variant{{Name: "ease", Model: ModelEASE, Share: 50}, {Name: "itemknn", Model: ModelItemKNN, Share: 50}},
+		Weights:         signal.DefaultWeights,
+		HalfLife:        30 * 24 * time.Hour,
+		EASE:            ease.Config{Lambda: ease.DefaultLambda},
+		MaxEASEItems:    5000,
+		KNN:             itemknn.Config{Neighbours: 100, Shrink: 10},
+		MaxTrainUsers:   200000,
+		TrainWindow:     180 * 24 * time.Hour,
+		ActiveWindow:    30 * 24 * time.Hour,
+		MaxPrecompute:   100000,
+		Candidates:      100,
+		ListTTL:         24 * time.Hour,
+		DefaultN:        10,
+		MMRLambda:       0.7,
+		EmailMMRLambda:  0.5,
+		RedisTimeout:    100 * time.Millisecond,
+		RedisCooldown:   time.Second,
+		Variants:        []Variant{{Name: "ease", Model: ModelEASE, Share: 50}, {Name: "itemknn", Model: ModelItemKNN, Share: 50}},
+		ContentInterval: 10 * time.Second,
+		ColdShare:       0.2,
+		SegmentItems:    200,
+		SegmentBoost:    0.3,
 	}
 }
 
 // ErrBadVariants is returned by Validate when variant shares do not add up to 100 or a
 // variant names an unknown model.
-var ErrBadVariants = errors.New("engine: variants must name ease or itemknn and share 100%")
+var ErrBadVariants = errors.New("engine: variants must name ease, itemknn or als and share 100%")
 
 // Validate reports configuration errors.
 func (c Config) Validate() error {
 	total := 0
 	for _, v := range c.Variants {
-		if v.Name == "" || (v.Model != ModelEASE && v.Model != ModelItemKNN) || v.Share < 0 {
+		if v.Name == "" || (v.Model != ModelEASE && v.Model != ModelItemKNN && v.Model != ModelALS) || v.Share < 0 {
 			return ErrBadVariants
 		}
 		total += v.Share
@@ -207,8 +247,29 @@ func (c Config) withDefaults() Config {
 	if len(c.Variants) == 0 {
 		c.Variants = d.Variants
 	}
+	if c.ContentInterval == 0 {
+		c.ContentInterval = d.ContentInterval
+	}
+	if c.ColdShare == 0 {
+		c.ColdShare = d.ColdShare
+	}
+	if c.Tokenizer == nil {
+		c.Tokenizer = content.NewTokenizer()
+	}
+	if c.SegmentItems == 0 {
+		c.SegmentItems = d.SegmentItems
+	}
+	if c.SegmentBoost == 0 {
+		c.SegmentBoost = d.SegmentBoost
+	}
 	if c.CatalogTopic == "" {
 		c.CatalogTopic = topics.Catalog
+	}
+	if c.SegmentsTopic == "" {
+		c.SegmentsTopic = topics.Segments
+	}
+	if c.SegmentDefinitionsTopic == "" {
+		c.SegmentDefinitionsTopic = topics.SegmentDefinitions
 	}
 	return c
 }
@@ -220,12 +281,18 @@ type Store interface {
 	Histories(ctx context.Context, users []string) (map[string][]store.Entry, error)
 	ActiveUsers(ctx context.Context, limit int, since time.Time) ([]string, error)
 	OrderItems(ctx context.Context, user, orderID string) ([]string, error)
-	List(ctx context.Context, user, scene string) (*recommendationv1.RecommendResponse, error)
+	ListItems(ctx context.Context, user, scene string) ([]store.ListItem, error)
 	PutLists(ctx context.Context, scene string, lists map[string]*recommendationv1.RecommendResponse, ttl time.Duration) error
 	DeleteList(ctx context.Context, user, scene string) error
 	PutCatalogItem(ctx context.Context, it *eventv1.CatalogItem) error
 	DeleteCatalogItem(ctx context.Context, itemID string) error
 	Catalog(ctx context.Context) ([]*eventv1.CatalogItem, error)
+	PutInterests(ctx context.Context, user string, interests []string) error
+	SetSegment(ctx context.Context, user, segmentID string, member bool) error
+	Traits(ctx context.Context, user string) (store.Traits, error)
+	TraitsOf(ctx context.Context, users []string) (map[string]store.Traits, error)
+	PutSegmentName(ctx context.Context, segmentID, name string) error
+	SegmentNames(ctx context.Context) (map[string]string, error)
 }
 
 // Engine applies events, trains and serves.
@@ -238,6 +305,12 @@ type Engine struct {
 	model   atomic.Pointer[snapshot]
 	catalog *catalog
 	popular *trending
+	names   segmentNames
+
+	content      atomic.Pointer[content.Model]
+	contentFit   *content.Builder
+	contentMu    sync.Mutex // serialises RefreshContent; guards contentBuilt
+	contentBuilt int64      // catalog version of the content model
 
 	trainMu sync.Mutex // held while a run trains: one at a time
 	run     atomic.Pointer[recommendationv1.TrainingRun]
@@ -253,6 +326,7 @@ type Engine struct {
 	close    context.CancelFunc
 
 	requests metric.Int64Counter
+	attrs    sync.Map // [3]string → metric.AddOption; see requestAttrs
 	feedback metric.Int64Counter
 	trainDur metric.Float64Histogram
 }
@@ -286,7 +360,8 @@ func New(cfg Config, st Store, log *slog.Logger) (*Engine, error) {
 	return &Engine{
 		cfg: cfg, log: log, store: st, now: time.Now,
 		catalog: newCatalog(), popular: newTrending(cfg.HalfLife),
-		lifetime: lifetime, close: cancel,
+		contentFit: content.NewBuilder(cfg.Tokenizer),
+		lifetime:   lifetime, close: cancel,
 		requests: requests, feedback: feedback, trainDur: trainDur,
 	}, nil
 }
@@ -305,9 +380,7 @@ func (e *Engine) Config() Config { return e.cfg }
 // 100, falls in one variant's share. The assignment is stable across instances and
 // restarts, and changes only when the shares do.
 func (e *Engine) Variant(user string) Variant {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte("strata-recommendation-ab:" + user))
-	bucket := int(h.Sum32() % 100)
+	bucket := int(fnv1a(fnv1a(offset32, variantSalt), user) % 100)
 	for _, v := range e.cfg.Variants {
 		if bucket < v.Share {
 			return v
@@ -317,12 +390,34 @@ func (e *Engine) Variant(user string) Variant {
 	return e.cfg.Variants[len(e.cfg.Variants)-1]
 }
 
-// Handle is the bus handler for strata.events.v1 and strata.catalog.v1. It is
-// idempotent: the store ignores events it applied before, and catalog writes are
-// last-writer-wins. Undecodable messages are permanent errors; store errors are retried.
+// FNV-1a, 32 bits, written out so that assigning a variant on every request does not
+// allocate (hash/fnv's hasher escapes to the heap).
+const (
+	offset32    = 2166136261
+	prime32     = 16777619
+	variantSalt = "strata-recommendation-ab:"
+)
+
+func fnv1a(h uint32, s string) uint32 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= prime32
+	}
+	return h
+}
+
+// Handle is the bus handler for strata.events.v1, strata.catalog.v1,
+// strata.segments.v1 and strata.segment-definitions.v1. It is idempotent: the store
+// ignores events it applied before, catalog and segment-name writes are
+// last-writer-wins and segment enter/exit set a membership. Undecodable messages are permanent errors; store errors are retried.
 func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
-	if msg.Topic == e.cfg.CatalogTopic {
+	switch msg.Topic {
+	case e.cfg.CatalogTopic:
 		return e.handleCatalog(ctx, msg)
+	case e.cfg.SegmentsTopic:
+		return e.handleSegment(ctx, msg)
+	case e.cfg.SegmentDefinitionsTopic:
+		return e.handleSegmentDefinition(ctx, msg)
 	}
 	ev := &eventv1.Event{}
 	if err := bus.DecodeProto(msg, ev); err != nil {
@@ -333,6 +428,11 @@ func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 		return bus.Permanent(errors.New("engine: event without a key"))
 	}
 	f := signal.FromEvent(user, ev, e.cfg.Weights)
+	if f.Interests != nil {
+		if err := e.store.PutInterests(ctx, user, f.Interests); err != nil {
+			return err
+		}
+	}
 	if f.Shown || f.Clicked {
 		action := "shown"
 		if f.Clicked {
@@ -390,14 +490,19 @@ func (e *Engine) handleCatalog(ctx context.Context, msg bus.Message) error {
 	return nil
 }
 
-// LoadCatalog replaces the in-memory catalog with the store's, which holds the items of
-// every catalog partition.
+// LoadCatalog replaces the in-memory catalog and segment names with the store's, which
+// hold those every instance consumed.
 func (e *Engine) LoadCatalog(ctx context.Context) error {
 	items, err := e.store.Catalog(ctx)
 	if err != nil {
 		return err
 	}
+	names, err := e.store.SegmentNames(ctx)
+	if err != nil {
+		return err
+	}
 	e.catalog.replace(items)
+	e.names.replace(names)
 	return nil
 }
 

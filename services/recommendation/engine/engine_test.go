@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"slices"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+	"github.com/stratahq/strata/services/recommendation/als"
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/store"
 )
@@ -158,10 +160,11 @@ func (f *fixture) train() *recommendationv1.TrainingRun {
 
 func TestTrainThenPersonalListsWithReasons(t *testing.T) {
 	t.Parallel()
-	for _, model := range []string{ModelEASE, ModelItemKNN} {
+	for _, model := range []string{ModelEASE, ModelItemKNN, ModelALS} {
 		t.Run(model, func(t *testing.T) {
 			t.Parallel()
-			f := newFixture(t, Config{Variants: []Variant{{Name: "v-" + model, Model: model, Share: 100}}, EASE: easeLambda(1)})
+			f := newFixture(t, Config{Variants: []Variant{{Name: "v-" + model, Model: model, Share: 100}}, EASE: easeLambda(1),
+				ALS: als.Config{Factors: 4, Lambda: 0.1, Iterations: 20}})
 			world(f)
 			run := f.train()
 			if run.GetStatus() != recommendationv1.TrainingStatus_TRAINING_STATUS_SUCCEEDED || run.GetUsers() != 12 || run.GetItems() != 8 || run.GetListsWritten() != 12 {
@@ -442,4 +445,15 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{})
 	os.Exit(m.Run())
+}
+
+func TestVariantHashIsFNV1a(t *testing.T) {
+	t.Parallel()
+	for _, user := range []string{"", "u1", "用户-42"} {
+		h := fnv.New32a()
+		_, _ = h.Write([]byte(variantSalt + user))
+		if got, want := fnv1a(fnv1a(offset32, variantSalt), user), h.Sum32(); got != want {
+			t.Errorf("fnv1a(%q): got %d, want hash/fnv's %d", user, got, want)
+		}
+	}
 }

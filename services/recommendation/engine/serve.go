@@ -30,6 +30,10 @@ const (
 	SourceComputed = "computed"
 	SourcePopular  = "popular"
 	SourceSimilar  = "similar"
+	// SourceContent is a new user's list from their stated interests.
+	SourceContent = "content"
+	// SourceSegment is a new user's list of what is popular in their segments.
+	SourceSegment = "segment"
 )
 
 const sceneHome = "home"
@@ -102,8 +106,7 @@ func (e *Engine) Recommend(ctx context.Context, req *recommendationv1.RecommendR
 	if snap != nil {
 		resp.ModelVersion = snap.version
 	}
-	e.requests.Add(ctx, 1, metric.WithAttributes(
-		attribute.String("scene", req.GetScene().String()), attribute.String("source", source), attribute.String("variant", variant.Name)))
+	e.requests.Add(ctx, 1, e.requestAttrs(req.GetScene().String(), source, variant.Name))
 	return resp, nil
 }
 
@@ -137,12 +140,14 @@ func (e *Engine) redisFailed(ctx context.Context, err error) {
 }
 
 // personalList returns the user's home candidates: cached, else computed from the
-// history (and cached), else nothing (the caller falls back to popular items).
+// history (and cached); for a user without history, the items matching their stated
+// interests, else those popular in their segments; else nothing (the caller falls back
+// to popular items).
 func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snapshot) ([]candidate, string, map[string]bool) {
-	list, err := e.store.List(rctx, user, sceneHome)
+	list, err := e.store.ListItems(rctx, user, sceneHome)
 	switch {
 	case err == nil:
-		return fromProto(list.GetItems()), SourceCache, nil
+		return fromList(list), SourceCache, nil
 	case !errors.Is(err, store.ErrNotFound):
 		e.redisFailed(ctx, err)
 		return nil, "", nil
@@ -153,24 +158,53 @@ func (e *Engine) personalList(ctx, rctx context.Context, user string, snap *snap
 		return nil, "", nil
 	}
 	excluded := excludedOf(hist)
+	var traits store.Traits
+	if len(hist) == 0 || snap != nil {
+		traits = e.traits(ctx, rctx, user)
+	}
+	if len(hist) == 0 {
+		// A new user: the items matching their stated interests, else those popular in
+		// their segments, if any.
+		if cands := e.interestCands(traits.Interests, excluded); len(cands) > 0 {
+			return cands, SourceContent, excluded
+		}
+		if cands := e.segmentCands(snap, traits.Segments, excluded, 1); len(cands) > 0 {
+			return cands[:min(len(cands), e.cfg.Candidates)], SourceSegment, excluded
+		}
+	}
 	if len(hist) == 0 || snap == nil {
 		// Nothing personal to compute: the caller serves popular items minus the history.
 		return nil, "", excluded
 	}
-	resp := e.computeList(user, hist, e.now())
+	resp := e.computeList(user, hist, traits.Segments, e.now())
 	if err := e.store.PutLists(rctx, sceneHome, map[string]*recommendationv1.RecommendResponse{user: resp}, e.cfg.ListTTL); err != nil {
 		e.redisFailed(ctx, err)
 	}
 	return fromProto(resp.GetItems()), SourceComputed, excluded
 }
 
-// computeList computes a user's home candidates: the variant's model, topped up with
-// popular items.
-func (e *Engine) computeList(user string, hist []store.Entry, now time.Time) *recommendationv1.RecommendResponse {
+// computeList computes a user's home candidates: the variant's model, new items by
+// content, a boost for what is popular in the user's segments, topped up with popular
+// items.
+func (e *Engine) computeList(user string, hist []store.Entry, segments []string, now time.Time) *recommendationv1.RecommendResponse {
 	snap := e.model.Load()
 	variant := e.Variant(user)
 	h := snap.history(hist, now, e.cfg.HalfLife)
 	cands := snap.personal(variant.Model, h, e.cfg.Candidates, e.catalog)
+	if cold := int(e.cfg.ColdShare * float64(e.cfg.Candidates)); cold > 0 {
+		// New items the models do not know yet get a share of the list by content; a
+		// perfect match ties with the best collaborative candidate.
+		scale := 1.0
+		if len(cands) > 0 {
+			scale = cands[0].score
+		}
+		newItems := e.coldCands(snap, h, now, cold, scale)
+		cands = append(cands[:min(len(cands), e.cfg.Candidates-len(newItems))], newItems...)
+		sortCandidates(cands)
+	}
+	if e.cfg.SegmentBoost > 0 {
+		cands = e.boostSegments(snap, segments, cands, h.excluded)
+	}
 	if len(cands) < e.cfg.Candidates {
 		have := map[string]bool{}
 		for _, c := range cands {
@@ -205,7 +239,11 @@ func (e *Engine) Refresh(ctx context.Context, user string) error {
 	if err != nil {
 		return err
 	}
-	resp := e.computeList(user, hist, e.now())
+	traits, err := e.store.Traits(ctx, user)
+	if err != nil {
+		return err
+	}
+	resp := e.computeList(user, hist, traits.Segments, e.now())
 	return e.store.PutLists(ctx, sceneHome, map[string]*recommendationv1.RecommendResponse{user: resp}, e.cfg.ListTTL)
 }
 
@@ -303,7 +341,17 @@ func (e *Engine) similar(snap *snapshot, items []string, reasonPrefix string) []
 	for _, it := range items {
 		source[it] = true
 	}
+	// New items: their nearest items by content (cosines shifted above the category
+	// fallback's scores, which stay below 1), then the most popular of their category.
+	cm := e.content.Load()
 	for _, it := range cold {
+		if cm != nil {
+			skip := func(id string) bool { return source[id] || scores[id] != nil }
+			for _, mt := range cm.Similar(it, e.cfg.Candidates, skip) {
+				scores[mt.ID] = &acc{}
+				out = append(out, candidate{item: mt.ID, score: 1 + mt.Score, reason: reasonPrefix + quote(e.catalog.title(it))})
+			}
+		}
 		m, _ := e.catalog.get(it)
 		if m.category == "" {
 			continue
@@ -367,7 +415,7 @@ func (e *Engine) SimilarItems(ctx context.Context, itemID string, n int) (*recom
 	if snap != nil {
 		resp.ModelVersion = snap.version
 	}
-	e.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("scene", "similar"), attribute.String("source", SourceSimilar)))
+	e.requests.Add(ctx, 1, e.requestAttrs("similar", SourceSimilar, ""))
 	return resp, nil
 }
 
@@ -379,16 +427,40 @@ func indexOf(snap *snapshot, id string) (int32, bool) {
 }
 
 // Popular returns the n most popular items (n ≤ 0 means DefaultN), decayed over time:
-// what is trending. Per-segment popularity needs strata.segments.v1, which the service
-// does not consume yet, so segmentID does not change the list.
+// what is trending; with a segment id, what is popular with the segment's members as of
+// the last training (the global list when the segment has none).
 func (e *Engine) Popular(ctx context.Context, segmentID string, n int) *recommendationv1.RecommendResponse {
 	if n <= 0 {
 		n = e.cfg.DefaultN
 	}
-	resp := &recommendationv1.RecommendResponse{Items: toProto(e.popularCands(nil, nil, n)), Source: SourcePopular}
-	if snap := e.model.Load(); snap != nil {
+	snap := e.model.Load()
+	var cands []candidate
+	if segmentID != "" {
+		cands = e.segmentCands(snap, []string{segmentID}, nil, 1)
+	}
+	if len(cands) == 0 {
+		cands = e.popularCands(nil, nil, n)
+	}
+	resp := &recommendationv1.RecommendResponse{Items: toProto(cands[:min(n, len(cands))]), Source: SourcePopular}
+	if snap != nil {
 		resp.ModelVersion = snap.version
 	}
-	e.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("scene", "popular"), attribute.String("source", SourcePopular)))
+	e.requests.Add(ctx, 1, e.requestAttrs("popular", SourcePopular, ""))
 	return resp
+}
+
+// requestAttrs returns the attributes of the requests counter, built once per
+// combination: the hit path should not allocate them on every request. The combinations
+// are few (scenes × sources × variants).
+func (e *Engine) requestAttrs(scene, source, variant string) metric.AddOption {
+	key := [3]string{scene, source, variant}
+	if o, ok := e.attrs.Load(key); ok {
+		return o.(metric.AddOption)
+	}
+	kv := []attribute.KeyValue{attribute.String("scene", scene), attribute.String("source", source)}
+	if variant != "" {
+		kv = append(kv, attribute.String("variant", variant))
+	}
+	o, _ := e.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(kv...)))
+	return o.(metric.AddOption)
 }

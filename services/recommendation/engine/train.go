@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
+	"github.com/stratahq/strata/services/recommendation/als"
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/interactions"
 	"github.com/stratahq/strata/services/recommendation/itemknn"
@@ -30,6 +31,9 @@ type snapshot struct {
 	ease      *ease.Model // nil when too few items
 	easeOf    []int32     // item index → EASE index, −1 when not in EASE
 	easeItems []int32     // EASE index → item index
+	als       *als.Model  // nil unless a variant uses it
+	// segments are the popular items per segment id, from the members' histories.
+	segments map[string]*ranking
 }
 
 // userHistory is a user's history over a snapshot's items.
@@ -77,6 +81,10 @@ const minWeight = 2e-3
 
 // scores writes the model's score of every item for h into dst.
 func (s *snapshot) scores(model string, h userHistory, dst []float64) {
+	if model == ModelALS && s.als != nil {
+		s.als.ScoreHistory(h.items, h.weights, dst)
+		return
+	}
 	if model == ModelEASE && s.ease != nil {
 		var eItems []int32
 		var eW []float64
@@ -123,7 +131,14 @@ func isRemoved(cat *catalog, id string) bool {
 // reason explains item j by the history item with the largest contribution to its score.
 func (s *snapshot) reason(model string, h userHistory, j int32, cat *catalog) string {
 	best, bestV := int32(-1), 0.0
-	if model == ModelEASE && s.ease != nil && s.easeOf[j] >= 0 {
+	switch {
+	case model == ModelALS && s.als != nil:
+		for k, i := range h.items {
+			if v := h.weights[k] * s.als.Similarity(i, j); v > bestV {
+				best, bestV = i, v
+			}
+		}
+	case model == ModelEASE && s.ease != nil && s.easeOf[j] >= 0:
 		ej := int(s.easeOf[j])
 		for k, i := range h.items {
 			if ei := s.easeOf[i]; ei >= 0 {
@@ -132,7 +147,7 @@ func (s *snapshot) reason(model string, h userHistory, j int32, cat *catalog) st
 				}
 			}
 		}
-	} else {
+	default:
 		nbrs, sims := s.knn.Similar(j)
 		for n, nb := range nbrs {
 			if k, ok := slices.BinarySearch(h.items, nb); ok {
@@ -254,6 +269,10 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 	if err := e.LoadCatalog(ctx); err != nil {
 		return err
 	}
+	e.update(func(r *recommendationv1.TrainingRun) { r.Stage = "content" })
+	if err := e.RefreshContent(ctx); err != nil {
+		return err
+	}
 	users, err := e.store.ActiveUsers(ctx, e.cfg.MaxTrainUsers, now.Add(-e.cfg.TrainWindow))
 	if err != nil {
 		return err
@@ -285,6 +304,11 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	traits, err := e.store.TraitsOf(ctx, users)
+	if err != nil {
+		return err
+	}
+	snap.segments = e.segmentRankings(hists, traits, now)
 	e.model.Store(snap)
 	e.popular.reset(popw, now)
 	e.update(func(r *recommendationv1.TrainingRun) {
@@ -293,12 +317,12 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 			r.EaseItems = int64(snap.ease.NumItems())
 		}
 	})
-	written, err := e.precompute(ctx, now, hists)
+	written, err := e.precompute(ctx, now, hists, traits)
 	e.update(func(r *recommendationv1.TrainingRun) { r.ListsWritten = int64(written) })
 	return err
 }
 
-// fitModels fits item-kNN and EASE on x.
+// fitModels fits item-kNN and EASE on x, and ALS when a variant uses it.
 func (e *Engine) fitModels(ctx context.Context, x *interactions.Matrix, id string) (*snapshot, error) {
 	knn, err := itemknn.Fit(ctx, x, e.cfg.KNN)
 	if err != nil {
@@ -308,6 +332,14 @@ func (e *Engine) fitModels(ctx context.Context, x *interactions.Matrix, id strin
 	e.update(func(r *recommendationv1.TrainingRun) { r.Stage = "ease" })
 	if err := e.fitEASE(ctx, x, snap); err != nil {
 		return nil, err
+	}
+	if slices.ContainsFunc(e.cfg.Variants, func(v Variant) bool { return v.Model == ModelALS }) {
+		e.update(func(r *recommendationv1.TrainingRun) { r.Stage = "als" })
+		m, err := als.Fit(ctx, x, e.cfg.ALS)
+		if err != nil {
+			return nil, err
+		}
+		snap.als = m
 	}
 	return snap, nil
 }
@@ -353,7 +385,7 @@ func (e *Engine) fitEASE(ctx context.Context, x *interactions.Matrix, snap *snap
 }
 
 // precompute writes the home candidates of the users active within ActiveWindow.
-func (e *Engine) precompute(ctx context.Context, now time.Time, hists map[string][]store.Entry) (int, error) {
+func (e *Engine) precompute(ctx context.Context, now time.Time, hists map[string][]store.Entry, traits map[string]store.Traits) (int, error) {
 	users, err := e.store.ActiveUsers(ctx, e.cfg.MaxPrecompute, now.Add(-e.cfg.ActiveWindow))
 	if err != nil {
 		return 0, err
@@ -372,6 +404,13 @@ func (e *Engine) precompute(ctx context.Context, now time.Time, hists map[string
 		for u, h := range more {
 			hists[u] = h
 		}
+		moreTraits, err := e.store.TraitsOf(ctx, missing)
+		if err != nil {
+			return 0, err
+		}
+		for u, t := range moreTraits {
+			traits[u] = t
+		}
 	}
 	written := 0
 	const batch = 1000
@@ -381,7 +420,7 @@ func (e *Engine) precompute(ctx context.Context, now time.Time, hists map[string
 			if err := ctx.Err(); err != nil {
 				return written, err
 			}
-			lists[u] = e.computeList(u, hists[u], now)
+			lists[u] = e.computeList(u, hists[u], traits[u].Segments, now)
 		}
 		if err := e.store.PutLists(ctx, sceneHome, lists, e.cfg.ListTTL); err != nil {
 			return written, err
@@ -392,17 +431,25 @@ func (e *Engine) precompute(ctx context.Context, now time.Time, hists map[string
 }
 
 // RunTrainer trains every interval while events were applied since the last run, the
-// first time after delay, until ctx is done.
+// first time after delay, and refits the content model every ContentInterval when the
+// catalog changed, until ctx is done.
 func (e *Engine) RunTrainer(ctx context.Context, delay, interval time.Duration) error {
 	if interval <= 0 {
 		return errors.New("engine: training interval must be positive")
 	}
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
+	tick := time.NewTicker(e.cfg.ContentInterval)
+	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-tick.C:
+			if err := e.RefreshContent(ctx); err != nil && ctx.Err() == nil {
+				e.log.Warn("content model refresh failed", "err", err)
+			}
+			continue
 		case <-timer.C:
 		}
 		if e.applied.Load() != e.trained.Load() || e.model.Load() == nil {

@@ -22,6 +22,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stratahq/strata/services/recommendation/als"
+	"github.com/stratahq/strata/services/recommendation/content"
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/hybrid"
 	"github.com/stratahq/strata/services/recommendation/interactions"
@@ -37,12 +39,22 @@ const (
 	ModelPopularity = "pop"
 	ModelItemKNN    = "itemknn"
 	ModelEASE       = "ease"
+	ModelALS        = "als"
 	ModelHybrid     = "hybrid"
+	// ModelContent is the content-based model (TF-IDF over the items' texts): it needs
+	// Config.Items, so it is not among ModelNames' defaults.
+	ModelContent = "content"
 )
 
-// ModelNames lists the models Run and Train know, in table order.
+// knownModel reports whether Run knows the model: ModelNames and ModelContent.
+func knownModel(name string) bool {
+	return name == ModelContent || slices.Contains(ModelNames(), name)
+}
+
+// ModelNames lists the models Run evaluates by default, in table order; Run also knows
+// ModelContent.
 func ModelNames() []string {
-	return []string{ModelPopularity, ModelItemKNN, ModelEASE, ModelHybrid}
+	return []string{ModelPopularity, ModelItemKNN, ModelEASE, ModelALS, ModelHybrid}
 }
 
 // Errors.
@@ -61,6 +73,10 @@ type Config struct {
 	Models    []string
 	// EASE configures the "ease" model (λ = 300 by default, as the reference).
 	EASE ease.Config
+	// Items are the texts of the items, for the "content" model (see ReadMovieLensItems).
+	Items []content.Document
+	// ALS configures the "als" model (implicit ALS, conjugate gradient).
+	ALS als.Config
 	// KNN configures the "itemknn" model (all neighbours by default, as the reference).
 	KNN itemknn.Config
 	// Hybrid configures the "hybrid" model; its Seed and K default to the run's.
@@ -114,7 +130,7 @@ func Run(ctx context.Context, ratings []interactions.Rating, cfg Config) (Report
 		return Report{}, ErrBadK
 	}
 	for _, name := range cfg.Models {
-		if !slices.Contains(ModelNames(), name) {
+		if !knownModel(name) {
 			return Report{}, fmt.Errorf("%w %q (know %s)", ErrUnknownModel, name, strings.Join(ModelNames(), ", "))
 		}
 	}
@@ -215,6 +231,18 @@ func train(ctx context.Context, name string, x *interactions.Matrix, ratings []i
 			return nil, "", err
 		}
 		return hybrid.ByHistory(m), "lambda=" + strconv.FormatFloat(lambda(cfg.EASE.Lambda), 'g', -1, 64), nil
+	case ModelContent:
+		m, err := fitContent(ctx, x, cfg.Items)
+		if err != nil {
+			return nil, "", err
+		}
+		return m, fmt.Sprintf("items_with_text=%d", m.m.Len()), nil
+	case ModelALS:
+		m, err := als.Fit(ctx, x, cfg.ALS)
+		if err != nil {
+			return nil, "", err
+		}
+		return m, alsParams(cfg.ALS), nil
 	case ModelHybrid:
 		hc := cfg.Hybrid
 		if hc.Seed == 0 {
@@ -233,6 +261,19 @@ func train(ctx context.Context, name string, x *interactions.Matrix, ratings []i
 		return m, res.String(), nil
 	}
 	return nil, "", fmt.Errorf("%w %q", ErrUnknownModel, name)
+}
+
+func alsParams(c als.Config) string {
+	d := als.DefaultConfig()
+	pick := func(v, def float64) float64 {
+		if v == 0 {
+			return def
+		}
+		return v
+	}
+	return fmt.Sprintf("factors=%g iterations=%g lambda=%g alpha=%g cg_steps=%g",
+		pick(float64(c.Factors), float64(d.Factors)), pick(float64(c.Iterations), float64(d.Iterations)),
+		pick(c.Lambda, d.Lambda), pick(c.Alpha, d.Alpha), pick(float64(c.CGSteps), float64(d.CGSteps)))
 }
 
 func neighbours(n int) string {

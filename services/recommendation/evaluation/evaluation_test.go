@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/stratahq/strata/services/recommendation/als"
 	"github.com/stratahq/strata/services/recommendation/interactions"
 	"github.com/stratahq/strata/services/recommendation/split"
 )
@@ -36,11 +37,13 @@ func TestRunPersonalisedModelsBeatPopularity(t *testing.T) {
 	cfg.EASE.Lambda = 5
 	cfg.Hybrid.Lambdas = []float64{1, 5}
 	cfg.Hybrid.ValidationRatio = 0.25
+	cfg.ALS = als.Config{Factors: 4, Lambda: 0.1}
+	cfg.Hybrid.ALS = cfg.ALS
 	rep, err := Run(t.Context(), groups(40), cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	if got, want := len(rep.Results), 4; got != want {
+	if got, want := len(rep.Results), 5; got != want {
 		t.Fatalf("results: got %d, want %d", got, want)
 	}
 	if rep.TestUsers != 40 || rep.Users != 40 {
@@ -53,7 +56,7 @@ func TestRunPersonalisedModelsBeatPopularity(t *testing.T) {
 			t.Errorf("%s: scores out of range: %+v", r.Model, r)
 		}
 	}
-	for _, m := range []string{ModelItemKNN, ModelEASE, ModelHybrid} {
+	for _, m := range []string{ModelItemKNN, ModelEASE, ModelALS, ModelHybrid} {
 		if got, pop := byModel[m].NDCG, byModel[ModelPopularity].NDCG; got <= pop {
 			t.Errorf("%s nDCG@3 %v, want above popularity's %v", m, got, pop)
 		}
@@ -95,7 +98,7 @@ func TestRunErrors(t *testing.T) {
 	if _, err := Run(t.Context(), nil, cfg); !errors.Is(err, ErrNoRatings) {
 		t.Errorf("no ratings: got %v, want ErrNoRatings", err)
 	}
-	cfg.Models = []string{"als"}
+	cfg.Models = []string{"bpr"}
 	if _, err := Run(t.Context(), groups(4), cfg); !errors.Is(err, ErrUnknownModel) {
 		t.Errorf("unknown model: got %v, want ErrUnknownModel", err)
 	}

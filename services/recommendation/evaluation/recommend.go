@@ -3,7 +3,6 @@ package evaluation
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/stratahq/strata/services/recommendation/interactions"
 	"github.com/stratahq/strata/services/recommendation/popularity"
@@ -21,7 +20,7 @@ func Recommend(ctx context.Context, ratings []interactions.Rating, model string,
 	if cfg.K <= 0 {
 		return nil, ErrBadK
 	}
-	if !slices.Contains(ModelNames(), model) {
+	if !knownModel(model) {
 		return nil, fmt.Errorf("%w %q", ErrUnknownModel, model)
 	}
 	x := interactions.BinaryMatrix(ratings)

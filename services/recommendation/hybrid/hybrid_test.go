@@ -7,6 +7,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stratahq/strata/services/recommendation/als"
 	"github.com/stratahq/strata/services/recommendation/interactions"
 	"github.com/stratahq/strata/services/recommendation/metric"
 	"github.com/stratahq/strata/services/recommendation/topk"
@@ -94,12 +95,23 @@ func TestTuneSmall(t *testing.T) {
 		}
 	}
 	x := interactions.BinaryMatrix(rs)
-	m, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1, 10}, Seed: 1, K: 3, ValidationUsers: 1, ValidationRatio: 0.25})
+	m, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1, 10}, Seed: 1, K: 3, ValidationUsers: 1, ValidationRatio: 0.25,
+		ALS: als.Config{Factors: 4, Lambda: 0.1}})
 	if err != nil {
 		t.Fatalf("Tune: %v", err)
 	}
 	if len(res.LambdaNDCG) != 2 || res.Lambda <= 0 || len(res.UserLambdaNDCG) != 3 || res.UserLambda <= 0 || len(res.Weights) != 4 {
 		t.Fatalf("result: got %+v, want two item λ and three user λ tried, and four weights", res)
+	}
+	// ALS was tried at every weight of the grid, and joins only if it beat the blend.
+	if len(res.ALSNDCG) != len(DefaultALSWeights) {
+		t.Errorf("ALS: got %v tried, want the %d weights of DefaultALSWeights", res.ALSNDCG, len(DefaultALSWeights))
+	}
+	if res.ALSWeight > 0 && res.ValidationNDCG != res.ALSNDCG[res.ALSWeight] {
+		t.Errorf("ALS joined with weight %g but the blend's validation nDCG %v is not its %v", res.ALSWeight, res.ValidationNDCG, res.ALSNDCG[res.ALSWeight])
+	}
+	if _, res, err := Tune(t.Context(), x, rs, TuneConfig{Lambdas: []float64{1}, Seed: 1, K: 3, ValidationRatio: 0.25, SkipALS: true}); err != nil || res.ALSNDCG != nil || res.ALSWeight != 0 {
+		t.Errorf("Tune with SkipALS: got %+v, %v; want no ALS tried", res, err)
 	}
 	if _, _, err := Tune(t.Context(), x, rs, TuneConfig{ValidationRatio: 0.1}); !errors.Is(err, ErrNoValidation) {
 		t.Errorf("Tune with 4 ratings a user and a 10%% validation split: got %v, want ErrNoValidation", err)
@@ -120,5 +132,12 @@ func TestTuneSmall(t *testing.T) {
 	slices.Sort(got)
 	if want := []string{"a", "d"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("top 2 for user A: got %v, want %v (tuned %s)", got, want, res)
+	}
+}
+
+func TestWithExtra(t *testing.T) {
+	t.Parallel()
+	if got, want := withExtra([]float64{0.5, 0.5, 0, 0}, 0.2), []float64{0.4, 0.4, 0, 0, 0.2}; !reflect.DeepEqual(got, want) {
+		t.Errorf("withExtra: got %v, want %v", got, want)
 	}
 }

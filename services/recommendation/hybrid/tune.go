@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stratahq/strata/services/recommendation/als"
 	"github.com/stratahq/strata/services/recommendation/ease"
 	"github.com/stratahq/strata/services/recommendation/interactions"
 	"github.com/stratahq/strata/services/recommendation/itemknn"
@@ -43,6 +44,13 @@ type TuneConfig struct {
 	K int
 	// Step is the grid step of the blend weights; 0 means 0.1.
 	Step float64
+	// ALS configures the implicit-ALS component, tried on top of the blend: it joins
+	// with the weight of ALSWeights that maximises the validation nDCG@k, if any beats
+	// the blend without it. Empty ALSWeights means DefaultALSWeights; SkipALS leaves
+	// it out.
+	ALS        als.Config
+	ALSWeights []float64
+	SkipALS    bool
 	// Progress, when set, is told each stage as it starts.
 	Progress func(stage string)
 }
@@ -55,6 +63,7 @@ var ErrNoValidation = errors.New("hybrid: the validation split is empty; raise t
 var (
 	DefaultLambdas     = []float64{150, 300}
 	DefaultUserLambdas = []float64{100, 300, 1000}
+	DefaultALSWeights  = []float64{0.1, 0.2, 0.3, 0.4}
 )
 
 // TuneResult reports what Tune chose.
@@ -68,8 +77,13 @@ type TuneResult struct {
 	LambdaNDCG, UserLambdaNDCG map[float64]float64
 	// Weights are the blend weights of ease, user_ease, itemknn and pop.
 	Weights []float64
-	// ValidationNDCG is the blend's validation nDCG@k.
+	// ValidationNDCG is the blend's validation nDCG@k, ALS included when it joined.
 	ValidationNDCG float64
+	// ALSWeight is the weight of the ALS component in the final blend (the others are
+	// Weights scaled by 1 − ALSWeight); 0 when ALS did not help on validation.
+	// ALSNDCG maps every ALS weight tried to the validation nDCG@k of the blend with it.
+	ALSWeight float64
+	ALSNDCG   map[float64]float64
 }
 
 // String summarises r on one line.
@@ -88,6 +102,13 @@ func (r TuneResult) String() string {
 	}
 	for i, w := range r.Weights {
 		fmt.Fprintf(&b, "w_%s=%.1f ", componentNames[i], w)
+	}
+	if len(r.ALSNDCG) > 0 {
+		fmt.Fprintf(&b, "w_als=%g (val", r.ALSWeight)
+		for _, w := range slices.Sorted(maps.Keys(r.ALSNDCG)) {
+			fmt.Fprintf(&b, " %g:%.4f", w, r.ALSNDCG[w])
+		}
+		b.WriteString(") ")
 	}
 	fmt.Fprintf(&b, "val_ndcg=%.4f", r.ValidationNDCG)
 	return b.String()
@@ -114,6 +135,9 @@ func (c TuneConfig) withDefaults() TuneConfig {
 	}
 	if c.K == 0 {
 		c.K = 10
+	}
+	if len(c.ALSWeights) == 0 {
+		c.ALSWeights = DefaultALSWeights
 	}
 	if c.Progress == nil {
 		c.Progress = func(string) {}
@@ -187,8 +211,27 @@ func Tune(ctx context.Context, x *interactions.Matrix, train []interactions.Rati
 			scorers[i] = scorers[3]
 		}
 	}
-	m, err := New(n, scorers, slices.Clone(res.Weights))
+	weights := slices.Clone(res.Weights)
+	if res.ALSWeight > 0 {
+		cfg.Progress("fit als")
+		m, err := als.Fit(ctx, x, cfg.ALS)
+		if err != nil {
+			return nil, TuneResult{}, err
+		}
+		weights = withExtra(weights, res.ALSWeight)
+		scorers = append(scorers, m)
+	}
+	m, err := New(n, scorers, weights)
 	return m, res, err
+}
+
+// withExtra returns weights scaled by 1 − w, followed by w.
+func withExtra(weights []float64, w float64) []float64 {
+	out := make([]float64, 0, len(weights)+1)
+	for _, v := range weights {
+		out = append(out, (1-w)*v)
+	}
+	return append(out, w)
 }
 
 // validate picks the λs and the blend weights on the validation examples; the
@@ -253,6 +296,29 @@ func validate(ctx context.Context, fit *interactions.Matrix, val []Example, cfg 
 		// A zero component adds nothing: give its weight to the item model.
 		res.Weights[0] += res.Weights[1]
 		res.Weights[1] = 0
+	}
+	if cfg.SkipALS {
+		return res, nil
+	}
+	cfg.Progress("validate als")
+	alsModel, err := als.Fit(ctx, fit, cfg.ALS)
+	if err != nil {
+		return TuneResult{}, err
+	}
+	res.ALSNDCG = map[float64]float64{}
+	for _, w := range cfg.ALSWeights {
+		blend, err := New(n, append(slices.Clone(comps), alsModel), withExtra(res.Weights, w))
+		if err != nil {
+			return TuneResult{}, err
+		}
+		v, err := NDCG(ctx, n, blend, val, cfg.K)
+		if err != nil {
+			return TuneResult{}, err
+		}
+		res.ALSNDCG[w] = v
+		if v > res.ValidationNDCG {
+			res.ALSWeight, res.ValidationNDCG = w, v
+		}
 	}
 	return res, nil
 }

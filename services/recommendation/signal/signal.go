@@ -25,6 +25,8 @@ package signal
 
 import (
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -98,6 +100,10 @@ type Feedback struct {
 	// Clicked events, for per-variant click-through rates.
 	Variant        string
 	Shown, Clicked bool
+	// Interests are the user's stated interests, from traits.interests (a list or a
+	// comma-separated string) of an identify event or of any event carrying traits; nil
+	// when the event does not state them.
+	Interests []string
 }
 
 // Refresh reports whether the feedback should refresh the user's precomputed lists at
@@ -118,6 +124,7 @@ func (f Feedback) Refresh() bool {
 // Events of other kinds give no signals.
 func FromEvent(user string, ev *eventv1.Event, w Weights) Feedback {
 	f := Feedback{User: user, EventID: ev.GetEventId(), Time: ev.GetTimestamp().AsTime()}
+	f.Interests = interests(ev.GetTraits().GetFields()["interests"])
 	if ev.GetType() != eventv1.EventType_EVENT_TYPE_TRACK {
 		return f
 	}
@@ -171,6 +178,28 @@ func FromEvent(user string, ev *eventv1.Event, w Weights) Feedback {
 		f.Clicked = !f.Shown
 	}
 	return f
+}
+
+// interests reads a list of strings or a comma-separated string; nil when v is neither.
+func interests(v *structpb.Value) []string {
+	var raw []string
+	switch k := v.GetKind().(type) {
+	case *structpb.Value_ListValue:
+		for _, x := range k.ListValue.GetValues() {
+			raw = append(raw, x.GetStringValue())
+		}
+	case *structpb.Value_StringValue:
+		raw = strings.Split(k.StringValue, ",")
+	default:
+		return nil
+	}
+	out := []string{}
+	for _, s := range raw {
+		if s = strings.TrimSpace(s); s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func itemID(props map[string]*structpb.Value) string {

@@ -101,3 +101,30 @@ func TestDecay(t *testing.T) {
 		}
 	}
 }
+
+func TestInterestsFromTraits(t *testing.T) {
+	t.Parallel()
+	identify := func(traits map[string]any) *eventv1.Event {
+		s, err := structpb.NewStruct(traits)
+		if err != nil {
+			t.Fatalf("traits: %v", err)
+		}
+		return &eventv1.Event{EventId: "i", Type: eventv1.EventType_EVENT_TYPE_IDENTIFY, Traits: s, Timestamp: timestamppb.Now()}
+	}
+	tests := []struct {
+		name string
+		ev   *eventv1.Event
+		want []string
+	}{
+		{"list", identify(map[string]any{"interests": []any{"经济学", " go ", "go", ""}}), []string{"经济学", "go"}},
+		{"comma string", identify(map[string]any{"interests": "photography, 理财"}), []string{"photography", "理财"}},
+		{"cleared", identify(map[string]any{"interests": []any{}}), []string{}},
+		{"not stated", identify(map[string]any{"city_tier": "1"}), nil},
+		{"track without traits", track("Product Viewed", map[string]any{"product_id": "c1"}), nil},
+	}
+	for _, tc := range tests {
+		if got := FromEvent("u", tc.ev, DefaultWeights).Interests; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: got %#v, want %#v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,26 +207,38 @@ func (s *Store) History(ctx context.Context, user string) ([]Entry, error) {
 // Histories returns the histories of users, in one pipeline per batch of 500.
 func (s *Store) Histories(ctx context.Context, users []string) (map[string][]Entry, error) {
 	out := make(map[string][]Entry, len(users))
+	err := s.hashes(ctx, users, cache.RecHistoryKey, func(u string, m map[string]string) {
+		if h := parseHistory(m); len(h) > 0 {
+			out[u] = h
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read histories: %w", err)
+	}
+	return out, nil
+}
+
+// hashes reads the hash key(u) of every user, in one pipeline per batch of 500, and
+// calls each with every user's fields.
+func (s *Store) hashes(ctx context.Context, users []string, key func(string) string, each func(user string, m map[string]string)) error {
 	const batch = 500
 	for lo := 0; lo < len(users); lo += batch {
 		chunk := users[lo:min(lo+batch, len(users))]
 		cmds := make([]*redis.MapStringStringCmd, len(chunk))
 		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, u := range chunk {
-				cmds[i] = p.HGetAll(ctx, cache.RecHistoryKey(u))
+				cmds[i] = p.HGetAll(ctx, key(u))
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("store: read histories: %w", err)
+			return err
 		}
 		for i, u := range chunk {
-			if h := parseHistory(cmds[i].Val()); len(h) > 0 {
-				out[u] = h
-			}
+			each(u, cmds[i].Val())
 		}
 	}
-	return out, nil
+	return nil
 }
 
 func parseHistory(m map[string]string) []Entry {
@@ -271,22 +284,6 @@ func (s *Store) OrderItems(ctx context.Context, user, orderID string) ([]string,
 		return nil, fmt.Errorf("store: read order: %w", err)
 	}
 	return strings.Split(v, ","), nil
-}
-
-// List returns a user's cached list for scene, or ErrNotFound.
-func (s *Store) List(ctx context.Context, user, scene string) (*recommendationv1.RecommendResponse, error) {
-	b, err := s.rdb.Get(ctx, cache.RecListKey(user, scene)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: read list: %w", err)
-	}
-	l := &recommendationv1.RecommendResponse{}
-	if err := proto.Unmarshal(b, l); err != nil {
-		return nil, fmt.Errorf("store: decode list: %w", err)
-	}
-	return l, nil
 }
 
 // PutLists caches lists (user → list) for scene with the given time to live, in
@@ -358,4 +355,126 @@ func (s *Store) Catalog(ctx context.Context) ([]*eventv1.CatalogItem, error) {
 		out = append(out, it)
 	}
 	return out, nil
+}
+
+// traitsKey is the hash of what a user stated or was assigned outside their history:
+// field "interests" holds their stated interests (joined by \x1f) and one field
+// "seg:<segment id>" per segment they are in (from strata.segments.v1). The other keys
+// of the service are named in pkg/cache; this one is the service's own until it moves
+// there.
+func traitsKey(user string) string { return "strata:rec:traits:{" + user + "}" }
+
+const (
+	interestsField = "interests"
+	segmentPrefix  = "seg:"
+	listSep        = "\x1f"
+)
+
+// Traits are a user's stated interests and segment memberships.
+type Traits struct {
+	Interests []string
+	Segments  []string
+}
+
+// PutInterests replaces a user's stated interests (none: forgets them).
+func (s *Store) PutInterests(ctx context.Context, user string, interests []string) error {
+	key := traitsKey(user)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if len(interests) == 0 {
+			p.HDel(ctx, key, interestsField)
+		} else {
+			p.HSet(ctx, key, interestsField, strings.Join(interests, listSep))
+		}
+		p.Expire(ctx, key, s.limits.TTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: write interests: %w", err)
+	}
+	return nil
+}
+
+// SetSegment records that user entered (member) or left a segment. Applying it again
+// changes nothing.
+func (s *Store) SetSegment(ctx context.Context, user, segmentID string, member bool) error {
+	key := traitsKey(user)
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if member {
+			p.HSet(ctx, key, segmentPrefix+segmentID, "1")
+		} else {
+			p.HDel(ctx, key, segmentPrefix+segmentID)
+		}
+		p.Expire(ctx, key, s.limits.TTL)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: write segment membership: %w", err)
+	}
+	return nil
+}
+
+// Traits returns a user's traits (zero for an unknown user).
+func (s *Store) Traits(ctx context.Context, user string) (Traits, error) {
+	m, err := s.rdb.HGetAll(ctx, traitsKey(user)).Result()
+	if err != nil {
+		return Traits{}, fmt.Errorf("store: read traits: %w", err)
+	}
+	return parseTraits(m), nil
+}
+
+// TraitsOf returns the traits of users that have some, in one pipeline per batch of 500.
+func (s *Store) TraitsOf(ctx context.Context, users []string) (map[string]Traits, error) {
+	out := map[string]Traits{}
+	err := s.hashes(ctx, users, traitsKey, func(u string, m map[string]string) {
+		if len(m) > 0 {
+			out[u] = parseTraits(m)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: read traits: %w", err)
+	}
+	return out, nil
+}
+
+func parseTraits(m map[string]string) Traits {
+	var t Traits
+	for k, v := range m {
+		switch {
+		case k == interestsField:
+			t.Interests = strings.Split(v, listSep)
+		case strings.HasPrefix(k, segmentPrefix):
+			t.Segments = append(t.Segments, strings.TrimPrefix(k, segmentPrefix))
+		}
+	}
+	slices.Sort(t.Segments)
+	return t
+}
+
+// segmentNamesKey is the hash of segment names (segment id → name), from
+// strata.segment-definitions.v1, so that every instance names the segments in reasons
+// (one instance of the group consumes that single-partition topic). Like traitsKey, it is
+// the service's own until it moves to pkg/cache.
+const segmentNamesKey = "strata:rec:segment-names"
+
+// PutSegmentName records a segment's name; an empty name forgets the segment.
+func (s *Store) PutSegmentName(ctx context.Context, segmentID, name string) error {
+	var err error
+	if name == "" {
+		err = s.rdb.HDel(ctx, segmentNamesKey, segmentID).Err()
+	} else {
+		err = s.rdb.HSet(ctx, segmentNamesKey, segmentID, name).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("store: write segment name: %w", err)
+	}
+	return nil
+}
+
+// SegmentNames returns every recorded segment name by segment id.
+func (s *Store) SegmentNames(ctx context.Context) (map[string]string, error) {
+	m, err := s.rdb.HGetAll(ctx, segmentNamesKey).Result()
+	if err != nil {
+		return nil, fmt.Errorf("store: read segment names: %w", err)
+	}
+	return m, nil
 }

@@ -143,15 +143,73 @@ func TestListsRoundTrip(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t, Limits{})
 	ctx := t.Context()
-	if _, err := s.List(ctx, "u1", "home"); err != ErrNotFound {
-		t.Fatalf("List before Put: got %v, want ErrNotFound", err)
+	if _, err := s.ListItems(ctx, "u1", "home"); err != ErrNotFound {
+		t.Fatalf("ListItems before Put: got %v, want ErrNotFound", err)
 	}
-	want := &recommendationv1.RecommendResponse{Variant: "ease", Items: []*recommendationv1.Recommendation{{ItemId: "a", Score: 1, Reason: "r"}}}
-	if err := s.PutLists(ctx, "home", map[string]*recommendationv1.RecommendResponse{"u1": want}, time.Hour); err != nil {
+	list := &recommendationv1.RecommendResponse{Variant: "ease", Items: []*recommendationv1.Recommendation{{ItemId: "a", Score: 2, Reason: "r"}, {ItemId: "b", Score: 1}}}
+	if err := s.PutLists(ctx, "home", map[string]*recommendationv1.RecommendResponse{"u1": list}, time.Hour); err != nil {
 		t.Fatalf("PutLists: %v", err)
 	}
-	got, err := s.List(ctx, "u1", "home")
-	if err != nil || got.GetItems()[0].GetItemId() != "a" || got.GetVariant() != "ease" {
-		t.Errorf("List: got %v %v, want the list put", got, err)
+	got, err := s.ListItems(ctx, "u1", "home")
+	if want := []ListItem{{"a", 2, "r"}, {"b", 1, ""}}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("ListItems: got %v, %v; want %v", got, err, want)
+	}
+}
+
+func TestTraits(t *testing.T) {
+	t.Parallel()
+	s, mr := newStore(t, Limits{TTL: time.Hour})
+	ctx := t.Context()
+	steps := []func() error{
+		func() error { return s.PutInterests(ctx, "u", []string{"经济学", "go"}) },
+		func() error { return s.SetSegment(ctx, "u", "champions", true) },
+		func() error { return s.SetSegment(ctx, "u", "at-risk", true) },
+		func() error { return s.SetSegment(ctx, "u", "at-risk", false) },
+		func() error { return s.SetSegment(ctx, "u", "at-risk", false) }, // redelivered exit
+		func() error { return s.SetSegment(ctx, "v", "champions", true) },
+	}
+	for i, step := range steps {
+		if err := step(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	got, err := s.Traits(ctx, "u")
+	if err != nil {
+		t.Fatalf("Traits: %v", err)
+	}
+	want := Traits{Interests: []string{"经济学", "go"}, Segments: []string{"champions"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Traits(u): got %+v, want %+v", got, want)
+	}
+	if ttl := mr.TTL(traitsKey("u")); ttl != time.Hour {
+		t.Errorf("TTL: got %v, want 1h", ttl)
+	}
+	all, err := s.TraitsOf(ctx, []string{"u", "v", "nobody"})
+	if err != nil {
+		t.Fatalf("TraitsOf: %v", err)
+	}
+	if len(all) != 2 || !reflect.DeepEqual(all["v"], Traits{Segments: []string{"champions"}}) {
+		t.Errorf("TraitsOf: got %+v, want u and v, v in champions", all)
+	}
+	if err := s.PutInterests(ctx, "u", nil); err != nil {
+		t.Fatalf("PutInterests(nil): %v", err)
+	}
+	if got, _ := s.Traits(ctx, "u"); got.Interests != nil {
+		t.Errorf("after clearing: got interests %q, want none", got.Interests)
+	}
+}
+
+func TestSegmentNames(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, Limits{})
+	ctx := t.Context()
+	for _, kv := range [][2]string{{"seg-1", "Champions"}, {"seg-2", "At risk"}, {"seg-2", ""}, {"seg-3", "夜猫子"}} {
+		if err := s.PutSegmentName(ctx, kv[0], kv[1]); err != nil {
+			t.Fatalf("PutSegmentName(%q, %q): %v", kv[0], kv[1], err)
+		}
+	}
+	got, err := s.SegmentNames(ctx)
+	if want := map[string]string{"seg-1": "Champions", "seg-3": "夜猫子"}; err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("SegmentNames: got %v, %v; want %v", got, err, want)
 	}
 }

@@ -31,6 +31,7 @@ func New(out io.Writer) *cobra.Command {
 	root.AddCommand(newEval(out))
 	attach(root, "eval", newEvalRecommend(out))
 	root.AddCommand(newRecommend(out))
+	root.AddCommand(newKeys(out))
 	return root
 }
 
@@ -48,7 +49,8 @@ func newUp(out io.Writer) *cobra.Command {
 Without infrastructure addresses it starts in-process stand-ins (a Kafka-protocol broker,
 a Redis-protocol server and SQLite) and accepts the development keys dev-write-key and
 dev-admin-key. With --kafka, --redis and --postgres (or STRATA_KAFKA_BROKERS,
-STRATA_REDIS_ADDR, STRATA_POSTGRES_URL) it runs against real infrastructure and needs
+STRATA_REDIS_ADDR, STRATA_POSTGRES_URL) it runs against real infrastructure; as soon as
+any of them is given the development keys are off and it needs
 STRATA_INGEST_WRITE_KEYS and STRATA_GATEWAY_ADMIN_KEYS.`,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			// Flags override the environment: load env first, then re-apply set flags.
@@ -147,6 +149,9 @@ Read the profile back:
   curl -H 'Authorization: Bearer %[2]s' http://%[3]s/api/v1/users/u1/profile
   grpcurl -plaintext -H 'authorization: Bearer %[2]s' -d '{"user_id":"u1"}' \
     %[4]s strata.profile.v1.ProfileService/GetProfile
+
+Create an API key for an app (read:self keys read only their user):
+  strata keys create --grpc %[4]s --name web --scope read:self,recommend --user u1
 `, ep.WriteKey, ep.AdminKey, ep.HTTP, ep.GRPC)
 	}
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")

@@ -30,6 +30,10 @@ type User struct {
 	Interests []string
 	Locale    string
 	Device    string
+	// TimeZone is an IANA zone; Consent says which channels the user agreed to be
+	// messaged on (email, push, sms, in_app), as identify traits carry it.
+	TimeZone string
+	Consent  map[string]bool
 
 	// CategoryAffinity is the share of attention per category (sums to 1), indexed
 	// like the categories of the vocabulary; TagAffinity is 0..1 per tag.
@@ -120,6 +124,44 @@ func (w *World) newUser(rng *rand.Rand, i int) User {
 	return u
 }
 
+// consentRates is the share of users who agree to each channel at sign-up: in-app
+// messages are on by default, SMS is what most refuse.
+var consentRates = []struct {
+	channel string
+	rate    float64
+}{{"in_app", 0.92}, {"push", 0.64}, {"email", 0.71}, {"sms", 0.28}}
+
+// zones are the time zones of English-locale users (Chinese-locale ones live in
+// Asia/Shanghai), with their weights.
+var zones = []struct {
+	name   string
+	weight float64
+}{{"Asia/Singapore", 0.3}, {"America/New_York", 0.25}, {"Europe/London", 0.2}, {"America/Los_Angeles", 0.15}, {"Australia/Sydney", 0.1}}
+
+// contact draws the user's consent per channel and time zone.
+func (u *User) contact(rng *rand.Rand) {
+	u.Consent = make(map[string]bool, len(consentRates))
+	for _, c := range consentRates {
+		u.Consent[c.channel] = rng.Float64() < c.rate
+	}
+	u.TimeZone = "Asia/Shanghai"
+	if u.Locale == "en" {
+		w := make([]float64, len(zones))
+		for i, z := range zones {
+			w[i] = z.weight
+		}
+		u.TimeZone = zones[weighted(rng, w)].name
+	}
+}
+
+func consentTraits(c map[string]bool) map[string]any {
+	out := make(map[string]any, len(c))
+	for ch, ok := range c {
+		out[ch] = ok
+	}
+	return out
+}
+
 // incomeSensitivity is the mean price sensitivity of each income level.
 var incomeSensitivity = map[string]float64{"low": 0.8, "middle": 0.6, "upper_middle": 0.4, "high": 0.2}
 
@@ -133,6 +175,8 @@ func (u *User) traits(created time.Time) map[string]any {
 		"city_tier":    u.CityTier,
 		"interests":    slices.Clone(u.Interests),
 		"locale":       u.Locale,
+		"timezone":     u.TimeZone,
+		"consent":      consentTraits(u.Consent),
 		"createdAt":    created.Format(time.RFC3339),
 	}
 }

@@ -93,7 +93,9 @@ func (w *World) UserID(i int) string { return fmt.Sprintf("%su%07d", w.cfg.Prefi
 
 // User returns the i-th user (0-based) with its latent tastes.
 func (w *World) User(i int) User {
-	return w.newUser(newRand(w.cfg.Seed, streamUser, uint64(i)), i)
+	u := w.newUser(newRand(w.cfg.Seed, streamUser, uint64(i)), i)
+	u.contact(newRand(w.cfg.Seed, streamContact, uint64(i)))
+	return u
 }
 
 // Messages simulates user i (0-based) alone and returns the messages Generate emits
@@ -171,6 +173,9 @@ func (w *World) Generate(ctx context.Context, emit func(sink.Message) error) err
 const (
 	streamCatalog uint64 = iota + 1
 	streamUser
+	// streamContact draws consent and time zones; a stream of its own keeps every
+	// other draw (and so the worlds generated before it existed) unchanged.
+	streamContact
 )
 
 func newRand(seed, stream, i uint64) *rand.Rand {

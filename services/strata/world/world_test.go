@@ -387,3 +387,39 @@ func BenchmarkGenerateJSONL(b *testing.B) {
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestContact checks that identify calls carry consent per channel at about the
+// documented rates, and a valid time zone.
+func TestContact(t *testing.T) {
+	t.Parallel()
+	const users = 4000
+	w, err := New(Config{Seed: 7, Users: users, Items: 50, Days: 10, End: testEnd})
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string]int{}
+	for i := range users {
+		u := w.User(i)
+		if _, err := time.LoadLocation(u.TimeZone); err != nil || u.TimeZone == "" {
+			t.Fatalf("user %d: time zone %q: %v", i, u.TimeZone, err)
+		}
+		if u.Locale != "en" && u.TimeZone != "Asia/Shanghai" {
+			t.Errorf("user %d (locale %s) lives in %s, want Asia/Shanghai", i, u.Locale, u.TimeZone)
+		}
+		traits := u.traits(u.SignupAt)
+		consent, ok := traits["consent"].(map[string]any)
+		if !ok || len(consent) != len(consentRates) {
+			t.Fatalf("user %d: consent trait %#v, want one entry per channel", i, traits["consent"])
+		}
+		for ch, v := range consent {
+			if v.(bool) {
+				granted[ch]++
+			}
+		}
+	}
+	for _, c := range consentRates {
+		if got := float64(granted[c.channel]) / users; got < c.rate-0.04 || got > c.rate+0.04 {
+			t.Errorf("%s consent share %.3f, want %.2f±0.04", c.channel, got, c.rate)
+		}
+	}
+}

@@ -100,6 +100,11 @@ const (
 	// CAMPAIGN_STATE_LAUNCHED: the audience is fixed and the messages are in the outbox.
 	CampaignState_CAMPAIGN_STATE_LAUNCHED  CampaignState = 3
 	CampaignState_CAMPAIGN_STATE_CANCELLED CampaignState = 4
+	// CAMPAIGN_STATE_ACTIVE: a recurring campaign between occurrences, or a segment-entry
+	// campaign messaging the users who enter its segment.
+	CampaignState_CAMPAIGN_STATE_ACTIVE CampaignState = 5
+	// CAMPAIGN_STATE_COMPLETED: a recurring or segment-entry campaign past schedule.until.
+	CampaignState_CAMPAIGN_STATE_COMPLETED CampaignState = 6
 )
 
 // Enum value maps for CampaignState.
@@ -110,6 +115,8 @@ var (
 		2: "CAMPAIGN_STATE_SCHEDULED",
 		3: "CAMPAIGN_STATE_LAUNCHED",
 		4: "CAMPAIGN_STATE_CANCELLED",
+		5: "CAMPAIGN_STATE_ACTIVE",
+		6: "CAMPAIGN_STATE_COMPLETED",
 	}
 	CampaignState_value = map[string]int32{
 		"CAMPAIGN_STATE_UNSPECIFIED": 0,
@@ -117,6 +124,8 @@ var (
 		"CAMPAIGN_STATE_SCHEDULED":   2,
 		"CAMPAIGN_STATE_LAUNCHED":    3,
 		"CAMPAIGN_STATE_CANCELLED":   4,
+		"CAMPAIGN_STATE_ACTIVE":      5,
+		"CAMPAIGN_STATE_COMPLETED":   6,
 	}
 )
 
@@ -214,6 +223,14 @@ const (
 	ScheduleType_SCHEDULE_TYPE_UNSPECIFIED ScheduleType = 0
 	ScheduleType_SCHEDULE_TYPE_NOW         ScheduleType = 1
 	ScheduleType_SCHEDULE_TYPE_AT          ScheduleType = 2
+	// SCHEDULE_TYPE_RECURRING launches an occurrence at schedule.at (or at launch when
+	// unset), then every every_minutes, while the occurrence time is not after
+	// schedule.until. Each occurrence targets, caps and splits like a campaign of its own.
+	ScheduleType_SCHEDULE_TYPE_RECURRING ScheduleType = 3
+	// SCHEDULE_TYPE_SEGMENT_ENTRY messages each user when they enter
+	// schedule.trigger_segment_id (from strata.segments.v1), once per user, from launch
+	// until schedule.until (or cancellation); the user must also match the target.
+	ScheduleType_SCHEDULE_TYPE_SEGMENT_ENTRY ScheduleType = 4
 )
 
 // Enum value maps for ScheduleType.
@@ -222,11 +239,15 @@ var (
 		0: "SCHEDULE_TYPE_UNSPECIFIED",
 		1: "SCHEDULE_TYPE_NOW",
 		2: "SCHEDULE_TYPE_AT",
+		3: "SCHEDULE_TYPE_RECURRING",
+		4: "SCHEDULE_TYPE_SEGMENT_ENTRY",
 	}
 	ScheduleType_value = map[string]int32{
-		"SCHEDULE_TYPE_UNSPECIFIED": 0,
-		"SCHEDULE_TYPE_NOW":         1,
-		"SCHEDULE_TYPE_AT":          2,
+		"SCHEDULE_TYPE_UNSPECIFIED":   0,
+		"SCHEDULE_TYPE_NOW":           1,
+		"SCHEDULE_TYPE_AT":            2,
+		"SCHEDULE_TYPE_RECURRING":     3,
+		"SCHEDULE_TYPE_SEGMENT_ENTRY": 4,
 	}
 )
 
@@ -1140,8 +1161,18 @@ type Campaign struct {
 	AudienceSize int64 `protobuf:"varint,15,opt,name=audience_size,json=audienceSize,proto3" json:"audience_size,omitempty"`
 	// control_percent is output only: the global control share in force at launch.
 	ControlPercent int32 `protobuf:"varint,16,opt,name=control_percent,json=controlPercent,proto3" json:"control_percent,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// quiet_hours overrides the service's default quiet hours for this campaign.
+	QuietHours *QuietHours `protobuf:"bytes,17,opt,name=quiet_hours,json=quietHours,proto3" json:"quiet_hours,omitempty"`
+	// runs is output only: for a recurring campaign, how many occurrences were launched
+	// (each as a campaign of its own, campaign_id + "--r" + the occurrence number from 1).
+	Runs int32 `protobuf:"varint,18,opt,name=runs,proto3" json:"runs,omitempty"`
+	// next_run_at is output only: a recurring campaign's next occurrence, unset after its
+	// last.
+	NextRunAt *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=next_run_at,json=nextRunAt,proto3" json:"next_run_at,omitempty"`
+	// parent_campaign_id is output only: the recurring campaign an occurrence belongs to.
+	ParentCampaignId string `protobuf:"bytes,20,opt,name=parent_campaign_id,json=parentCampaignId,proto3" json:"parent_campaign_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Campaign) Reset() {
@@ -1286,6 +1317,91 @@ func (x *Campaign) GetControlPercent() int32 {
 	return 0
 }
 
+func (x *Campaign) GetQuietHours() *QuietHours {
+	if x != nil {
+		return x.QuietHours
+	}
+	return nil
+}
+
+func (x *Campaign) GetRuns() int32 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *Campaign) GetNextRunAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.NextRunAt
+	}
+	return nil
+}
+
+func (x *Campaign) GetParentCampaignId() string {
+	if x != nil {
+		return x.ParentCampaignId
+	}
+	return ""
+}
+
+// QuietHours is a daily window, in each user's own time zone (the profile trait
+// "timezone", an IANA name, else the service's default zone), in which no message is
+// delivered: a message due inside it is deferred to the window's end, never dropped.
+// The window is [start_hour, end_hour) and wraps midnight when start_hour > end_hour
+// (21 to 8 is 21:00–08:00); start_hour == end_hour turns quiet hours off.
+type QuietHours struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartHour     int32                  `protobuf:"varint,1,opt,name=start_hour,json=startHour,proto3" json:"start_hour,omitempty"`
+	EndHour       int32                  `protobuf:"varint,2,opt,name=end_hour,json=endHour,proto3" json:"end_hour,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *QuietHours) Reset() {
+	*x = QuietHours{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *QuietHours) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*QuietHours) ProtoMessage() {}
+
+func (x *QuietHours) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use QuietHours.ProtoReflect.Descriptor instead.
+func (*QuietHours) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *QuietHours) GetStartHour() int32 {
+	if x != nil {
+		return x.StartHour
+	}
+	return 0
+}
+
+func (x *QuietHours) GetEndHour() int32 {
+	if x != nil {
+		return x.EndHour
+	}
+	return 0
+}
+
 // Target selects the audience: members of the segments (all of them, or any with
 // match_any), whose predictions pass the filters, who consented to the channel and are
 // not on the do-not-contact list, minus the exclusions.
@@ -1302,7 +1418,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1314,7 +1430,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1327,7 +1443,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{9}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Target) GetSegmentIds() []string {
@@ -1380,7 +1496,7 @@ type PredictionFilter struct {
 
 func (x *PredictionFilter) Reset() {
 	*x = PredictionFilter{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1508,7 @@ func (x *PredictionFilter) String() string {
 func (*PredictionFilter) ProtoMessage() {}
 
 func (x *PredictionFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1521,7 @@ func (x *PredictionFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictionFilter.ProtoReflect.Descriptor instead.
 func (*PredictionFilter) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{10}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PredictionFilter) GetMinPurchasePropensity() float64 {
@@ -1467,7 +1583,7 @@ type Offer struct {
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1595,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1608,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{11}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Offer) GetType() OfferType {
@@ -1581,7 +1697,7 @@ type Content struct {
 
 func (x *Content) Reset() {
 	*x = Content{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1593,7 +1709,7 @@ func (x *Content) String() string {
 func (*Content) ProtoMessage() {}
 
 func (x *Content) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1606,7 +1722,7 @@ func (x *Content) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Content.ProtoReflect.Descriptor instead.
 func (*Content) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{12}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Content) GetTitle() string {
@@ -1644,7 +1760,7 @@ type Variant struct {
 
 func (x *Variant) Reset() {
 	*x = Variant{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1656,7 +1772,7 @@ func (x *Variant) String() string {
 func (*Variant) ProtoMessage() {}
 
 func (x *Variant) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1669,7 +1785,7 @@ func (x *Variant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Variant.ProtoReflect.Descriptor instead.
 func (*Variant) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{13}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Variant) GetName() string {
@@ -1702,16 +1818,22 @@ func (x *Variant) GetOffer() *Offer {
 
 // Schedule says when a campaign launches; now when unset.
 type Schedule struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Type          ScheduleType           `protobuf:"varint,1,opt,name=type,proto3,enum=strata.crm.v1.ScheduleType" json:"type,omitempty"`
-	At            *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Type  ScheduleType           `protobuf:"varint,1,opt,name=type,proto3,enum=strata.crm.v1.ScheduleType" json:"type,omitempty"`
+	At    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	// every_minutes is a recurring campaign's interval, 60 minutes to 90 days.
+	EveryMinutes int32 `protobuf:"varint,3,opt,name=every_minutes,json=everyMinutes,proto3" json:"every_minutes,omitempty"`
+	// until ends a recurring or segment-entry campaign; required for recurring ones.
+	Until *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=until,proto3" json:"until,omitempty"`
+	// trigger_segment_id is the segment whose entries trigger a segment-entry campaign.
+	TriggerSegmentId string `protobuf:"bytes,5,opt,name=trigger_segment_id,json=triggerSegmentId,proto3" json:"trigger_segment_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1723,7 +1845,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1736,7 +1858,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{14}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Schedule) GetType() ScheduleType {
@@ -1753,6 +1875,27 @@ func (x *Schedule) GetAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Schedule) GetEveryMinutes() int32 {
+	if x != nil {
+		return x.EveryMinutes
+	}
+	return 0
+}
+
+func (x *Schedule) GetUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Until
+	}
+	return nil
+}
+
+func (x *Schedule) GetTriggerSegmentId() string {
+	if x != nil {
+		return x.TriggerSegmentId
+	}
+	return ""
+}
+
 // FrequencyCap bounds the messages one user receives on the campaign's channel, across
 // campaigns; 0 uses the service defaults. Users at the cap are left out of the audience.
 type FrequencyCap struct {
@@ -1765,7 +1908,7 @@ type FrequencyCap struct {
 
 func (x *FrequencyCap) Reset() {
 	*x = FrequencyCap{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1777,7 +1920,7 @@ func (x *FrequencyCap) String() string {
 func (*FrequencyCap) ProtoMessage() {}
 
 func (x *FrequencyCap) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1790,7 +1933,7 @@ func (x *FrequencyCap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrequencyCap.ProtoReflect.Descriptor instead.
 func (*FrequencyCap) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{15}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *FrequencyCap) GetPerDay() int32 {
@@ -1819,7 +1962,7 @@ type ConversionGoal struct {
 
 func (x *ConversionGoal) Reset() {
 	*x = ConversionGoal{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1831,7 +1974,7 @@ func (x *ConversionGoal) String() string {
 func (*ConversionGoal) ProtoMessage() {}
 
 func (x *ConversionGoal) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1844,7 +1987,7 @@ func (x *ConversionGoal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversionGoal.ProtoReflect.Descriptor instead.
 func (*ConversionGoal) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{16}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ConversionGoal) GetEvent() string {
@@ -1870,7 +2013,7 @@ type CreateCampaignRequest struct {
 
 func (x *CreateCampaignRequest) Reset() {
 	*x = CreateCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2025,7 @@ func (x *CreateCampaignRequest) String() string {
 func (*CreateCampaignRequest) ProtoMessage() {}
 
 func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2038,7 @@ func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CreateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{17}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CreateCampaignRequest) GetCampaign() *Campaign {
@@ -1914,7 +2057,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1926,7 +2069,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1939,7 +2082,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{18}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -1960,7 +2103,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2115,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2128,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{19}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListCampaignsRequest) GetPageSize() int32 {
@@ -2012,7 +2155,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2024,7 +2167,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2180,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{20}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -2063,7 +2206,7 @@ type PreviewAudienceRequest struct {
 
 func (x *PreviewAudienceRequest) Reset() {
 	*x = PreviewAudienceRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2075,7 +2218,7 @@ func (x *PreviewAudienceRequest) String() string {
 func (*PreviewAudienceRequest) ProtoMessage() {}
 
 func (x *PreviewAudienceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2088,7 +2231,7 @@ func (x *PreviewAudienceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewAudienceRequest.ProtoReflect.Descriptor instead.
 func (*PreviewAudienceRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{21}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *PreviewAudienceRequest) GetCampaignId() string {
@@ -2122,7 +2265,7 @@ type AudiencePreview struct {
 
 func (x *AudiencePreview) Reset() {
 	*x = AudiencePreview{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2134,7 +2277,7 @@ func (x *AudiencePreview) String() string {
 func (*AudiencePreview) ProtoMessage() {}
 
 func (x *AudiencePreview) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2147,7 +2290,7 @@ func (x *AudiencePreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AudiencePreview.ProtoReflect.Descriptor instead.
 func (*AudiencePreview) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{22}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *AudiencePreview) GetCampaignId() string {
@@ -2236,7 +2379,7 @@ type LaunchCampaignRequest struct {
 
 func (x *LaunchCampaignRequest) Reset() {
 	*x = LaunchCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2391,7 @@ func (x *LaunchCampaignRequest) String() string {
 func (*LaunchCampaignRequest) ProtoMessage() {}
 
 func (x *LaunchCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2404,7 @@ func (x *LaunchCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaunchCampaignRequest.ProtoReflect.Descriptor instead.
 func (*LaunchCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{23}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LaunchCampaignRequest) GetCampaignId() string {
@@ -2280,7 +2423,7 @@ type CancelCampaignRequest struct {
 
 func (x *CancelCampaignRequest) Reset() {
 	*x = CancelCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2292,7 +2435,7 @@ func (x *CancelCampaignRequest) String() string {
 func (*CancelCampaignRequest) ProtoMessage() {}
 
 func (x *CancelCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2305,7 +2448,7 @@ func (x *CancelCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CancelCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{24}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CancelCampaignRequest) GetCampaignId() string {
@@ -2324,7 +2467,7 @@ type GetCampaignReportRequest struct {
 
 func (x *GetCampaignReportRequest) Reset() {
 	*x = GetCampaignReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2479,7 @@ func (x *GetCampaignReportRequest) String() string {
 func (*GetCampaignReportRequest) ProtoMessage() {}
 
 func (x *GetCampaignReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2492,7 @@ func (x *GetCampaignReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignReportRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{25}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *GetCampaignReportRequest) GetCampaignId() string {
@@ -2382,7 +2525,7 @@ type CampaignReport struct {
 
 func (x *CampaignReport) Reset() {
 	*x = CampaignReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2537,7 @@ func (x *CampaignReport) String() string {
 func (*CampaignReport) ProtoMessage() {}
 
 func (x *CampaignReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2550,7 @@ func (x *CampaignReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignReport.ProtoReflect.Descriptor instead.
 func (*CampaignReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{26}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CampaignReport) GetCampaignId() string {
@@ -2509,7 +2652,7 @@ type ArmReport struct {
 
 func (x *ArmReport) Reset() {
 	*x = ArmReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2664,7 @@ func (x *ArmReport) String() string {
 func (*ArmReport) ProtoMessage() {}
 
 func (x *ArmReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2677,7 @@ func (x *ArmReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmReport.ProtoReflect.Descriptor instead.
 func (*ArmReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{27}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *ArmReport) GetName() string {
@@ -2675,7 +2818,7 @@ type GetSatisfactionReportRequest struct {
 
 func (x *GetSatisfactionReportRequest) Reset() {
 	*x = GetSatisfactionReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2687,7 +2830,7 @@ func (x *GetSatisfactionReportRequest) String() string {
 func (*GetSatisfactionReportRequest) ProtoMessage() {}
 
 func (x *GetSatisfactionReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2700,7 +2843,7 @@ func (x *GetSatisfactionReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSatisfactionReportRequest.ProtoReflect.Descriptor instead.
 func (*GetSatisfactionReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{28}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *GetSatisfactionReportRequest) GetDimension() SatisfactionDimension {
@@ -2735,7 +2878,7 @@ type SatisfactionReport struct {
 
 func (x *SatisfactionReport) Reset() {
 	*x = SatisfactionReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2747,7 +2890,7 @@ func (x *SatisfactionReport) String() string {
 func (*SatisfactionReport) ProtoMessage() {}
 
 func (x *SatisfactionReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2760,7 +2903,7 @@ func (x *SatisfactionReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SatisfactionReport.ProtoReflect.Descriptor instead.
 func (*SatisfactionReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{29}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SatisfactionReport) GetDimension() SatisfactionDimension {
@@ -2803,7 +2946,7 @@ type SatisfactionGroup struct {
 
 func (x *SatisfactionGroup) Reset() {
 	*x = SatisfactionGroup{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2815,7 +2958,7 @@ func (x *SatisfactionGroup) String() string {
 func (*SatisfactionGroup) ProtoMessage() {}
 
 func (x *SatisfactionGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2828,7 +2971,7 @@ func (x *SatisfactionGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SatisfactionGroup.ProtoReflect.Descriptor instead.
 func (*SatisfactionGroup) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{30}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *SatisfactionGroup) GetKey() string {
@@ -2934,7 +3077,7 @@ type ListFollowUpTasksRequest struct {
 
 func (x *ListFollowUpTasksRequest) Reset() {
 	*x = ListFollowUpTasksRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2946,7 +3089,7 @@ func (x *ListFollowUpTasksRequest) String() string {
 func (*ListFollowUpTasksRequest) ProtoMessage() {}
 
 func (x *ListFollowUpTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2959,7 +3102,7 @@ func (x *ListFollowUpTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFollowUpTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListFollowUpTasksRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{31}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ListFollowUpTasksRequest) GetOpenOnly() bool {
@@ -2985,7 +3128,7 @@ type ListFollowUpTasksResponse struct {
 
 func (x *ListFollowUpTasksResponse) Reset() {
 	*x = ListFollowUpTasksResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2997,7 +3140,7 @@ func (x *ListFollowUpTasksResponse) String() string {
 func (*ListFollowUpTasksResponse) ProtoMessage() {}
 
 func (x *ListFollowUpTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3010,7 +3153,7 @@ func (x *ListFollowUpTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFollowUpTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListFollowUpTasksResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{32}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ListFollowUpTasksResponse) GetTasks() []*FollowUpTask {
@@ -3038,7 +3181,7 @@ type FollowUpTask struct {
 
 func (x *FollowUpTask) Reset() {
 	*x = FollowUpTask{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3050,7 +3193,7 @@ func (x *FollowUpTask) String() string {
 func (*FollowUpTask) ProtoMessage() {}
 
 func (x *FollowUpTask) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3063,7 +3206,7 @@ func (x *FollowUpTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUpTask.ProtoReflect.Descriptor instead.
 func (*FollowUpTask) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{33}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FollowUpTask) GetTaskId() string {
@@ -3141,7 +3284,7 @@ type CampaignMessage struct {
 
 func (x *CampaignMessage) Reset() {
 	*x = CampaignMessage{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3153,7 +3296,7 @@ func (x *CampaignMessage) String() string {
 func (*CampaignMessage) ProtoMessage() {}
 
 func (x *CampaignMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3166,7 +3309,7 @@ func (x *CampaignMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignMessage.ProtoReflect.Descriptor instead.
 func (*CampaignMessage) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{34}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *CampaignMessage) GetMessageId() string {
@@ -3282,7 +3425,7 @@ type GetRevenueReportRequest struct {
 
 func (x *GetRevenueReportRequest) Reset() {
 	*x = GetRevenueReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3294,7 +3437,7 @@ func (x *GetRevenueReportRequest) String() string {
 func (*GetRevenueReportRequest) ProtoMessage() {}
 
 func (x *GetRevenueReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3450,7 @@ func (x *GetRevenueReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRevenueReportRequest.ProtoReflect.Descriptor instead.
 func (*GetRevenueReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{35}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *GetRevenueReportRequest) GetDimension() RevenueDimension {
@@ -3350,7 +3493,7 @@ type RevenueReport struct {
 
 func (x *RevenueReport) Reset() {
 	*x = RevenueReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3362,7 +3505,7 @@ func (x *RevenueReport) String() string {
 func (*RevenueReport) ProtoMessage() {}
 
 func (x *RevenueReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3375,7 +3518,7 @@ func (x *RevenueReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevenueReport.ProtoReflect.Descriptor instead.
 func (*RevenueReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{36}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RevenueReport) GetDimension() RevenueDimension {
@@ -3432,7 +3575,7 @@ type RevenueRow struct {
 
 func (x *RevenueRow) Reset() {
 	*x = RevenueRow{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3444,7 +3587,7 @@ func (x *RevenueRow) String() string {
 func (*RevenueRow) ProtoMessage() {}
 
 func (x *RevenueRow) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3457,7 +3600,7 @@ func (x *RevenueRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevenueRow.ProtoReflect.Descriptor instead.
 func (*RevenueRow) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{37}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RevenueRow) GetKey() string {
@@ -3576,7 +3719,7 @@ type RevenueShareRule struct {
 
 func (x *RevenueShareRule) Reset() {
 	*x = RevenueShareRule{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3588,7 +3731,7 @@ func (x *RevenueShareRule) String() string {
 func (*RevenueShareRule) ProtoMessage() {}
 
 func (x *RevenueShareRule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3601,7 +3744,7 @@ func (x *RevenueShareRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevenueShareRule.ProtoReflect.Descriptor instead.
 func (*RevenueShareRule) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{38}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RevenueShareRule) GetRuleId() string {
@@ -3676,7 +3819,7 @@ type SetRevenueShareRuleRequest struct {
 
 func (x *SetRevenueShareRuleRequest) Reset() {
 	*x = SetRevenueShareRuleRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3688,7 +3831,7 @@ func (x *SetRevenueShareRuleRequest) String() string {
 func (*SetRevenueShareRuleRequest) ProtoMessage() {}
 
 func (x *SetRevenueShareRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3701,7 +3844,7 @@ func (x *SetRevenueShareRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRevenueShareRuleRequest.ProtoReflect.Descriptor instead.
 func (*SetRevenueShareRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{39}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetRevenueShareRuleRequest) GetRule() *RevenueShareRule {
@@ -3721,7 +3864,7 @@ type ListRevenueShareRulesRequest struct {
 
 func (x *ListRevenueShareRulesRequest) Reset() {
 	*x = ListRevenueShareRulesRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3733,7 +3876,7 @@ func (x *ListRevenueShareRulesRequest) String() string {
 func (*ListRevenueShareRulesRequest) ProtoMessage() {}
 
 func (x *ListRevenueShareRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3746,7 +3889,7 @@ func (x *ListRevenueShareRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevenueShareRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRevenueShareRulesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{40}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListRevenueShareRulesRequest) GetCreatorId() string {
@@ -3765,7 +3908,7 @@ type ListRevenueShareRulesResponse struct {
 
 func (x *ListRevenueShareRulesResponse) Reset() {
 	*x = ListRevenueShareRulesResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3777,7 +3920,7 @@ func (x *ListRevenueShareRulesResponse) String() string {
 func (*ListRevenueShareRulesResponse) ProtoMessage() {}
 
 func (x *ListRevenueShareRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3790,7 +3933,7 @@ func (x *ListRevenueShareRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevenueShareRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRevenueShareRulesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{41}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ListRevenueShareRulesResponse) GetRules() []*RevenueShareRule {
@@ -3813,7 +3956,7 @@ type GetCreatorStatementRequest struct {
 
 func (x *GetCreatorStatementRequest) Reset() {
 	*x = GetCreatorStatementRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3825,7 +3968,7 @@ func (x *GetCreatorStatementRequest) String() string {
 func (*GetCreatorStatementRequest) ProtoMessage() {}
 
 func (x *GetCreatorStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3838,7 +3981,7 @@ func (x *GetCreatorStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCreatorStatementRequest.ProtoReflect.Descriptor instead.
 func (*GetCreatorStatementRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{42}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetCreatorStatementRequest) GetCreatorId() string {
@@ -3884,7 +4027,7 @@ type CreatorStatement struct {
 
 func (x *CreatorStatement) Reset() {
 	*x = CreatorStatement{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3896,7 +4039,7 @@ func (x *CreatorStatement) String() string {
 func (*CreatorStatement) ProtoMessage() {}
 
 func (x *CreatorStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3909,7 +4052,7 @@ func (x *CreatorStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatorStatement.ProtoReflect.Descriptor instead.
 func (*CreatorStatement) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{43}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *CreatorStatement) GetCreatorId() string {
@@ -3999,7 +4142,7 @@ type StatementLine struct {
 
 func (x *StatementLine) Reset() {
 	*x = StatementLine{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4011,7 +4154,7 @@ func (x *StatementLine) String() string {
 func (*StatementLine) ProtoMessage() {}
 
 func (x *StatementLine) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4024,7 +4167,7 @@ func (x *StatementLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatementLine.ProtoReflect.Descriptor instead.
 func (*StatementLine) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{44}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *StatementLine) GetKind() string {
@@ -4179,7 +4322,7 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12$\n" +
 	"\x0edo_not_contact\x18\x02 \x01(\bR\fdoNotContact\x12 \n" +
 	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xf4\x03R\x06reason\"\x19\n" +
-	"\x17SetDoNotContactResponse\"\xd7\x06\n" +
+	"\x17SetDoNotContactResponse\"\x91\b\n" +
 	"\bCampaign\x12B\n" +
 	"\vcampaign_id\x18\x01 \x01(\tB!\xbaH\x1er\x1c\x18@2\x18^([a-z0-9][a-z0-9_-]*)?$R\n" +
 	"campaignId\x12\x1e\n" +
@@ -4203,7 +4346,17 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\vlaunched_at\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"launchedAt\x12#\n" +
 	"\raudience_size\x18\x0f \x01(\x03R\faudienceSize\x12'\n" +
-	"\x0fcontrol_percent\x18\x10 \x01(\x05R\x0econtrolPercent\"\x8c\x02\n" +
+	"\x0fcontrol_percent\x18\x10 \x01(\x05R\x0econtrolPercent\x12:\n" +
+	"\vquiet_hours\x18\x11 \x01(\v2\x19.strata.crm.v1.QuietHoursR\n" +
+	"quietHours\x12\x12\n" +
+	"\x04runs\x18\x12 \x01(\x05R\x04runs\x12:\n" +
+	"\vnext_run_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\tnextRunAt\x12,\n" +
+	"\x12parent_campaign_id\x18\x14 \x01(\tR\x10parentCampaignId\"\\\n" +
+	"\n" +
+	"QuietHours\x12(\n" +
+	"\n" +
+	"start_hour\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x17(\x00R\tstartHour\x12$\n" +
+	"\bend_hour\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18\x17(\x00R\aendHour\"\x8c\x02\n" +
 	"\x06Target\x123\n" +
 	"\vsegment_ids\x18\x01 \x03(\tB\x12\xbaH\x0f\x92\x01\f\b\x01\x102\"\x06r\x04\x10\x01\x18@R\n" +
 	"segmentIds\x12\x1b\n" +
@@ -4245,10 +4398,13 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tB \xbaH\x1dr\x1b\x10\x01\x18@2\x15^[a-z0-9][a-z0-9_-]*$R\x04name\x12!\n" +
 	"\x06weight\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x01R\x06weight\x120\n" +
 	"\acontent\x18\x03 \x01(\v2\x16.strata.crm.v1.ContentR\acontent\x12*\n" +
-	"\x05offer\x18\x04 \x01(\v2\x14.strata.crm.v1.OfferR\x05offer\"q\n" +
+	"\x05offer\x18\x04 \x01(\v2\x14.strata.crm.v1.OfferR\x05offer\"\x8c\x02\n" +
 	"\bSchedule\x129\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.strata.crm.v1.ScheduleTypeB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04type\x12*\n" +
-	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\"Y\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x120\n" +
+	"\revery_minutes\x18\x03 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\xf4\a(\x00R\feveryMinutes\x120\n" +
+	"\x05until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x125\n" +
+	"\x12trigger_segment_id\x18\x05 \x01(\tB\a\xbaH\x04r\x02\x18@R\x10triggerSegmentId\"Y\n" +
 	"\fFrequencyCap\x12\"\n" +
 	"\aper_day\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x06perDay\x12%\n" +
 	"\bper_week\x18\x02 \x01(\x05B\n" +
@@ -4483,23 +4639,27 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\fCHANNEL_PUSH\x10\x01\x12\x0f\n" +
 	"\vCHANNEL_SMS\x10\x02\x12\x11\n" +
 	"\rCHANNEL_EMAIL\x10\x03\x12\x12\n" +
-	"\x0eCHANNEL_IN_APP\x10\x04*\xa2\x01\n" +
+	"\x0eCHANNEL_IN_APP\x10\x04*\xdb\x01\n" +
 	"\rCampaignState\x12\x1e\n" +
 	"\x1aCAMPAIGN_STATE_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14CAMPAIGN_STATE_DRAFT\x10\x01\x12\x1c\n" +
 	"\x18CAMPAIGN_STATE_SCHEDULED\x10\x02\x12\x1b\n" +
 	"\x17CAMPAIGN_STATE_LAUNCHED\x10\x03\x12\x1c\n" +
-	"\x18CAMPAIGN_STATE_CANCELLED\x10\x04*\x87\x01\n" +
+	"\x18CAMPAIGN_STATE_CANCELLED\x10\x04\x12\x19\n" +
+	"\x15CAMPAIGN_STATE_ACTIVE\x10\x05\x12\x1c\n" +
+	"\x18CAMPAIGN_STATE_COMPLETED\x10\x06*\x87\x01\n" +
 	"\tOfferType\x12\x1a\n" +
 	"\x16OFFER_TYPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fOFFER_TYPE_NONE\x10\x01\x12\x14\n" +
 	"\x10OFFER_TYPE_FIXED\x10\x02\x12\x16\n" +
 	"\x12OFFER_TYPE_PERCENT\x10\x03\x12\x1b\n" +
-	"\x17OFFER_TYPE_PERSONALISED\x10\x04*Z\n" +
+	"\x17OFFER_TYPE_PERSONALISED\x10\x04*\x98\x01\n" +
 	"\fScheduleType\x12\x1d\n" +
 	"\x19SCHEDULE_TYPE_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11SCHEDULE_TYPE_NOW\x10\x01\x12\x14\n" +
-	"\x10SCHEDULE_TYPE_AT\x10\x02*\xd4\x02\n" +
+	"\x10SCHEDULE_TYPE_AT\x10\x02\x12\x1b\n" +
+	"\x17SCHEDULE_TYPE_RECURRING\x10\x03\x12\x1f\n" +
+	"\x1bSCHEDULE_TYPE_SEGMENT_ENTRY\x10\x04*\xd4\x02\n" +
 	"\x15SatisfactionDimension\x12&\n" +
 	"\"SATISFACTION_DIMENSION_UNSPECIFIED\x10\x00\x12\"\n" +
 	"\x1eSATISFACTION_DIMENSION_OVERALL\x10\x01\x12\"\n" +
@@ -4547,7 +4707,7 @@ func file_strata_crm_v1_crm_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_crm_v1_crm_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 47)
+var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_strata_crm_v1_crm_proto_goTypes = []any{
 	(Channel)(0),                          // 0: strata.crm.v1.Channel
 	(CampaignState)(0),                    // 1: strata.crm.v1.CampaignState
@@ -4564,139 +4724,143 @@ var file_strata_crm_v1_crm_proto_goTypes = []any{
 	(*SetDoNotContactRequest)(nil),        // 12: strata.crm.v1.SetDoNotContactRequest
 	(*SetDoNotContactResponse)(nil),       // 13: strata.crm.v1.SetDoNotContactResponse
 	(*Campaign)(nil),                      // 14: strata.crm.v1.Campaign
-	(*Target)(nil),                        // 15: strata.crm.v1.Target
-	(*PredictionFilter)(nil),              // 16: strata.crm.v1.PredictionFilter
-	(*Offer)(nil),                         // 17: strata.crm.v1.Offer
-	(*Content)(nil),                       // 18: strata.crm.v1.Content
-	(*Variant)(nil),                       // 19: strata.crm.v1.Variant
-	(*Schedule)(nil),                      // 20: strata.crm.v1.Schedule
-	(*FrequencyCap)(nil),                  // 21: strata.crm.v1.FrequencyCap
-	(*ConversionGoal)(nil),                // 22: strata.crm.v1.ConversionGoal
-	(*CreateCampaignRequest)(nil),         // 23: strata.crm.v1.CreateCampaignRequest
-	(*GetCampaignRequest)(nil),            // 24: strata.crm.v1.GetCampaignRequest
-	(*ListCampaignsRequest)(nil),          // 25: strata.crm.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),         // 26: strata.crm.v1.ListCampaignsResponse
-	(*PreviewAudienceRequest)(nil),        // 27: strata.crm.v1.PreviewAudienceRequest
-	(*AudiencePreview)(nil),               // 28: strata.crm.v1.AudiencePreview
-	(*LaunchCampaignRequest)(nil),         // 29: strata.crm.v1.LaunchCampaignRequest
-	(*CancelCampaignRequest)(nil),         // 30: strata.crm.v1.CancelCampaignRequest
-	(*GetCampaignReportRequest)(nil),      // 31: strata.crm.v1.GetCampaignReportRequest
-	(*CampaignReport)(nil),                // 32: strata.crm.v1.CampaignReport
-	(*ArmReport)(nil),                     // 33: strata.crm.v1.ArmReport
-	(*GetSatisfactionReportRequest)(nil),  // 34: strata.crm.v1.GetSatisfactionReportRequest
-	(*SatisfactionReport)(nil),            // 35: strata.crm.v1.SatisfactionReport
-	(*SatisfactionGroup)(nil),             // 36: strata.crm.v1.SatisfactionGroup
-	(*ListFollowUpTasksRequest)(nil),      // 37: strata.crm.v1.ListFollowUpTasksRequest
-	(*ListFollowUpTasksResponse)(nil),     // 38: strata.crm.v1.ListFollowUpTasksResponse
-	(*FollowUpTask)(nil),                  // 39: strata.crm.v1.FollowUpTask
-	(*CampaignMessage)(nil),               // 40: strata.crm.v1.CampaignMessage
-	(*GetRevenueReportRequest)(nil),       // 41: strata.crm.v1.GetRevenueReportRequest
-	(*RevenueReport)(nil),                 // 42: strata.crm.v1.RevenueReport
-	(*RevenueRow)(nil),                    // 43: strata.crm.v1.RevenueRow
-	(*RevenueShareRule)(nil),              // 44: strata.crm.v1.RevenueShareRule
-	(*SetRevenueShareRuleRequest)(nil),    // 45: strata.crm.v1.SetRevenueShareRuleRequest
-	(*ListRevenueShareRulesRequest)(nil),  // 46: strata.crm.v1.ListRevenueShareRulesRequest
-	(*ListRevenueShareRulesResponse)(nil), // 47: strata.crm.v1.ListRevenueShareRulesResponse
-	(*GetCreatorStatementRequest)(nil),    // 48: strata.crm.v1.GetCreatorStatementRequest
-	(*CreatorStatement)(nil),              // 49: strata.crm.v1.CreatorStatement
-	(*StatementLine)(nil),                 // 50: strata.crm.v1.StatementLine
-	nil,                                   // 51: strata.crm.v1.Customer.ConsentEntry
-	nil,                                   // 52: strata.crm.v1.AudiencePreview.TreatedEntry
-	(*timestamppb.Timestamp)(nil),         // 53: google.protobuf.Timestamp
-	(*v1.Profile)(nil),                    // 54: strata.profile.v1.Profile
-	(*v11.Prediction)(nil),                // 55: strata.prediction.v1.Prediction
+	(*QuietHours)(nil),                    // 15: strata.crm.v1.QuietHours
+	(*Target)(nil),                        // 16: strata.crm.v1.Target
+	(*PredictionFilter)(nil),              // 17: strata.crm.v1.PredictionFilter
+	(*Offer)(nil),                         // 18: strata.crm.v1.Offer
+	(*Content)(nil),                       // 19: strata.crm.v1.Content
+	(*Variant)(nil),                       // 20: strata.crm.v1.Variant
+	(*Schedule)(nil),                      // 21: strata.crm.v1.Schedule
+	(*FrequencyCap)(nil),                  // 22: strata.crm.v1.FrequencyCap
+	(*ConversionGoal)(nil),                // 23: strata.crm.v1.ConversionGoal
+	(*CreateCampaignRequest)(nil),         // 24: strata.crm.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),            // 25: strata.crm.v1.GetCampaignRequest
+	(*ListCampaignsRequest)(nil),          // 26: strata.crm.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),         // 27: strata.crm.v1.ListCampaignsResponse
+	(*PreviewAudienceRequest)(nil),        // 28: strata.crm.v1.PreviewAudienceRequest
+	(*AudiencePreview)(nil),               // 29: strata.crm.v1.AudiencePreview
+	(*LaunchCampaignRequest)(nil),         // 30: strata.crm.v1.LaunchCampaignRequest
+	(*CancelCampaignRequest)(nil),         // 31: strata.crm.v1.CancelCampaignRequest
+	(*GetCampaignReportRequest)(nil),      // 32: strata.crm.v1.GetCampaignReportRequest
+	(*CampaignReport)(nil),                // 33: strata.crm.v1.CampaignReport
+	(*ArmReport)(nil),                     // 34: strata.crm.v1.ArmReport
+	(*GetSatisfactionReportRequest)(nil),  // 35: strata.crm.v1.GetSatisfactionReportRequest
+	(*SatisfactionReport)(nil),            // 36: strata.crm.v1.SatisfactionReport
+	(*SatisfactionGroup)(nil),             // 37: strata.crm.v1.SatisfactionGroup
+	(*ListFollowUpTasksRequest)(nil),      // 38: strata.crm.v1.ListFollowUpTasksRequest
+	(*ListFollowUpTasksResponse)(nil),     // 39: strata.crm.v1.ListFollowUpTasksResponse
+	(*FollowUpTask)(nil),                  // 40: strata.crm.v1.FollowUpTask
+	(*CampaignMessage)(nil),               // 41: strata.crm.v1.CampaignMessage
+	(*GetRevenueReportRequest)(nil),       // 42: strata.crm.v1.GetRevenueReportRequest
+	(*RevenueReport)(nil),                 // 43: strata.crm.v1.RevenueReport
+	(*RevenueRow)(nil),                    // 44: strata.crm.v1.RevenueRow
+	(*RevenueShareRule)(nil),              // 45: strata.crm.v1.RevenueShareRule
+	(*SetRevenueShareRuleRequest)(nil),    // 46: strata.crm.v1.SetRevenueShareRuleRequest
+	(*ListRevenueShareRulesRequest)(nil),  // 47: strata.crm.v1.ListRevenueShareRulesRequest
+	(*ListRevenueShareRulesResponse)(nil), // 48: strata.crm.v1.ListRevenueShareRulesResponse
+	(*GetCreatorStatementRequest)(nil),    // 49: strata.crm.v1.GetCreatorStatementRequest
+	(*CreatorStatement)(nil),              // 50: strata.crm.v1.CreatorStatement
+	(*StatementLine)(nil),                 // 51: strata.crm.v1.StatementLine
+	nil,                                   // 52: strata.crm.v1.Customer.ConsentEntry
+	nil,                                   // 53: strata.crm.v1.AudiencePreview.TreatedEntry
+	(*timestamppb.Timestamp)(nil),         // 54: google.protobuf.Timestamp
+	(*v1.Profile)(nil),                    // 55: strata.profile.v1.Profile
+	(*v11.Prediction)(nil),                // 56: strata.prediction.v1.Prediction
 }
 var file_strata_crm_v1_crm_proto_depIdxs = []int32{
-	53, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
-	53, // 1: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
-	54, // 2: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
-	55, // 3: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
+	54, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
+	54, // 1: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
+	55, // 2: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
+	56, // 3: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
 	8,  // 4: strata.crm.v1.Customer.interactions:type_name -> strata.crm.v1.Interaction
 	9,  // 5: strata.crm.v1.Customer.recent_orders:type_name -> strata.crm.v1.Order
 	10, // 6: strata.crm.v1.Customer.satisfaction:type_name -> strata.crm.v1.SatisfactionAnswer
 	11, // 7: strata.crm.v1.Customer.campaigns:type_name -> strata.crm.v1.CampaignTouch
-	51, // 8: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
-	39, // 9: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
-	53, // 10: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
-	53, // 11: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
-	53, // 12: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
-	53, // 13: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
-	15, // 14: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
+	52, // 8: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
+	40, // 9: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
+	54, // 10: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
+	54, // 11: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
+	54, // 12: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
+	54, // 13: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
+	16, // 14: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
 	0,  // 15: strata.crm.v1.Campaign.channel:type_name -> strata.crm.v1.Channel
 	1,  // 16: strata.crm.v1.Campaign.state:type_name -> strata.crm.v1.CampaignState
-	53, // 17: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	17, // 18: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
-	18, // 19: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
-	19, // 20: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
-	20, // 21: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
-	21, // 22: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
-	22, // 23: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
-	53, // 24: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
-	16, // 25: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
-	2,  // 26: strata.crm.v1.Offer.type:type_name -> strata.crm.v1.OfferType
-	18, // 27: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
-	17, // 28: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
-	3,  // 29: strata.crm.v1.Schedule.type:type_name -> strata.crm.v1.ScheduleType
-	53, // 30: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
-	14, // 31: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
-	14, // 32: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
-	52, // 33: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
-	33, // 34: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
-	33, // 35: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
-	53, // 36: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
-	53, // 37: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
-	4,  // 38: strata.crm.v1.GetSatisfactionReportRequest.dimension:type_name -> strata.crm.v1.SatisfactionDimension
-	53, // 39: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
-	53, // 40: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
-	4,  // 41: strata.crm.v1.SatisfactionReport.dimension:type_name -> strata.crm.v1.SatisfactionDimension
-	36, // 42: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
-	39, // 43: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
-	53, // 44: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 45: strata.crm.v1.CampaignMessage.channel:type_name -> strata.crm.v1.Channel
-	53, // 46: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 47: strata.crm.v1.GetRevenueReportRequest.dimension:type_name -> strata.crm.v1.RevenueDimension
-	5,  // 48: strata.crm.v1.RevenueReport.dimension:type_name -> strata.crm.v1.RevenueDimension
-	43, // 49: strata.crm.v1.RevenueReport.rows:type_name -> strata.crm.v1.RevenueRow
-	53, // 50: strata.crm.v1.RevenueShareRule.updated_at:type_name -> google.protobuf.Timestamp
-	44, // 51: strata.crm.v1.SetRevenueShareRuleRequest.rule:type_name -> strata.crm.v1.RevenueShareRule
-	44, // 52: strata.crm.v1.ListRevenueShareRulesResponse.rules:type_name -> strata.crm.v1.RevenueShareRule
-	50, // 53: strata.crm.v1.CreatorStatement.lines:type_name -> strata.crm.v1.StatementLine
-	53, // 54: strata.crm.v1.StatementLine.at:type_name -> google.protobuf.Timestamp
-	6,  // 55: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
-	12, // 56: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
-	23, // 57: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
-	24, // 58: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
-	25, // 59: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
-	27, // 60: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
-	29, // 61: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
-	30, // 62: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
-	31, // 63: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
-	34, // 64: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
-	37, // 65: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
-	41, // 66: strata.crm.v1.CRMService.GetRevenueReport:input_type -> strata.crm.v1.GetRevenueReportRequest
-	45, // 67: strata.crm.v1.CRMService.SetRevenueShareRule:input_type -> strata.crm.v1.SetRevenueShareRuleRequest
-	46, // 68: strata.crm.v1.CRMService.ListRevenueShareRules:input_type -> strata.crm.v1.ListRevenueShareRulesRequest
-	48, // 69: strata.crm.v1.CRMService.GetCreatorStatement:input_type -> strata.crm.v1.GetCreatorStatementRequest
-	7,  // 70: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
-	13, // 71: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
-	14, // 72: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
-	14, // 73: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
-	26, // 74: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
-	28, // 75: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
-	14, // 76: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
-	14, // 77: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
-	32, // 78: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
-	35, // 79: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
-	38, // 80: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
-	42, // 81: strata.crm.v1.CRMService.GetRevenueReport:output_type -> strata.crm.v1.RevenueReport
-	44, // 82: strata.crm.v1.CRMService.SetRevenueShareRule:output_type -> strata.crm.v1.RevenueShareRule
-	47, // 83: strata.crm.v1.CRMService.ListRevenueShareRules:output_type -> strata.crm.v1.ListRevenueShareRulesResponse
-	49, // 84: strata.crm.v1.CRMService.GetCreatorStatement:output_type -> strata.crm.v1.CreatorStatement
-	70, // [70:85] is the sub-list for method output_type
-	55, // [55:70] is the sub-list for method input_type
-	55, // [55:55] is the sub-list for extension type_name
-	55, // [55:55] is the sub-list for extension extendee
-	0,  // [0:55] is the sub-list for field type_name
+	54, // 17: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	18, // 18: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
+	19, // 19: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
+	20, // 20: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
+	21, // 21: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
+	22, // 22: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
+	23, // 23: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
+	54, // 24: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
+	15, // 25: strata.crm.v1.Campaign.quiet_hours:type_name -> strata.crm.v1.QuietHours
+	54, // 26: strata.crm.v1.Campaign.next_run_at:type_name -> google.protobuf.Timestamp
+	17, // 27: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
+	2,  // 28: strata.crm.v1.Offer.type:type_name -> strata.crm.v1.OfferType
+	19, // 29: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
+	18, // 30: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
+	3,  // 31: strata.crm.v1.Schedule.type:type_name -> strata.crm.v1.ScheduleType
+	54, // 32: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
+	54, // 33: strata.crm.v1.Schedule.until:type_name -> google.protobuf.Timestamp
+	14, // 34: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
+	14, // 35: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
+	53, // 36: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
+	34, // 37: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
+	34, // 38: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
+	54, // 39: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
+	54, // 40: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
+	4,  // 41: strata.crm.v1.GetSatisfactionReportRequest.dimension:type_name -> strata.crm.v1.SatisfactionDimension
+	54, // 42: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
+	54, // 43: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
+	4,  // 44: strata.crm.v1.SatisfactionReport.dimension:type_name -> strata.crm.v1.SatisfactionDimension
+	37, // 45: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
+	40, // 46: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
+	54, // 47: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 48: strata.crm.v1.CampaignMessage.channel:type_name -> strata.crm.v1.Channel
+	54, // 49: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 50: strata.crm.v1.GetRevenueReportRequest.dimension:type_name -> strata.crm.v1.RevenueDimension
+	5,  // 51: strata.crm.v1.RevenueReport.dimension:type_name -> strata.crm.v1.RevenueDimension
+	44, // 52: strata.crm.v1.RevenueReport.rows:type_name -> strata.crm.v1.RevenueRow
+	54, // 53: strata.crm.v1.RevenueShareRule.updated_at:type_name -> google.protobuf.Timestamp
+	45, // 54: strata.crm.v1.SetRevenueShareRuleRequest.rule:type_name -> strata.crm.v1.RevenueShareRule
+	45, // 55: strata.crm.v1.ListRevenueShareRulesResponse.rules:type_name -> strata.crm.v1.RevenueShareRule
+	51, // 56: strata.crm.v1.CreatorStatement.lines:type_name -> strata.crm.v1.StatementLine
+	54, // 57: strata.crm.v1.StatementLine.at:type_name -> google.protobuf.Timestamp
+	6,  // 58: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
+	12, // 59: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
+	24, // 60: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
+	25, // 61: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
+	26, // 62: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
+	28, // 63: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
+	30, // 64: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
+	31, // 65: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
+	32, // 66: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
+	35, // 67: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
+	38, // 68: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
+	42, // 69: strata.crm.v1.CRMService.GetRevenueReport:input_type -> strata.crm.v1.GetRevenueReportRequest
+	46, // 70: strata.crm.v1.CRMService.SetRevenueShareRule:input_type -> strata.crm.v1.SetRevenueShareRuleRequest
+	47, // 71: strata.crm.v1.CRMService.ListRevenueShareRules:input_type -> strata.crm.v1.ListRevenueShareRulesRequest
+	49, // 72: strata.crm.v1.CRMService.GetCreatorStatement:input_type -> strata.crm.v1.GetCreatorStatementRequest
+	7,  // 73: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
+	13, // 74: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
+	14, // 75: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
+	14, // 76: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
+	27, // 77: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
+	29, // 78: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
+	14, // 79: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
+	14, // 80: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
+	33, // 81: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
+	36, // 82: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
+	39, // 83: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
+	43, // 84: strata.crm.v1.CRMService.GetRevenueReport:output_type -> strata.crm.v1.RevenueReport
+	45, // 85: strata.crm.v1.CRMService.SetRevenueShareRule:output_type -> strata.crm.v1.RevenueShareRule
+	48, // 86: strata.crm.v1.CRMService.ListRevenueShareRules:output_type -> strata.crm.v1.ListRevenueShareRulesResponse
+	50, // 87: strata.crm.v1.CRMService.GetCreatorStatement:output_type -> strata.crm.v1.CreatorStatement
+	73, // [73:88] is the sub-list for method output_type
+	58, // [58:73] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_strata_crm_v1_crm_proto_init() }
@@ -4704,14 +4868,14 @@ func file_strata_crm_v1_crm_proto_init() {
 	if File_strata_crm_v1_crm_proto != nil {
 		return
 	}
-	file_strata_crm_v1_crm_proto_msgTypes[10].OneofWrappers = []any{}
+	file_strata_crm_v1_crm_proto_msgTypes[11].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_crm_v1_crm_proto_rawDesc), len(file_strata_crm_v1_crm_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   47,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

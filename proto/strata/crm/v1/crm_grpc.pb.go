@@ -69,9 +69,11 @@ type CRMServiceClient interface {
 	// LaunchCampaign launches a draft campaign: now, or at its scheduled time. The audience,
 	// its split and every message are written in one transaction with the campaign state;
 	// launching an already launched campaign changes and sends nothing. An empty target is
-	// FailedPrecondition.
+	// FailedPrecondition. A recurring or segment-entry campaign becomes active instead:
+	// its occurrences, or the users entering its segment, are launched as they come.
 	LaunchCampaign(ctx context.Context, in *LaunchCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
-	// CancelCampaign cancels a draft or scheduled campaign.
+	// CancelCampaign cancels a draft, scheduled or active campaign (an active one stops
+	// recurring or taking segment entries; what it sent stays).
 	CancelCampaign(ctx context.Context, in *CancelCampaignRequest, opts ...grpc.CallOption) (*Campaign, error)
 	// GetCampaignReport returns a launched campaign's measured outcome: per variant and
 	// for the control group, conversions within the goal window (last touch), uplift and
@@ -277,9 +279,11 @@ type CRMServiceServer interface {
 	// LaunchCampaign launches a draft campaign: now, or at its scheduled time. The audience,
 	// its split and every message are written in one transaction with the campaign state;
 	// launching an already launched campaign changes and sends nothing. An empty target is
-	// FailedPrecondition.
+	// FailedPrecondition. A recurring or segment-entry campaign becomes active instead:
+	// its occurrences, or the users entering its segment, are launched as they come.
 	LaunchCampaign(context.Context, *LaunchCampaignRequest) (*Campaign, error)
-	// CancelCampaign cancels a draft or scheduled campaign.
+	// CancelCampaign cancels a draft, scheduled or active campaign (an active one stops
+	// recurring or taking segment entries; what it sent stays).
 	CancelCampaign(context.Context, *CancelCampaignRequest) (*Campaign, error)
 	// GetCampaignReport returns a launched campaign's measured outcome: per variant and
 	// for the control group, conversions within the goal window (last touch), uplift and

@@ -4,7 +4,8 @@
 // 	protoc        (unknown)
 // source: strata/gateway/v1/gateway.proto
 
-// Package strata.gateway.v1 is the gateway's own admin API: API keys and their scopes.
+// Package strata.gateway.v1 is the gateway's own admin API: API keys, their scopes and
+// rate limits, and the audit log of admin actions.
 
 package gatewayv1
 
@@ -93,9 +94,17 @@ type Key struct {
 	Name   string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Scopes []Scope                `protobuf:"varint,3,rep,packed,name=scopes,proto3,enum=strata.gateway.v1.Scope" json:"scopes,omitempty"`
 	// user_id binds a client key to one user.
-	UserId        string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	RevokedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	UserId    string                 `protobuf:"bytes,4,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// rate_per_second and rate_burst are the key's token bucket; 0 means the gateway's
+	// default (STRATA_GATEWAY_RATE_LIMIT, STRATA_GATEWAY_RATE_BURST).
+	RatePerSecond float64 `protobuf:"fixed64,7,opt,name=rate_per_second,json=ratePerSecond,proto3" json:"rate_per_second,omitempty"`
+	RateBurst     int32   `protobuf:"varint,8,opt,name=rate_burst,json=rateBurst,proto3" json:"rate_burst,omitempty"`
+	// configured is true for keys from configuration (STRATA_GATEWAY_ADMIN_KEYS and the
+	// embedded development keys): they are not stored, not rate-limited and not revocable
+	// through the API.
+	Configured    bool `protobuf:"varint,9,opt,name=configured,proto3" json:"configured,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -172,11 +181,35 @@ func (x *Key) GetRevokedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Key) GetRatePerSecond() float64 {
+	if x != nil {
+		return x.RatePerSecond
+	}
+	return 0
+}
+
+func (x *Key) GetRateBurst() int32 {
+	if x != nil {
+		return x.RateBurst
+	}
+	return 0
+}
+
+func (x *Key) GetConfigured() bool {
+	if x != nil {
+		return x.Configured
+	}
+	return false
+}
+
 type CreateKeyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Scopes        []Scope                `protobuf:"varint,2,rep,packed,name=scopes,proto3,enum=strata.gateway.v1.Scope" json:"scopes,omitempty"`
-	UserId        string                 `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Scopes []Scope                `protobuf:"varint,2,rep,packed,name=scopes,proto3,enum=strata.gateway.v1.Scope" json:"scopes,omitempty"`
+	UserId string                 `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// rate_per_second and rate_burst set the key's token bucket; 0 takes the default.
+	RatePerSecond float64 `protobuf:"fixed64,4,opt,name=rate_per_second,json=ratePerSecond,proto3" json:"rate_per_second,omitempty"`
+	RateBurst     int32   `protobuf:"varint,5,opt,name=rate_burst,json=rateBurst,proto3" json:"rate_burst,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -230,6 +263,20 @@ func (x *CreateKeyRequest) GetUserId() string {
 		return x.UserId
 	}
 	return ""
+}
+
+func (x *CreateKeyRequest) GetRatePerSecond() float64 {
+	if x != nil {
+		return x.RatePerSecond
+	}
+	return 0
+}
+
+func (x *CreateKeyRequest) GetRateBurst() int32 {
+	if x != nil {
+		return x.RateBurst
+	}
+	return 0
 }
 
 type CreateKeyResponse struct {
@@ -445,11 +492,225 @@ func (*RevokeKeyResponse) Descriptor() ([]byte, []int) {
 	return file_strata_gateway_v1_gateway_proto_rawDescGZIP(), []int{6}
 }
 
+// AuditEntry records one admin action: who (the key), what (the method and its target),
+// when and how it ended.
+type AuditEntry struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// entry_id sorts entries in time order.
+	EntryId string                 `protobuf:"bytes,1,opt,name=entry_id,json=entryId,proto3" json:"entry_id,omitempty"`
+	At      *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=at,proto3" json:"at,omitempty"`
+	KeyId   string                 `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// method is the full gRPC method, e.g. /strata.crm.v1.CRMService/LaunchCampaign.
+	Method string `protobuf:"bytes,4,opt,name=method,proto3" json:"method,omitempty"`
+	// target names what the action touched, e.g. "campaign_id=c1"; empty when unknown.
+	Target string `protobuf:"bytes,5,opt,name=target,proto3" json:"target,omitempty"`
+	// code is the outcome as a canonical gRPC code name: OK, PERMISSION_DENIED, NOT_FOUND…
+	Code          string `protobuf:"bytes,6,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string `protobuf:"bytes,7,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEntry) Reset() {
+	*x = AuditEntry{}
+	mi := &file_strata_gateway_v1_gateway_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEntry) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEntry) ProtoMessage() {}
+
+func (x *AuditEntry) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_gateway_v1_gateway_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEntry.ProtoReflect.Descriptor instead.
+func (*AuditEntry) Descriptor() ([]byte, []int) {
+	return file_strata_gateway_v1_gateway_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *AuditEntry) GetEntryId() string {
+	if x != nil {
+		return x.EntryId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.At
+	}
+	return nil
+}
+
+func (x *AuditEntry) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetCode() string {
+	if x != nil {
+		return x.Code
+	}
+	return ""
+}
+
+func (x *AuditEntry) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+type ListAuditEntriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// page_size defaults to 100.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// page_token is the next_page_token of the previous page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// key_id, when set, keeps the actions of that key only.
+	KeyId         string `protobuf:"bytes,3,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesRequest) Reset() {
+	*x = ListAuditEntriesRequest{}
+	mi := &file_strata_gateway_v1_gateway_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesRequest) ProtoMessage() {}
+
+func (x *ListAuditEntriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_gateway_v1_gateway_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesRequest) Descriptor() ([]byte, []int) {
+	return file_strata_gateway_v1_gateway_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListAuditEntriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEntriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListAuditEntriesRequest) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+type ListAuditEntriesResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Entries []*AuditEntry          `protobuf:"bytes,1,rep,name=entries,proto3" json:"entries,omitempty"`
+	// next_page_token is empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEntriesResponse) Reset() {
+	*x = ListAuditEntriesResponse{}
+	mi := &file_strata_gateway_v1_gateway_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEntriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEntriesResponse) ProtoMessage() {}
+
+func (x *ListAuditEntriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_gateway_v1_gateway_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEntriesResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEntriesResponse) Descriptor() ([]byte, []int) {
+	return file_strata_gateway_v1_gateway_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListAuditEntriesResponse) GetEntries() []*AuditEntry {
+	if x != nil {
+		return x.Entries
+	}
+	return nil
+}
+
+func (x *ListAuditEntriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_strata_gateway_v1_gateway_proto protoreflect.FileDescriptor
 
 const file_strata_gateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
-	"\x1fstrata/gateway/v1/gateway.proto\x12\x11strata.gateway.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf1\x01\n" +
+	"\x1fstrata/gateway/v1/gateway.proto\x12\x11strata.gateway.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x02\n" +
 	"\x03Key\x12\x15\n" +
 	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x120\n" +
@@ -458,11 +719,20 @@ const file_strata_gateway_v1_gateway_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"\x99\x01\n" +
+	"revoked_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x12&\n" +
+	"\x0frate_per_second\x18\a \x01(\x01R\rratePerSecond\x12\x1d\n" +
+	"\n" +
+	"rate_burst\x18\b \x01(\x05R\trateBurst\x12\x1e\n" +
+	"\n" +
+	"configured\x18\t \x01(\bR\n" +
+	"configured\"\x86\x02\n" +
 	"\x10CreateKeyRequest\x12\x1d\n" +
 	"\x04name\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18dR\x04name\x12C\n" +
 	"\x06scopes\x18\x02 \x03(\x0e2\x18.strata.gateway.v1.ScopeB\x11\xbaH\x0e\x92\x01\v\b\x01\"\a\x82\x01\x04\x10\x01 \x00R\x06scopes\x12!\n" +
-	"\auser_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06userId\"U\n" +
+	"\auser_id\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x02R\x06userId\x12?\n" +
+	"\x0frate_per_second\x18\x04 \x01(\x01B\x17\xbaH\x14\x12\x12\x19\x00\x00\x00\x00\x80\x84.A)\x00\x00\x00\x00\x00\x00\x00\x00R\rratePerSecond\x12*\n" +
+	"\n" +
+	"rate_burst\x18\x05 \x01(\x05B\v\xbaH\b\x1a\x06\x18\xc0\x84=(\x00R\trateBurst\"U\n" +
 	"\x11CreateKeyResponse\x12(\n" +
 	"\x03key\x18\x01 \x01(\v2\x16.strata.gateway.v1.KeyR\x03key\x12\x16\n" +
 	"\x06secret\x18\x02 \x01(\tR\x06secret\"\x11\n" +
@@ -471,7 +741,25 @@ const file_strata_gateway_v1_gateway_proto_rawDesc = "" +
 	"\x04keys\x18\x01 \x03(\v2\x16.strata.gateway.v1.KeyR\x04keys\"4\n" +
 	"\x10RevokeKeyRequest\x12 \n" +
 	"\x06key_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05keyId\"\x13\n" +
-	"\x11RevokeKeyResponse*j\n" +
+	"\x11RevokeKeyResponse\"\xc8\x01\n" +
+	"\n" +
+	"AuditEntry\x12\x19\n" +
+	"\bentry_id\x18\x01 \x01(\tR\aentryId\x12*\n" +
+	"\x02at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x12\x15\n" +
+	"\x06key_id\x18\x03 \x01(\tR\x05keyId\x12\x16\n" +
+	"\x06method\x18\x04 \x01(\tR\x06method\x12\x16\n" +
+	"\x06target\x18\x05 \x01(\tR\x06target\x12\x12\n" +
+	"\x04code\x18\x06 \x01(\tR\x04code\x12\x18\n" +
+	"\amessage\x18\a \x01(\tR\amessage\"\x8a\x01\n" +
+	"\x17ListAuditEntriesRequest\x12'\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\bpageSize\x12&\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18 R\tpageToken\x12\x1e\n" +
+	"\x06key_id\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\x05keyId\"{\n" +
+	"\x18ListAuditEntriesResponse\x127\n" +
+	"\aentries\x18\x01 \x03(\v2\x1d.strata.gateway.v1.AuditEntryR\aentries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*j\n" +
 	"\x05Scope\x12\x15\n" +
 	"\x11SCOPE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vSCOPE_TRACK\x10\x01\x12\x13\n" +
@@ -482,7 +770,9 @@ const file_strata_gateway_v1_gateway_proto_rawDesc = "" +
 	"KeyService\x12u\n" +
 	"\tCreateKey\x12#.strata.gateway.v1.CreateKeyRequest\x1a$.strata.gateway.v1.CreateKeyResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/api/v1/admin/keys\x12o\n" +
 	"\bListKeys\x12\".strata.gateway.v1.ListKeysRequest\x1a#.strata.gateway.v1.ListKeysResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/api/v1/admin/keys\x12{\n" +
-	"\tRevokeKey\x12#.strata.gateway.v1.RevokeKeyRequest\x1a$.strata.gateway.v1.RevokeKeyResponse\"#\x82\xd3\xe4\x93\x02\x1d*\x1b/api/v1/admin/keys/{key_id}B>Z<github.com/stratahq/strata/proto/strata/gateway/v1;gatewayv1b\x06proto3"
+	"\tRevokeKey\x12#.strata.gateway.v1.RevokeKeyRequest\x1a$.strata.gateway.v1.RevokeKeyResponse\"#\x82\xd3\xe4\x93\x02\x1d*\x1b/api/v1/admin/keys/{key_id}2\x99\x01\n" +
+	"\fAuditService\x12\x88\x01\n" +
+	"\x10ListAuditEntries\x12*.strata.gateway.v1.ListAuditEntriesRequest\x1a+.strata.gateway.v1.ListAuditEntriesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/admin/auditB>Z<github.com/stratahq/strata/proto/strata/gateway/v1;gatewayv1b\x06proto3"
 
 var (
 	file_strata_gateway_v1_gateway_proto_rawDescOnce sync.Once
@@ -497,36 +787,43 @@ func file_strata_gateway_v1_gateway_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_gateway_v1_gateway_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_strata_gateway_v1_gateway_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_strata_gateway_v1_gateway_proto_goTypes = []any{
-	(Scope)(0),                    // 0: strata.gateway.v1.Scope
-	(*Key)(nil),                   // 1: strata.gateway.v1.Key
-	(*CreateKeyRequest)(nil),      // 2: strata.gateway.v1.CreateKeyRequest
-	(*CreateKeyResponse)(nil),     // 3: strata.gateway.v1.CreateKeyResponse
-	(*ListKeysRequest)(nil),       // 4: strata.gateway.v1.ListKeysRequest
-	(*ListKeysResponse)(nil),      // 5: strata.gateway.v1.ListKeysResponse
-	(*RevokeKeyRequest)(nil),      // 6: strata.gateway.v1.RevokeKeyRequest
-	(*RevokeKeyResponse)(nil),     // 7: strata.gateway.v1.RevokeKeyResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(Scope)(0),                       // 0: strata.gateway.v1.Scope
+	(*Key)(nil),                      // 1: strata.gateway.v1.Key
+	(*CreateKeyRequest)(nil),         // 2: strata.gateway.v1.CreateKeyRequest
+	(*CreateKeyResponse)(nil),        // 3: strata.gateway.v1.CreateKeyResponse
+	(*ListKeysRequest)(nil),          // 4: strata.gateway.v1.ListKeysRequest
+	(*ListKeysResponse)(nil),         // 5: strata.gateway.v1.ListKeysResponse
+	(*RevokeKeyRequest)(nil),         // 6: strata.gateway.v1.RevokeKeyRequest
+	(*RevokeKeyResponse)(nil),        // 7: strata.gateway.v1.RevokeKeyResponse
+	(*AuditEntry)(nil),               // 8: strata.gateway.v1.AuditEntry
+	(*ListAuditEntriesRequest)(nil),  // 9: strata.gateway.v1.ListAuditEntriesRequest
+	(*ListAuditEntriesResponse)(nil), // 10: strata.gateway.v1.ListAuditEntriesResponse
+	(*timestamppb.Timestamp)(nil),    // 11: google.protobuf.Timestamp
 }
 var file_strata_gateway_v1_gateway_proto_depIdxs = []int32{
-	0, // 0: strata.gateway.v1.Key.scopes:type_name -> strata.gateway.v1.Scope
-	8, // 1: strata.gateway.v1.Key.created_at:type_name -> google.protobuf.Timestamp
-	8, // 2: strata.gateway.v1.Key.revoked_at:type_name -> google.protobuf.Timestamp
-	0, // 3: strata.gateway.v1.CreateKeyRequest.scopes:type_name -> strata.gateway.v1.Scope
-	1, // 4: strata.gateway.v1.CreateKeyResponse.key:type_name -> strata.gateway.v1.Key
-	1, // 5: strata.gateway.v1.ListKeysResponse.keys:type_name -> strata.gateway.v1.Key
-	2, // 6: strata.gateway.v1.KeyService.CreateKey:input_type -> strata.gateway.v1.CreateKeyRequest
-	4, // 7: strata.gateway.v1.KeyService.ListKeys:input_type -> strata.gateway.v1.ListKeysRequest
-	6, // 8: strata.gateway.v1.KeyService.RevokeKey:input_type -> strata.gateway.v1.RevokeKeyRequest
-	3, // 9: strata.gateway.v1.KeyService.CreateKey:output_type -> strata.gateway.v1.CreateKeyResponse
-	5, // 10: strata.gateway.v1.KeyService.ListKeys:output_type -> strata.gateway.v1.ListKeysResponse
-	7, // 11: strata.gateway.v1.KeyService.RevokeKey:output_type -> strata.gateway.v1.RevokeKeyResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	0,  // 0: strata.gateway.v1.Key.scopes:type_name -> strata.gateway.v1.Scope
+	11, // 1: strata.gateway.v1.Key.created_at:type_name -> google.protobuf.Timestamp
+	11, // 2: strata.gateway.v1.Key.revoked_at:type_name -> google.protobuf.Timestamp
+	0,  // 3: strata.gateway.v1.CreateKeyRequest.scopes:type_name -> strata.gateway.v1.Scope
+	1,  // 4: strata.gateway.v1.CreateKeyResponse.key:type_name -> strata.gateway.v1.Key
+	1,  // 5: strata.gateway.v1.ListKeysResponse.keys:type_name -> strata.gateway.v1.Key
+	11, // 6: strata.gateway.v1.AuditEntry.at:type_name -> google.protobuf.Timestamp
+	8,  // 7: strata.gateway.v1.ListAuditEntriesResponse.entries:type_name -> strata.gateway.v1.AuditEntry
+	2,  // 8: strata.gateway.v1.KeyService.CreateKey:input_type -> strata.gateway.v1.CreateKeyRequest
+	4,  // 9: strata.gateway.v1.KeyService.ListKeys:input_type -> strata.gateway.v1.ListKeysRequest
+	6,  // 10: strata.gateway.v1.KeyService.RevokeKey:input_type -> strata.gateway.v1.RevokeKeyRequest
+	9,  // 11: strata.gateway.v1.AuditService.ListAuditEntries:input_type -> strata.gateway.v1.ListAuditEntriesRequest
+	3,  // 12: strata.gateway.v1.KeyService.CreateKey:output_type -> strata.gateway.v1.CreateKeyResponse
+	5,  // 13: strata.gateway.v1.KeyService.ListKeys:output_type -> strata.gateway.v1.ListKeysResponse
+	7,  // 14: strata.gateway.v1.KeyService.RevokeKey:output_type -> strata.gateway.v1.RevokeKeyResponse
+	10, // 15: strata.gateway.v1.AuditService.ListAuditEntries:output_type -> strata.gateway.v1.ListAuditEntriesResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_strata_gateway_v1_gateway_proto_init() }
@@ -540,9 +837,9 @@ func file_strata_gateway_v1_gateway_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_gateway_v1_gateway_proto_rawDesc), len(file_strata_gateway_v1_gateway_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   10,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_strata_gateway_v1_gateway_proto_goTypes,
 		DependencyIndexes: file_strata_gateway_v1_gateway_proto_depIdxs,

@@ -35,6 +35,7 @@ const (
 	Model_MODEL_PURCHASE_PROPENSITY Model = 1
 	Model_MODEL_CHURN_RISK          Model = 2
 	Model_MODEL_LIFETIME_VALUE      Model = 3
+	Model_MODEL_CATEGORY_DEMAND     Model = 4
 )
 
 // Enum value maps for Model.
@@ -44,12 +45,14 @@ var (
 		1: "MODEL_PURCHASE_PROPENSITY",
 		2: "MODEL_CHURN_RISK",
 		3: "MODEL_LIFETIME_VALUE",
+		4: "MODEL_CATEGORY_DEMAND",
 	}
 	Model_value = map[string]int32{
 		"MODEL_UNSPECIFIED":         0,
 		"MODEL_PURCHASE_PROPENSITY": 1,
 		"MODEL_CHURN_RISK":          2,
 		"MODEL_LIFETIME_VALUE":      3,
+		"MODEL_CATEGORY_DEMAND":     4,
 	}
 )
 
@@ -78,6 +81,62 @@ func (x Model) Number() protoreflect.EnumNumber {
 // Deprecated: Use Model.Descriptor instead.
 func (Model) EnumDescriptor() ([]byte, []int) {
 	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{0}
+}
+
+// ScoringRunState is where a scoring run is.
+type ScoringRunState int32
+
+const (
+	ScoringRunState_SCORING_RUN_STATE_UNSPECIFIED ScoringRunState = 0
+	ScoringRunState_SCORING_RUN_STATE_RUNNING     ScoringRunState = 1
+	ScoringRunState_SCORING_RUN_STATE_SUCCEEDED   ScoringRunState = 2
+	ScoringRunState_SCORING_RUN_STATE_FAILED      ScoringRunState = 3
+	ScoringRunState_SCORING_RUN_STATE_CANCELLED   ScoringRunState = 4
+)
+
+// Enum value maps for ScoringRunState.
+var (
+	ScoringRunState_name = map[int32]string{
+		0: "SCORING_RUN_STATE_UNSPECIFIED",
+		1: "SCORING_RUN_STATE_RUNNING",
+		2: "SCORING_RUN_STATE_SUCCEEDED",
+		3: "SCORING_RUN_STATE_FAILED",
+		4: "SCORING_RUN_STATE_CANCELLED",
+	}
+	ScoringRunState_value = map[string]int32{
+		"SCORING_RUN_STATE_UNSPECIFIED": 0,
+		"SCORING_RUN_STATE_RUNNING":     1,
+		"SCORING_RUN_STATE_SUCCEEDED":   2,
+		"SCORING_RUN_STATE_FAILED":      3,
+		"SCORING_RUN_STATE_CANCELLED":   4,
+	}
+)
+
+func (x ScoringRunState) Enum() *ScoringRunState {
+	p := new(ScoringRunState)
+	*p = x
+	return p
+}
+
+func (x ScoringRunState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ScoringRunState) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_prediction_v1_prediction_proto_enumTypes[1].Descriptor()
+}
+
+func (ScoringRunState) Type() protoreflect.EnumType {
+	return &file_strata_prediction_v1_prediction_proto_enumTypes[1]
+}
+
+func (x ScoringRunState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ScoringRunState.Descriptor instead.
+func (ScoringRunState) EnumDescriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{1}
 }
 
 type PredictRequest struct {
@@ -830,6 +889,731 @@ func (x *RollbackModelRequest) GetModel() Model {
 	return Model_MODEL_UNSPECIFIED
 }
 
+type GetModelReportRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Model Model                  `protobuf:"varint,1,opt,name=model,proto3,enum=strata.prediction.v1.Model" json:"model,omitempty"`
+	// version defaults to the promoted version.
+	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetModelReportRequest) Reset() {
+	*x = GetModelReportRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetModelReportRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetModelReportRequest) ProtoMessage() {}
+
+func (x *GetModelReportRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetModelReportRequest.ProtoReflect.Descriptor instead.
+func (*GetModelReportRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *GetModelReportRequest) GetModel() Model {
+	if x != nil {
+		return x.Model
+	}
+	return Model_MODEL_UNSPECIFIED
+}
+
+func (x *GetModelReportRequest) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// ModelReport is how a model version did on its validation window.
+type ModelReport struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Model    Model                  `protobuf:"varint,1,opt,name=model,proto3,enum=strata.prediction.v1.Model" json:"model,omitempty"`
+	Version  string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Promoted bool                   `protobuf:"varint,3,opt,name=promoted,proto3" json:"promoted,omitempty"`
+	Learner  string                 `protobuf:"bytes,4,opt,name=learner,proto3" json:"learner,omitempty"`
+	// calibration names the probability calibration: "platt", "isotonic" or empty.
+	Calibration string `protobuf:"bytes,5,opt,name=calibration,proto3" json:"calibration,omitempty"`
+	// validation_cutoff splits the validation window: features before it, labels after.
+	ValidationCutoff     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=validation_cutoff,json=validationCutoff,proto3" json:"validation_cutoff,omitempty"`
+	Examples             int64                  `protobuf:"varint,7,opt,name=examples,proto3" json:"examples,omitempty"`
+	Positives            int64                  `protobuf:"varint,8,opt,name=positives,proto3" json:"positives,omitempty"`
+	Auc                  float64                `protobuf:"fixed64,9,opt,name=auc,proto3" json:"auc,omitempty"`
+	LogLoss              float64                `protobuf:"fixed64,10,opt,name=log_loss,json=logLoss,proto3" json:"log_loss,omitempty"`
+	Brier                float64                `protobuf:"fixed64,11,opt,name=brier,proto3" json:"brier,omitempty"`
+	PrecisionAtTopDecile float64                `protobuf:"fixed64,12,opt,name=precision_at_top_decile,json=precisionAtTopDecile,proto3" json:"precision_at_top_decile,omitempty"`
+	// calibration_curve is the reliability diagram: ten bins of equal width over [0, 1],
+	// the empty ones left out.
+	CalibrationCurve []*CalibrationBin `protobuf:"bytes,13,rep,name=calibration_curve,json=calibrationCurve,proto3" json:"calibration_curve,omitempty"`
+	// metrics holds every validation metric, those above included (and hit_rate_at_3,
+	// popularity_hit_rate_at_3 for category demand, log_likelihood for lifetime value).
+	Metrics       map[string]float64 `protobuf:"bytes,14,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ModelReport) Reset() {
+	*x = ModelReport{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ModelReport) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ModelReport) ProtoMessage() {}
+
+func (x *ModelReport) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ModelReport.ProtoReflect.Descriptor instead.
+func (*ModelReport) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ModelReport) GetModel() Model {
+	if x != nil {
+		return x.Model
+	}
+	return Model_MODEL_UNSPECIFIED
+}
+
+func (x *ModelReport) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *ModelReport) GetPromoted() bool {
+	if x != nil {
+		return x.Promoted
+	}
+	return false
+}
+
+func (x *ModelReport) GetLearner() string {
+	if x != nil {
+		return x.Learner
+	}
+	return ""
+}
+
+func (x *ModelReport) GetCalibration() string {
+	if x != nil {
+		return x.Calibration
+	}
+	return ""
+}
+
+func (x *ModelReport) GetValidationCutoff() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ValidationCutoff
+	}
+	return nil
+}
+
+func (x *ModelReport) GetExamples() int64 {
+	if x != nil {
+		return x.Examples
+	}
+	return 0
+}
+
+func (x *ModelReport) GetPositives() int64 {
+	if x != nil {
+		return x.Positives
+	}
+	return 0
+}
+
+func (x *ModelReport) GetAuc() float64 {
+	if x != nil {
+		return x.Auc
+	}
+	return 0
+}
+
+func (x *ModelReport) GetLogLoss() float64 {
+	if x != nil {
+		return x.LogLoss
+	}
+	return 0
+}
+
+func (x *ModelReport) GetBrier() float64 {
+	if x != nil {
+		return x.Brier
+	}
+	return 0
+}
+
+func (x *ModelReport) GetPrecisionAtTopDecile() float64 {
+	if x != nil {
+		return x.PrecisionAtTopDecile
+	}
+	return 0
+}
+
+func (x *ModelReport) GetCalibrationCurve() []*CalibrationBin {
+	if x != nil {
+		return x.CalibrationCurve
+	}
+	return nil
+}
+
+func (x *ModelReport) GetMetrics() map[string]float64 {
+	if x != nil {
+		return x.Metrics
+	}
+	return nil
+}
+
+// CalibrationBin is one point of a reliability diagram.
+type CalibrationBin struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Lower            float64                `protobuf:"fixed64,1,opt,name=lower,proto3" json:"lower,omitempty"`
+	Upper            float64                `protobuf:"fixed64,2,opt,name=upper,proto3" json:"upper,omitempty"`
+	MeanPredicted    float64                `protobuf:"fixed64,3,opt,name=mean_predicted,json=meanPredicted,proto3" json:"mean_predicted,omitempty"`
+	FractionPositive float64                `protobuf:"fixed64,4,opt,name=fraction_positive,json=fractionPositive,proto3" json:"fraction_positive,omitempty"`
+	Count            int64                  `protobuf:"varint,5,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CalibrationBin) Reset() {
+	*x = CalibrationBin{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CalibrationBin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CalibrationBin) ProtoMessage() {}
+
+func (x *CalibrationBin) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CalibrationBin.ProtoReflect.Descriptor instead.
+func (*CalibrationBin) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *CalibrationBin) GetLower() float64 {
+	if x != nil {
+		return x.Lower
+	}
+	return 0
+}
+
+func (x *CalibrationBin) GetUpper() float64 {
+	if x != nil {
+		return x.Upper
+	}
+	return 0
+}
+
+func (x *CalibrationBin) GetMeanPredicted() float64 {
+	if x != nil {
+		return x.MeanPredicted
+	}
+	return 0
+}
+
+func (x *CalibrationBin) GetFractionPositive() float64 {
+	if x != nil {
+		return x.FractionPositive
+	}
+	return 0
+}
+
+func (x *CalibrationBin) GetCount() int64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+type PredictCategoriesRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// limit caps the categories returned; default 3.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PredictCategoriesRequest) Reset() {
+	*x = PredictCategoriesRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PredictCategoriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PredictCategoriesRequest) ProtoMessage() {}
+
+func (x *PredictCategoriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PredictCategoriesRequest.ProtoReflect.Descriptor instead.
+func (*PredictCategoriesRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *PredictCategoriesRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *PredictCategoriesRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// CategoryPrediction ranks the categories a user is most likely to buy from next.
+type CategoryPrediction struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Categories    []*CategoryScore       `protobuf:"bytes,2,rep,name=categories,proto3" json:"categories,omitempty"`
+	ModelVersion  string                 `protobuf:"bytes,3,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	ScoredAt      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=scored_at,json=scoredAt,proto3" json:"scored_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CategoryPrediction) Reset() {
+	*x = CategoryPrediction{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CategoryPrediction) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CategoryPrediction) ProtoMessage() {}
+
+func (x *CategoryPrediction) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CategoryPrediction.ProtoReflect.Descriptor instead.
+func (*CategoryPrediction) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *CategoryPrediction) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *CategoryPrediction) GetCategories() []*CategoryScore {
+	if x != nil {
+		return x.Categories
+	}
+	return nil
+}
+
+func (x *CategoryPrediction) GetModelVersion() string {
+	if x != nil {
+		return x.ModelVersion
+	}
+	return ""
+}
+
+func (x *CategoryPrediction) GetScoredAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ScoredAt
+	}
+	return nil
+}
+
+// CategoryScore is the probability that a user's next purchase is in a category, split
+// into what it rests on (contributions add up to probability).
+type CategoryScore struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Category      string                 `protobuf:"bytes,1,opt,name=category,proto3" json:"category,omitempty"`
+	Probability   float64                `protobuf:"fixed64,2,opt,name=probability,proto3" json:"probability,omitempty"`
+	Contributions []*Contribution        `protobuf:"bytes,3,rep,name=contributions,proto3" json:"contributions,omitempty"`
+	// text says the main reason in plain words.
+	Text          string `protobuf:"bytes,4,opt,name=text,proto3" json:"text,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CategoryScore) Reset() {
+	*x = CategoryScore{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CategoryScore) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CategoryScore) ProtoMessage() {}
+
+func (x *CategoryScore) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CategoryScore.ProtoReflect.Descriptor instead.
+func (*CategoryScore) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *CategoryScore) GetCategory() string {
+	if x != nil {
+		return x.Category
+	}
+	return ""
+}
+
+func (x *CategoryScore) GetProbability() float64 {
+	if x != nil {
+		return x.Probability
+	}
+	return 0
+}
+
+func (x *CategoryScore) GetContributions() []*Contribution {
+	if x != nil {
+		return x.Contributions
+	}
+	return nil
+}
+
+func (x *CategoryScore) GetText() string {
+	if x != nil {
+		return x.Text
+	}
+	return ""
+}
+
+type StartScoringRunRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// republish publishes every user's scores, changed or not (e.g. to rebuild the
+	// compacted topic); by default only changed scores are published.
+	Republish     bool `protobuf:"varint,1,opt,name=republish,proto3" json:"republish,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartScoringRunRequest) Reset() {
+	*x = StartScoringRunRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartScoringRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartScoringRunRequest) ProtoMessage() {}
+
+func (x *StartScoringRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartScoringRunRequest.ProtoReflect.Descriptor instead.
+func (*StartScoringRunRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *StartScoringRunRequest) GetRepublish() bool {
+	if x != nil {
+		return x.Republish
+	}
+	return false
+}
+
+type GetScoringRunRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetScoringRunRequest) Reset() {
+	*x = GetScoringRunRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetScoringRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetScoringRunRequest) ProtoMessage() {}
+
+func (x *GetScoringRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetScoringRunRequest.ProtoReflect.Descriptor instead.
+func (*GetScoringRunRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetScoringRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+type CancelScoringRunRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RunId         string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelScoringRunRequest) Reset() {
+	*x = CancelScoringRunRequest{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelScoringRunRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelScoringRunRequest) ProtoMessage() {}
+
+func (x *CancelScoringRunRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelScoringRunRequest.ProtoReflect.Descriptor instead.
+func (*CancelScoringRunRequest) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *CancelScoringRunRequest) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+// ScoringRun is the progress of a batch scoring of all users.
+type ScoringRun struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	RunId string                 `protobuf:"bytes,1,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	State ScoringRunState        `protobuf:"varint,2,opt,name=state,proto3,enum=strata.prediction.v1.ScoringRunState" json:"state,omitempty"`
+	// users_total is the number of users when the run started.
+	UsersTotal  int64 `protobuf:"varint,3,opt,name=users_total,json=usersTotal,proto3" json:"users_total,omitempty"`
+	UsersScored int64 `protobuf:"varint,4,opt,name=users_scored,json=usersScored,proto3" json:"users_scored,omitempty"`
+	// published counts the predictions written to strata.predictions.v1.
+	Published int64 `protobuf:"varint,5,opt,name=published,proto3" json:"published,omitempty"`
+	// users_per_second is the scoring rate so far.
+	UsersPerSecond float64                `protobuf:"fixed64,6,opt,name=users_per_second,json=usersPerSecond,proto3" json:"users_per_second,omitempty"`
+	StartedAt      *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	FinishedAt     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
+	// error says why a run failed.
+	Error         string `protobuf:"bytes,9,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScoringRun) Reset() {
+	*x = ScoringRun{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScoringRun) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScoringRun) ProtoMessage() {}
+
+func (x *ScoringRun) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScoringRun.ProtoReflect.Descriptor instead.
+func (*ScoringRun) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ScoringRun) GetRunId() string {
+	if x != nil {
+		return x.RunId
+	}
+	return ""
+}
+
+func (x *ScoringRun) GetState() ScoringRunState {
+	if x != nil {
+		return x.State
+	}
+	return ScoringRunState_SCORING_RUN_STATE_UNSPECIFIED
+}
+
+func (x *ScoringRun) GetUsersTotal() int64 {
+	if x != nil {
+		return x.UsersTotal
+	}
+	return 0
+}
+
+func (x *ScoringRun) GetUsersScored() int64 {
+	if x != nil {
+		return x.UsersScored
+	}
+	return 0
+}
+
+func (x *ScoringRun) GetPublished() int64 {
+	if x != nil {
+		return x.Published
+	}
+	return 0
+}
+
+func (x *ScoringRun) GetUsersPerSecond() float64 {
+	if x != nil {
+		return x.UsersPerSecond
+	}
+	return 0
+}
+
+func (x *ScoringRun) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *ScoringRun) GetFinishedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FinishedAt
+	}
+	return nil
+}
+
+func (x *ScoringRun) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
 var File_strata_prediction_v1_prediction_proto protoreflect.FileDescriptor
 
 const file_strata_prediction_v1_prediction_proto_rawDesc = "" +
@@ -903,19 +1687,96 @@ const file_strata_prediction_v1_prediction_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"U\n" +
 	"\x14RollbackModelRequest\x12=\n" +
 	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelB\n" +
-	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05model*m\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05model\"z\n" +
+	"\x15GetModelReportRequest\x12=\n" +
+	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05model\x12\"\n" +
+	"\aversion\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\aversion\"\x88\x05\n" +
+	"\vModelReport\x121\n" +
+	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelR\x05model\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
+	"\bpromoted\x18\x03 \x01(\bR\bpromoted\x12\x18\n" +
+	"\alearner\x18\x04 \x01(\tR\alearner\x12 \n" +
+	"\vcalibration\x18\x05 \x01(\tR\vcalibration\x12G\n" +
+	"\x11validation_cutoff\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x10validationCutoff\x12\x1a\n" +
+	"\bexamples\x18\a \x01(\x03R\bexamples\x12\x1c\n" +
+	"\tpositives\x18\b \x01(\x03R\tpositives\x12\x10\n" +
+	"\x03auc\x18\t \x01(\x01R\x03auc\x12\x19\n" +
+	"\blog_loss\x18\n" +
+	" \x01(\x01R\alogLoss\x12\x14\n" +
+	"\x05brier\x18\v \x01(\x01R\x05brier\x125\n" +
+	"\x17precision_at_top_decile\x18\f \x01(\x01R\x14precisionAtTopDecile\x12Q\n" +
+	"\x11calibration_curve\x18\r \x03(\v2$.strata.prediction.v1.CalibrationBinR\x10calibrationCurve\x12H\n" +
+	"\ametrics\x18\x0e \x03(\v2..strata.prediction.v1.ModelReport.MetricsEntryR\ametrics\x1a:\n" +
+	"\fMetricsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa6\x01\n" +
+	"\x0eCalibrationBin\x12\x14\n" +
+	"\x05lower\x18\x01 \x01(\x01R\x05lower\x12\x14\n" +
+	"\x05upper\x18\x02 \x01(\x01R\x05upper\x12%\n" +
+	"\x0emean_predicted\x18\x03 \x01(\x01R\rmeanPredicted\x12+\n" +
+	"\x11fraction_positive\x18\x04 \x01(\x01R\x10fractionPositive\x12\x14\n" +
+	"\x05count\x18\x05 \x01(\x03R\x05count\"`\n" +
+	"\x18PredictCategoriesRequest\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12\x1f\n" +
+	"\x05limit\x18\x02 \x01(\x05B\t\xbaH\x06\x1a\x04\x182(\x00R\x05limit\"\xd0\x01\n" +
+	"\x12CategoryPrediction\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12C\n" +
+	"\n" +
+	"categories\x18\x02 \x03(\v2#.strata.prediction.v1.CategoryScoreR\n" +
+	"categories\x12#\n" +
+	"\rmodel_version\x18\x03 \x01(\tR\fmodelVersion\x127\n" +
+	"\tscored_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\bscoredAt\"\xab\x01\n" +
+	"\rCategoryScore\x12\x1a\n" +
+	"\bcategory\x18\x01 \x01(\tR\bcategory\x12 \n" +
+	"\vprobability\x18\x02 \x01(\x01R\vprobability\x12H\n" +
+	"\rcontributions\x18\x03 \x03(\v2\".strata.prediction.v1.ContributionR\rcontributions\x12\x12\n" +
+	"\x04text\x18\x04 \x01(\tR\x04text\"6\n" +
+	"\x16StartScoringRunRequest\x12\x1c\n" +
+	"\trepublish\x18\x01 \x01(\bR\trepublish\"8\n" +
+	"\x14GetScoringRunRequest\x12 \n" +
+	"\x06run_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05runId\";\n" +
+	"\x17CancelScoringRunRequest\x12 \n" +
+	"\x06run_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\x05runId\"\xfa\x02\n" +
+	"\n" +
+	"ScoringRun\x12\x15\n" +
+	"\x06run_id\x18\x01 \x01(\tR\x05runId\x12;\n" +
+	"\x05state\x18\x02 \x01(\x0e2%.strata.prediction.v1.ScoringRunStateR\x05state\x12\x1f\n" +
+	"\vusers_total\x18\x03 \x01(\x03R\n" +
+	"usersTotal\x12!\n" +
+	"\fusers_scored\x18\x04 \x01(\x03R\vusersScored\x12\x1c\n" +
+	"\tpublished\x18\x05 \x01(\x03R\tpublished\x12(\n" +
+	"\x10users_per_second\x18\x06 \x01(\x01R\x0eusersPerSecond\x129\n" +
+	"\n" +
+	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x12;\n" +
+	"\vfinished_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"finishedAt\x12\x14\n" +
+	"\x05error\x18\t \x01(\tR\x05error*\x88\x01\n" +
 	"\x05Model\x12\x15\n" +
 	"\x11MODEL_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19MODEL_PURCHASE_PROPENSITY\x10\x01\x12\x14\n" +
 	"\x10MODEL_CHURN_RISK\x10\x02\x12\x18\n" +
-	"\x14MODEL_LIFETIME_VALUE\x10\x032\xc4\x05\n" +
+	"\x14MODEL_LIFETIME_VALUE\x10\x03\x12\x19\n" +
+	"\x15MODEL_CATEGORY_DEMAND\x10\x04*\xb3\x01\n" +
+	"\x0fScoringRunState\x12!\n" +
+	"\x1dSCORING_RUN_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
+	"\x19SCORING_RUN_STATE_RUNNING\x10\x01\x12\x1f\n" +
+	"\x1bSCORING_RUN_STATE_SUCCEEDED\x10\x02\x12\x1c\n" +
+	"\x18SCORING_RUN_STATE_FAILED\x10\x03\x12\x1f\n" +
+	"\x1bSCORING_RUN_STATE_CANCELLED\x10\x042\xb1\v\n" +
 	"\x11PredictionService\x12~\n" +
 	"\aPredict\x12$.strata.prediction.v1.PredictRequest\x1a .strata.prediction.v1.Prediction\"+\x82\xd3\xe4\x93\x02%\x12#/api/v1/users/{user_id}/predictions\x12\x8f\x01\n" +
 	"\aExplain\x12$.strata.prediction.v1.ExplainRequest\x1a!.strata.prediction.v1.Explanation\";\x82\xd3\xe4\x93\x025\x123/api/v1/users/{user_id}/predictions/{model}:explain\x12}\n" +
 	"\n" +
 	"ListModels\x12'.strata.prediction.v1.ListModelsRequest\x1a(.strata.prediction.v1.ListModelsResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/admin/models\x12\x89\x01\n" +
 	"\vTrainModels\x12(.strata.prediction.v1.TrainModelsRequest\x1a).strata.prediction.v1.TrainModelsResponse\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/admin/models:train\x12\x91\x01\n" +
-	"\rRollbackModel\x12*.strata.prediction.v1.RollbackModelRequest\x1a\".strata.prediction.v1.ModelVersion\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/admin/models/{model}:rollbackBDZBgithub.com/stratahq/strata/proto/strata/prediction/v1;predictionv1b\x06proto3"
+	"\rRollbackModel\x12*.strata.prediction.v1.RollbackModelRequest\x1a\".strata.prediction.v1.ModelVersion\"0\x82\xd3\xe4\x93\x02*:\x01*\"%/api/v1/admin/models/{model}:rollback\x12\x8d\x01\n" +
+	"\x0eGetModelReport\x12+.strata.prediction.v1.GetModelReportRequest\x1a!.strata.prediction.v1.ModelReport\"+\x82\xd3\xe4\x93\x02%\x12#/api/v1/admin/models/{model}/report\x12\xa5\x01\n" +
+	"\x11PredictCategories\x12..strata.prediction.v1.PredictCategoriesRequest\x1a(.strata.prediction.v1.CategoryPrediction\"6\x82\xd3\xe4\x93\x020\x12./api/v1/users/{user_id}/predictions/categories\x12\x88\x01\n" +
+	"\x0fStartScoringRun\x12,.strata.prediction.v1.StartScoringRunRequest\x1a .strata.prediction.v1.ScoringRun\"%\x82\xd3\xe4\x93\x02\x1f:\x01*\"\x1a/api/v1/admin/scoring-runs\x12\x8a\x01\n" +
+	"\rGetScoringRun\x12*.strata.prediction.v1.GetScoringRunRequest\x1a .strata.prediction.v1.ScoringRun\"+\x82\xd3\xe4\x93\x02%\x12#/api/v1/admin/scoring-runs/{run_id}\x12\x9a\x01\n" +
+	"\x10CancelScoringRun\x12-.strata.prediction.v1.CancelScoringRunRequest\x1a .strata.prediction.v1.ScoringRun\"5\x82\xd3\xe4\x93\x02/:\x01*\"*/api/v1/admin/scoring-runs/{run_id}:cancelBDZBgithub.com/stratahq/strata/proto/strata/prediction/v1;predictionv1b\x06proto3"
 
 var (
 	file_strata_prediction_v1_prediction_proto_rawDescOnce sync.Once
@@ -929,58 +1790,91 @@ func file_strata_prediction_v1_prediction_proto_rawDescGZIP() []byte {
 	return file_strata_prediction_v1_prediction_proto_rawDescData
 }
 
-var file_strata_prediction_v1_prediction_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_prediction_v1_prediction_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_strata_prediction_v1_prediction_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_strata_prediction_v1_prediction_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_strata_prediction_v1_prediction_proto_goTypes = []any{
-	(Model)(0),                    // 0: strata.prediction.v1.Model
-	(*PredictRequest)(nil),        // 1: strata.prediction.v1.PredictRequest
-	(*Prediction)(nil),            // 2: strata.prediction.v1.Prediction
-	(*ExplainRequest)(nil),        // 3: strata.prediction.v1.ExplainRequest
-	(*Explanation)(nil),           // 4: strata.prediction.v1.Explanation
-	(*Contribution)(nil),          // 5: strata.prediction.v1.Contribution
-	(*ListModelsRequest)(nil),     // 6: strata.prediction.v1.ListModelsRequest
-	(*ListModelsResponse)(nil),    // 7: strata.prediction.v1.ListModelsResponse
-	(*ModelVersion)(nil),          // 8: strata.prediction.v1.ModelVersion
-	(*TrainModelsRequest)(nil),    // 9: strata.prediction.v1.TrainModelsRequest
-	(*TrainModelsResponse)(nil),   // 10: strata.prediction.v1.TrainModelsResponse
-	(*TrainingResult)(nil),        // 11: strata.prediction.v1.TrainingResult
-	(*RollbackModelRequest)(nil),  // 12: strata.prediction.v1.RollbackModelRequest
-	nil,                           // 13: strata.prediction.v1.Prediction.ModelVersionsEntry
-	nil,                           // 14: strata.prediction.v1.ModelVersion.MetricsEntry
-	nil,                           // 15: strata.prediction.v1.TrainingResult.MetricsEntry
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(Model)(0),                       // 0: strata.prediction.v1.Model
+	(ScoringRunState)(0),             // 1: strata.prediction.v1.ScoringRunState
+	(*PredictRequest)(nil),           // 2: strata.prediction.v1.PredictRequest
+	(*Prediction)(nil),               // 3: strata.prediction.v1.Prediction
+	(*ExplainRequest)(nil),           // 4: strata.prediction.v1.ExplainRequest
+	(*Explanation)(nil),              // 5: strata.prediction.v1.Explanation
+	(*Contribution)(nil),             // 6: strata.prediction.v1.Contribution
+	(*ListModelsRequest)(nil),        // 7: strata.prediction.v1.ListModelsRequest
+	(*ListModelsResponse)(nil),       // 8: strata.prediction.v1.ListModelsResponse
+	(*ModelVersion)(nil),             // 9: strata.prediction.v1.ModelVersion
+	(*TrainModelsRequest)(nil),       // 10: strata.prediction.v1.TrainModelsRequest
+	(*TrainModelsResponse)(nil),      // 11: strata.prediction.v1.TrainModelsResponse
+	(*TrainingResult)(nil),           // 12: strata.prediction.v1.TrainingResult
+	(*RollbackModelRequest)(nil),     // 13: strata.prediction.v1.RollbackModelRequest
+	(*GetModelReportRequest)(nil),    // 14: strata.prediction.v1.GetModelReportRequest
+	(*ModelReport)(nil),              // 15: strata.prediction.v1.ModelReport
+	(*CalibrationBin)(nil),           // 16: strata.prediction.v1.CalibrationBin
+	(*PredictCategoriesRequest)(nil), // 17: strata.prediction.v1.PredictCategoriesRequest
+	(*CategoryPrediction)(nil),       // 18: strata.prediction.v1.CategoryPrediction
+	(*CategoryScore)(nil),            // 19: strata.prediction.v1.CategoryScore
+	(*StartScoringRunRequest)(nil),   // 20: strata.prediction.v1.StartScoringRunRequest
+	(*GetScoringRunRequest)(nil),     // 21: strata.prediction.v1.GetScoringRunRequest
+	(*CancelScoringRunRequest)(nil),  // 22: strata.prediction.v1.CancelScoringRunRequest
+	(*ScoringRun)(nil),               // 23: strata.prediction.v1.ScoringRun
+	nil,                              // 24: strata.prediction.v1.Prediction.ModelVersionsEntry
+	nil,                              // 25: strata.prediction.v1.ModelVersion.MetricsEntry
+	nil,                              // 26: strata.prediction.v1.TrainingResult.MetricsEntry
+	nil,                              // 27: strata.prediction.v1.ModelReport.MetricsEntry
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
 }
 var file_strata_prediction_v1_prediction_proto_depIdxs = []int32{
-	16, // 0: strata.prediction.v1.Prediction.scored_at:type_name -> google.protobuf.Timestamp
-	13, // 1: strata.prediction.v1.Prediction.model_versions:type_name -> strata.prediction.v1.Prediction.ModelVersionsEntry
+	28, // 0: strata.prediction.v1.Prediction.scored_at:type_name -> google.protobuf.Timestamp
+	24, // 1: strata.prediction.v1.Prediction.model_versions:type_name -> strata.prediction.v1.Prediction.ModelVersionsEntry
 	0,  // 2: strata.prediction.v1.ExplainRequest.model:type_name -> strata.prediction.v1.Model
 	0,  // 3: strata.prediction.v1.Explanation.model:type_name -> strata.prediction.v1.Model
-	5,  // 4: strata.prediction.v1.Explanation.contributions:type_name -> strata.prediction.v1.Contribution
-	8,  // 5: strata.prediction.v1.ListModelsResponse.models:type_name -> strata.prediction.v1.ModelVersion
+	6,  // 4: strata.prediction.v1.Explanation.contributions:type_name -> strata.prediction.v1.Contribution
+	9,  // 5: strata.prediction.v1.ListModelsResponse.models:type_name -> strata.prediction.v1.ModelVersion
 	0,  // 6: strata.prediction.v1.ModelVersion.model:type_name -> strata.prediction.v1.Model
-	14, // 7: strata.prediction.v1.ModelVersion.metrics:type_name -> strata.prediction.v1.ModelVersion.MetricsEntry
-	16, // 8: strata.prediction.v1.ModelVersion.trained_at:type_name -> google.protobuf.Timestamp
-	16, // 9: strata.prediction.v1.ModelVersion.window_start:type_name -> google.protobuf.Timestamp
-	16, // 10: strata.prediction.v1.ModelVersion.window_end:type_name -> google.protobuf.Timestamp
-	11, // 11: strata.prediction.v1.TrainModelsResponse.results:type_name -> strata.prediction.v1.TrainingResult
+	25, // 7: strata.prediction.v1.ModelVersion.metrics:type_name -> strata.prediction.v1.ModelVersion.MetricsEntry
+	28, // 8: strata.prediction.v1.ModelVersion.trained_at:type_name -> google.protobuf.Timestamp
+	28, // 9: strata.prediction.v1.ModelVersion.window_start:type_name -> google.protobuf.Timestamp
+	28, // 10: strata.prediction.v1.ModelVersion.window_end:type_name -> google.protobuf.Timestamp
+	12, // 11: strata.prediction.v1.TrainModelsResponse.results:type_name -> strata.prediction.v1.TrainingResult
 	0,  // 12: strata.prediction.v1.TrainingResult.model:type_name -> strata.prediction.v1.Model
-	15, // 13: strata.prediction.v1.TrainingResult.metrics:type_name -> strata.prediction.v1.TrainingResult.MetricsEntry
+	26, // 13: strata.prediction.v1.TrainingResult.metrics:type_name -> strata.prediction.v1.TrainingResult.MetricsEntry
 	0,  // 14: strata.prediction.v1.RollbackModelRequest.model:type_name -> strata.prediction.v1.Model
-	1,  // 15: strata.prediction.v1.PredictionService.Predict:input_type -> strata.prediction.v1.PredictRequest
-	3,  // 16: strata.prediction.v1.PredictionService.Explain:input_type -> strata.prediction.v1.ExplainRequest
-	6,  // 17: strata.prediction.v1.PredictionService.ListModels:input_type -> strata.prediction.v1.ListModelsRequest
-	9,  // 18: strata.prediction.v1.PredictionService.TrainModels:input_type -> strata.prediction.v1.TrainModelsRequest
-	12, // 19: strata.prediction.v1.PredictionService.RollbackModel:input_type -> strata.prediction.v1.RollbackModelRequest
-	2,  // 20: strata.prediction.v1.PredictionService.Predict:output_type -> strata.prediction.v1.Prediction
-	4,  // 21: strata.prediction.v1.PredictionService.Explain:output_type -> strata.prediction.v1.Explanation
-	7,  // 22: strata.prediction.v1.PredictionService.ListModels:output_type -> strata.prediction.v1.ListModelsResponse
-	10, // 23: strata.prediction.v1.PredictionService.TrainModels:output_type -> strata.prediction.v1.TrainModelsResponse
-	8,  // 24: strata.prediction.v1.PredictionService.RollbackModel:output_type -> strata.prediction.v1.ModelVersion
-	20, // [20:25] is the sub-list for method output_type
-	15, // [15:20] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	0,  // 15: strata.prediction.v1.GetModelReportRequest.model:type_name -> strata.prediction.v1.Model
+	0,  // 16: strata.prediction.v1.ModelReport.model:type_name -> strata.prediction.v1.Model
+	28, // 17: strata.prediction.v1.ModelReport.validation_cutoff:type_name -> google.protobuf.Timestamp
+	16, // 18: strata.prediction.v1.ModelReport.calibration_curve:type_name -> strata.prediction.v1.CalibrationBin
+	27, // 19: strata.prediction.v1.ModelReport.metrics:type_name -> strata.prediction.v1.ModelReport.MetricsEntry
+	19, // 20: strata.prediction.v1.CategoryPrediction.categories:type_name -> strata.prediction.v1.CategoryScore
+	28, // 21: strata.prediction.v1.CategoryPrediction.scored_at:type_name -> google.protobuf.Timestamp
+	6,  // 22: strata.prediction.v1.CategoryScore.contributions:type_name -> strata.prediction.v1.Contribution
+	1,  // 23: strata.prediction.v1.ScoringRun.state:type_name -> strata.prediction.v1.ScoringRunState
+	28, // 24: strata.prediction.v1.ScoringRun.started_at:type_name -> google.protobuf.Timestamp
+	28, // 25: strata.prediction.v1.ScoringRun.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 26: strata.prediction.v1.PredictionService.Predict:input_type -> strata.prediction.v1.PredictRequest
+	4,  // 27: strata.prediction.v1.PredictionService.Explain:input_type -> strata.prediction.v1.ExplainRequest
+	7,  // 28: strata.prediction.v1.PredictionService.ListModels:input_type -> strata.prediction.v1.ListModelsRequest
+	10, // 29: strata.prediction.v1.PredictionService.TrainModels:input_type -> strata.prediction.v1.TrainModelsRequest
+	13, // 30: strata.prediction.v1.PredictionService.RollbackModel:input_type -> strata.prediction.v1.RollbackModelRequest
+	14, // 31: strata.prediction.v1.PredictionService.GetModelReport:input_type -> strata.prediction.v1.GetModelReportRequest
+	17, // 32: strata.prediction.v1.PredictionService.PredictCategories:input_type -> strata.prediction.v1.PredictCategoriesRequest
+	20, // 33: strata.prediction.v1.PredictionService.StartScoringRun:input_type -> strata.prediction.v1.StartScoringRunRequest
+	21, // 34: strata.prediction.v1.PredictionService.GetScoringRun:input_type -> strata.prediction.v1.GetScoringRunRequest
+	22, // 35: strata.prediction.v1.PredictionService.CancelScoringRun:input_type -> strata.prediction.v1.CancelScoringRunRequest
+	3,  // 36: strata.prediction.v1.PredictionService.Predict:output_type -> strata.prediction.v1.Prediction
+	5,  // 37: strata.prediction.v1.PredictionService.Explain:output_type -> strata.prediction.v1.Explanation
+	8,  // 38: strata.prediction.v1.PredictionService.ListModels:output_type -> strata.prediction.v1.ListModelsResponse
+	11, // 39: strata.prediction.v1.PredictionService.TrainModels:output_type -> strata.prediction.v1.TrainModelsResponse
+	9,  // 40: strata.prediction.v1.PredictionService.RollbackModel:output_type -> strata.prediction.v1.ModelVersion
+	15, // 41: strata.prediction.v1.PredictionService.GetModelReport:output_type -> strata.prediction.v1.ModelReport
+	18, // 42: strata.prediction.v1.PredictionService.PredictCategories:output_type -> strata.prediction.v1.CategoryPrediction
+	23, // 43: strata.prediction.v1.PredictionService.StartScoringRun:output_type -> strata.prediction.v1.ScoringRun
+	23, // 44: strata.prediction.v1.PredictionService.GetScoringRun:output_type -> strata.prediction.v1.ScoringRun
+	23, // 45: strata.prediction.v1.PredictionService.CancelScoringRun:output_type -> strata.prediction.v1.ScoringRun
+	36, // [36:46] is the sub-list for method output_type
+	26, // [26:36] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_strata_prediction_v1_prediction_proto_init() }
@@ -993,8 +1887,8 @@ func file_strata_prediction_v1_prediction_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_prediction_v1_prediction_proto_rawDesc), len(file_strata_prediction_v1_prediction_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   15,
+			NumEnums:      2,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -22,11 +22,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	PredictionService_Predict_FullMethodName       = "/strata.prediction.v1.PredictionService/Predict"
-	PredictionService_Explain_FullMethodName       = "/strata.prediction.v1.PredictionService/Explain"
-	PredictionService_ListModels_FullMethodName    = "/strata.prediction.v1.PredictionService/ListModels"
-	PredictionService_TrainModels_FullMethodName   = "/strata.prediction.v1.PredictionService/TrainModels"
-	PredictionService_RollbackModel_FullMethodName = "/strata.prediction.v1.PredictionService/RollbackModel"
+	PredictionService_Predict_FullMethodName           = "/strata.prediction.v1.PredictionService/Predict"
+	PredictionService_Explain_FullMethodName           = "/strata.prediction.v1.PredictionService/Explain"
+	PredictionService_ListModels_FullMethodName        = "/strata.prediction.v1.PredictionService/ListModels"
+	PredictionService_TrainModels_FullMethodName       = "/strata.prediction.v1.PredictionService/TrainModels"
+	PredictionService_RollbackModel_FullMethodName     = "/strata.prediction.v1.PredictionService/RollbackModel"
+	PredictionService_GetModelReport_FullMethodName    = "/strata.prediction.v1.PredictionService/GetModelReport"
+	PredictionService_PredictCategories_FullMethodName = "/strata.prediction.v1.PredictionService/PredictCategories"
+	PredictionService_StartScoringRun_FullMethodName   = "/strata.prediction.v1.PredictionService/StartScoringRun"
+	PredictionService_GetScoringRun_FullMethodName     = "/strata.prediction.v1.PredictionService/GetScoringRun"
+	PredictionService_CancelScoringRun_FullMethodName  = "/strata.prediction.v1.PredictionService/CancelScoringRun"
 )
 
 // PredictionServiceClient is the client API for PredictionService service.
@@ -48,6 +53,21 @@ type PredictionServiceClient interface {
 	// RollbackModel demotes the promoted version of a model and promotes the one promoted
 	// before it; FailedPrecondition when there is none.
 	RollbackModel(ctx context.Context, in *RollbackModelRequest, opts ...grpc.CallOption) (*ModelVersion, error)
+	// GetModelReport returns the validation report of a model version (the promoted one
+	// when version is empty): AUC, log loss, Brier score, precision at the top decile and
+	// the calibration curve, measured on the time-based validation window.
+	GetModelReport(ctx context.Context, in *GetModelReportRequest, opts ...grpc.CallOption) (*ModelReport, error)
+	// PredictCategories returns the catalog categories a user is most likely to buy from
+	// next, with the probability of each and what it rests on.
+	PredictCategories(ctx context.Context, in *PredictCategoriesRequest, opts ...grpc.CallOption) (*CategoryPrediction, error)
+	// StartScoringRun scores every known user with the promoted models and publishes the
+	// scores to strata.predictions.v1. It returns at once; GetScoringRun reports progress.
+	// At most one run is active: starting another while one runs returns the running one.
+	StartScoringRun(ctx context.Context, in *StartScoringRunRequest, opts ...grpc.CallOption) (*ScoringRun, error)
+	// GetScoringRun reports a scoring run's progress.
+	GetScoringRun(ctx context.Context, in *GetScoringRunRequest, opts ...grpc.CallOption) (*ScoringRun, error)
+	// CancelScoringRun stops a running scoring run; scores already published stay.
+	CancelScoringRun(ctx context.Context, in *CancelScoringRunRequest, opts ...grpc.CallOption) (*ScoringRun, error)
 }
 
 type predictionServiceClient struct {
@@ -108,6 +128,56 @@ func (c *predictionServiceClient) RollbackModel(ctx context.Context, in *Rollbac
 	return out, nil
 }
 
+func (c *predictionServiceClient) GetModelReport(ctx context.Context, in *GetModelReportRequest, opts ...grpc.CallOption) (*ModelReport, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ModelReport)
+	err := c.cc.Invoke(ctx, PredictionService_GetModelReport_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *predictionServiceClient) PredictCategories(ctx context.Context, in *PredictCategoriesRequest, opts ...grpc.CallOption) (*CategoryPrediction, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CategoryPrediction)
+	err := c.cc.Invoke(ctx, PredictionService_PredictCategories_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *predictionServiceClient) StartScoringRun(ctx context.Context, in *StartScoringRunRequest, opts ...grpc.CallOption) (*ScoringRun, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringRun)
+	err := c.cc.Invoke(ctx, PredictionService_StartScoringRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *predictionServiceClient) GetScoringRun(ctx context.Context, in *GetScoringRunRequest, opts ...grpc.CallOption) (*ScoringRun, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringRun)
+	err := c.cc.Invoke(ctx, PredictionService_GetScoringRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *predictionServiceClient) CancelScoringRun(ctx context.Context, in *CancelScoringRunRequest, opts ...grpc.CallOption) (*ScoringRun, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScoringRun)
+	err := c.cc.Invoke(ctx, PredictionService_CancelScoringRun_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PredictionServiceServer is the server API for PredictionService service.
 // All implementations must embed UnimplementedPredictionServiceServer
 // for forward compatibility.
@@ -127,6 +197,21 @@ type PredictionServiceServer interface {
 	// RollbackModel demotes the promoted version of a model and promotes the one promoted
 	// before it; FailedPrecondition when there is none.
 	RollbackModel(context.Context, *RollbackModelRequest) (*ModelVersion, error)
+	// GetModelReport returns the validation report of a model version (the promoted one
+	// when version is empty): AUC, log loss, Brier score, precision at the top decile and
+	// the calibration curve, measured on the time-based validation window.
+	GetModelReport(context.Context, *GetModelReportRequest) (*ModelReport, error)
+	// PredictCategories returns the catalog categories a user is most likely to buy from
+	// next, with the probability of each and what it rests on.
+	PredictCategories(context.Context, *PredictCategoriesRequest) (*CategoryPrediction, error)
+	// StartScoringRun scores every known user with the promoted models and publishes the
+	// scores to strata.predictions.v1. It returns at once; GetScoringRun reports progress.
+	// At most one run is active: starting another while one runs returns the running one.
+	StartScoringRun(context.Context, *StartScoringRunRequest) (*ScoringRun, error)
+	// GetScoringRun reports a scoring run's progress.
+	GetScoringRun(context.Context, *GetScoringRunRequest) (*ScoringRun, error)
+	// CancelScoringRun stops a running scoring run; scores already published stay.
+	CancelScoringRun(context.Context, *CancelScoringRunRequest) (*ScoringRun, error)
 	mustEmbedUnimplementedPredictionServiceServer()
 }
 
@@ -151,6 +236,21 @@ func (UnimplementedPredictionServiceServer) TrainModels(context.Context, *TrainM
 }
 func (UnimplementedPredictionServiceServer) RollbackModel(context.Context, *RollbackModelRequest) (*ModelVersion, error) {
 	return nil, status.Error(codes.Unimplemented, "method RollbackModel not implemented")
+}
+func (UnimplementedPredictionServiceServer) GetModelReport(context.Context, *GetModelReportRequest) (*ModelReport, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetModelReport not implemented")
+}
+func (UnimplementedPredictionServiceServer) PredictCategories(context.Context, *PredictCategoriesRequest) (*CategoryPrediction, error) {
+	return nil, status.Error(codes.Unimplemented, "method PredictCategories not implemented")
+}
+func (UnimplementedPredictionServiceServer) StartScoringRun(context.Context, *StartScoringRunRequest) (*ScoringRun, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartScoringRun not implemented")
+}
+func (UnimplementedPredictionServiceServer) GetScoringRun(context.Context, *GetScoringRunRequest) (*ScoringRun, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetScoringRun not implemented")
+}
+func (UnimplementedPredictionServiceServer) CancelScoringRun(context.Context, *CancelScoringRunRequest) (*ScoringRun, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelScoringRun not implemented")
 }
 func (UnimplementedPredictionServiceServer) mustEmbedUnimplementedPredictionServiceServer() {}
 func (UnimplementedPredictionServiceServer) testEmbeddedByValue()                           {}
@@ -263,6 +363,96 @@ func _PredictionService_RollbackModel_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _PredictionService_GetModelReport_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetModelReportRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).GetModelReport(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_GetModelReport_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).GetModelReport(ctx, req.(*GetModelReportRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PredictionService_PredictCategories_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PredictCategoriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).PredictCategories(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_PredictCategories_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).PredictCategories(ctx, req.(*PredictCategoriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PredictionService_StartScoringRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartScoringRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).StartScoringRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_StartScoringRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).StartScoringRun(ctx, req.(*StartScoringRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PredictionService_GetScoringRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetScoringRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).GetScoringRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_GetScoringRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).GetScoringRun(ctx, req.(*GetScoringRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _PredictionService_CancelScoringRun_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelScoringRunRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(PredictionServiceServer).CancelScoringRun(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: PredictionService_CancelScoringRun_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(PredictionServiceServer).CancelScoringRun(ctx, req.(*CancelScoringRunRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // PredictionService_ServiceDesc is the grpc.ServiceDesc for PredictionService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -289,6 +479,26 @@ var PredictionService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "RollbackModel",
 			Handler:    _PredictionService_RollbackModel_Handler,
+		},
+		{
+			MethodName: "GetModelReport",
+			Handler:    _PredictionService_GetModelReport_Handler,
+		},
+		{
+			MethodName: "PredictCategories",
+			Handler:    _PredictionService_PredictCategories_Handler,
+		},
+		{
+			MethodName: "StartScoringRun",
+			Handler:    _PredictionService_StartScoringRun_Handler,
+		},
+		{
+			MethodName: "GetScoringRun",
+			Handler:    _PredictionService_GetScoringRun_Handler,
+		},
+		{
+			MethodName: "CancelScoringRun",
+			Handler:    _PredictionService_CancelScoringRun_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -408,8 +408,9 @@ type RecommendResponse struct {
 	// variant is the recommender variant the user is assigned to, for A/B tests.
 	Variant string `protobuf:"bytes,2,opt,name=variant,proto3" json:"variant,omitempty"`
 	// source says where the list came from: "cache" (precomputed in Redis), "computed" (on
-	// the fly from the user's history), "popular" (fallback: no history, no model, or Redis
-	// unavailable) or "similar" (item-to-item).
+	// the fly from the user's history), "content" (a new user: items matching their stated
+	// interests), "segment" (a new user: items popular in their segments), "popular"
+	// (fallback: no history, no model, or Redis unavailable) or "similar" (item-to-item).
 	Source string `protobuf:"bytes,3,opt,name=source,proto3" json:"source,omitempty"`
 	// model_version identifies the trained models that produced the list; empty before the
 	// first training.
@@ -590,7 +591,8 @@ type TrainingRun struct {
 	Status     TrainingStatus         `protobuf:"varint,2,opt,name=status,proto3,enum=strata.recommendation.v1.TrainingStatus" json:"status,omitempty"`
 	StartedAt  *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
 	FinishedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=finished_at,json=finishedAt,proto3" json:"finished_at,omitempty"`
-	// stage names the step in progress (load, itemknn, ease, precompute) or the last one.
+	// stage names the step in progress (load, content, itemknn, ease, precompute) or the
+	// last one.
 	Stage        string `protobuf:"bytes,5,opt,name=stage,proto3" json:"stage,omitempty"`
 	Users        int64  `protobuf:"varint,6,opt,name=users,proto3" json:"users,omitempty"`
 	Items        int64  `protobuf:"varint,7,opt,name=items,proto3" json:"items,omitempty"`

@@ -37,7 +37,8 @@ type RecommendationServiceClient interface {
 	Recommend(ctx context.Context, in *RecommendRequest, opts ...grpc.CallOption) (*RecommendResponse, error)
 	// SimilarItems returns items like the given one.
 	SimilarItems(ctx context.Context, in *SimilarItemsRequest, opts ...grpc.CallOption) (*RecommendResponse, error)
-	// Popular returns the most popular items, optionally within a segment.
+	// Popular returns the most popular items, optionally within a segment (what its members
+	// favour, as of the last training).
 	Popular(ctx context.Context, in *PopularRequest, opts ...grpc.CallOption) (*RecommendResponse, error)
 	// Train retrains the models on the interactions consumed so far, then refreshes the
 	// precomputed lists of active users. Admin only.
@@ -102,7 +103,8 @@ type RecommendationServiceServer interface {
 	Recommend(context.Context, *RecommendRequest) (*RecommendResponse, error)
 	// SimilarItems returns items like the given one.
 	SimilarItems(context.Context, *SimilarItemsRequest) (*RecommendResponse, error)
-	// Popular returns the most popular items, optionally within a segment.
+	// Popular returns the most popular items, optionally within a segment (what its members
+	// favour, as of the last training).
 	Popular(context.Context, *PopularRequest) (*RecommendResponse, error)
 	// Train retrains the models on the interactions consumed so far, then refreshes the
 	// precomputed lists of active users. Admin only.

@@ -25,6 +25,67 @@ func RunContract(t *testing.T, newStore func(t *testing.T) *store.Store) {
 	t.Run("members paged", func(t *testing.T) { testMembersPaged(t, newStore(t)) })
 	t.Run("locks", func(t *testing.T) { testLocks(t, newStore(t)) })
 	t.Run("drop segment", func(t *testing.T) { testDropSegment(t, newStore(t)) })
+	t.Run("batch reads and writes", func(t *testing.T) { testBatch(t, newStore(t)) })
+}
+
+func testBatch(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	enc := func(user string, version int64) store.Encoded {
+		b, err := proto.Marshal(&profilev1.Profile{UserId: user, Version: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.Encoded{UserID: user, Version: version, Bytes: b}
+	}
+	if err := s.Put(ctx, &profilev1.Profile{UserId: "b2", Version: 9}); err != nil {
+		t.Fatal(err)
+	}
+	// Redis forgets its scripts (a restart): the batch loads them again.
+	if err := s.Client().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	stale, err := s.PutMany(ctx, []store.Encoded{enc("b1", 1), enc("b2", 3), enc("b1", 2)})
+	if err != nil {
+		t.Fatalf("PutMany: %v", err)
+	}
+	if want := []bool{false, true, false}; !slices.Equal(stale, want) {
+		t.Errorf("PutMany stale: got %v, want %v", stale, want)
+	}
+	got, err := s.GetMany(ctx, []string{"b1", "b2", "nobody"})
+	if err != nil {
+		t.Fatalf("GetMany: %v", err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("GetMany: got %d profiles, want 2 (none for an unknown user)", len(got))
+	}
+	for user, want := range map[string]int64{"b1": 2, "b2": 9} {
+		p := &profilev1.Profile{}
+		if err := proto.Unmarshal(got[user], p); err != nil {
+			t.Fatal(err)
+		}
+		if p.GetVersion() != want {
+			t.Errorf("GetMany %s: got version %d, want %d", user, p.GetVersion(), want)
+		}
+	}
+
+	at := time.UnixMilli(1_700_000_000_000)
+	seg := []segment.Result{{SegmentID: "s1", SegmentVersion: 1, Member: true}}
+	if _, err := s.ApplyMembership(ctx, "b2", 5, at, seg); err != nil {
+		t.Fatal(err)
+	}
+	queued, err := s.ApplyMemberships(ctx, at, []store.MembershipUpdate{
+		{UserID: "b1", Version: 2, Results: seg},
+		{UserID: "b2", Version: 4, Results: seg}, // older than the applied 5
+	})
+	if err != nil {
+		t.Fatalf("ApplyMemberships: %v", err)
+	}
+	if want := []int64{1, -1}; !slices.Equal(queued, want) {
+		t.Errorf("ApplyMemberships: got %v, want %v (one queued enter, one stale)", queued, want)
+	}
+	if m, _ := s.Memberships(ctx, "b1"); !slices.Equal(m, []string{"s1"}) {
+		t.Errorf("b1 memberships: got %v, want [s1]", m)
+	}
 }
 
 func testPutVersions(t *testing.T, s *store.Store) {
