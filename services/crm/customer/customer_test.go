@@ -280,6 +280,27 @@ func TestRenewalsAndReferralsAreOrders(t *testing.T) {
 	}
 }
 
+// TestPrivacyRequestWireFormat checks that strata.privacy.v1.PrivacyRequest reads the
+// records written when it was strata.crm.v1.PrivacyRequest: same field numbers and types.
+func TestPrivacyRequestWireFormat(t *testing.T) {
+	t.Parallel()
+	// request_id "r" (1, bytes), user_id "u" (2, bytes), action ERASE (3, varint 1),
+	// requested_at {seconds: 5} (4, message).
+	old := []byte{0x0a, 0x01, 'r', 0x12, 0x01, 'u', 0x18, 0x01, 0x22, 0x02, 0x08, 0x05}
+	var got privacyv1.PrivacyRequest
+	if err := proto.Unmarshal(old, &got); err != nil {
+		t.Fatalf("Unmarshal: %v", err)
+	}
+	want := &privacyv1.PrivacyRequest{RequestId: "r", UserId: "u", Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE,
+		RequestedAt: &timestamppb.Timestamp{Seconds: 5}}
+	if !proto.Equal(&got, want) {
+		t.Errorf("got %v, want %v", &got, want)
+	}
+	if b, err := (proto.MarshalOptions{Deterministic: true}).Marshal(want); err != nil || string(b) != string(old) {
+		t.Errorf("Marshal: got %x (%v), want %x", b, err, old)
+	}
+}
+
 func TestPrivacyRequestErasesTheCustomer(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)

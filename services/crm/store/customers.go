@@ -390,7 +390,11 @@ func (t *Tx) PutProfile(ctx context.Context, p ProfileSnapshot) error {
 		}
 		return n > 0, nil
 	}
-	// Only a new RFM tier moves the user's part of the revenue roll-ups.
+	// Only a new RFM tier moves the user's part of the revenue roll-ups. The lock comes
+	// before the check: a concurrent change of tier is either seen here or waits.
+	if err := t.d.lockUser(ctx, t, p.UserID); err != nil {
+		return err
+	}
 	var tier string
 	if err := t.tx.QueryRowContext(ctx, `SELECT rfm_tier FROM customers WHERE user_id = $1`, p.UserID).Scan(&tier); err != nil {
 		return fmt.Errorf("store: put profile: %w", err)

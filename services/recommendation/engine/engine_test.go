@@ -164,7 +164,7 @@ func TestTrainThenPersonalListsWithReasons(t *testing.T) {
 		t.Run(model, func(t *testing.T) {
 			t.Parallel()
 			f := newFixture(t, Config{Variants: []Variant{{Name: "v-" + model, Model: model, Share: 100}}, EASE: easeLambda(1),
-				ALS: als.Config{Factors: 4, Lambda: 0.1, Iterations: 20}})
+				ALS: als.Config{Factors: 2, Lambda: 1, Iterations: 20}})
 			world(f)
 			run := f.train()
 			if run.GetStatus() != recommendationv1.TrainingStatus_TRAINING_STATUS_SUCCEEDED || run.GetUsers() != 12 || run.GetItems() != 8 || run.GetListsWritten() != 12 {

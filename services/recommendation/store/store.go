@@ -195,7 +195,8 @@ func boolArg(b bool) int {
 	return 0
 }
 
-// History returns a user's history (nil for an unknown user), in no particular order.
+// History returns a user's history (nil for an unknown user), ordered by item id, so
+// that trainings over the same histories build the same matrix.
 func (s *Store) History(ctx context.Context, user string) ([]Entry, error) {
 	m, err := s.rdb.HGetAll(ctx, cache.RecHistoryKey(user)).Result()
 	if err != nil {
@@ -259,6 +260,7 @@ func parseHistory(m map[string]string) []Entry {
 			Owned: parts[2] == "1", Negative: parts[3] == "1", Kind: signal.Kind(k),
 		})
 	}
+	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Item, b.Item) })
 	return out
 }
 

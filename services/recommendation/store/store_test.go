@@ -213,3 +213,26 @@ func TestSegmentNames(t *testing.T) {
 		t.Errorf("SegmentNames: got %v, %v; want %v", got, err, want)
 	}
 }
+
+func TestHistoryIsOrderedByItem(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t, Limits{})
+	var sigs []signal.Signal
+	for _, it := range []string{"c", "a", "d", "b"} {
+		sigs = append(sigs, signal.Signal{Item: it, Kind: signal.KindView, Weight: 1})
+	}
+	if _, err := s.Apply(t.Context(), signal.Feedback{User: "u", EventID: "e", Time: time.Unix(1e9, 0), Signals: sigs}); err != nil {
+		t.Fatalf("Apply: %v", err)
+	}
+	h, err := s.History(t.Context(), "u")
+	if err != nil {
+		t.Fatalf("History: %v", err)
+	}
+	var got []string
+	for _, en := range h {
+		got = append(got, en.Item)
+	}
+	if want := []string{"a", "b", "c", "d"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("History: got %v, want %v", got, want)
+	}
+}

@@ -92,7 +92,7 @@ func parseFloats(flag, list string) ([]float64, error) {
 
 func newEvalRecommend(out io.Writer) *cobra.Command {
 	var (
-		file, protocol, models string
+		file, itemsDir, protocol, models string
 		ratio                  float64
 		seed                   uint64
 		k                      int
@@ -110,9 +110,11 @@ self-information of the recommended items) and training time.
 
 Protocols: stratified holds out a random --test-ratio of each user's ratings (seeded);
 temporal holds out each user's latest ratings. Models: pop (popularity), itemknn (item
-cosine kNN), ease (EASE, closed form), hybrid (item-based EASE, user-based EASE, item-kNN
-and popularity blended; the λs and the blend weights are chosen on a validation split
-carved from the training set only: 10 % of each user's training ratings).`,
+cosine kNN), ease (EASE, closed form), als (implicit ALS, conjugate gradient), hybrid
+(item-based EASE, user-based EASE, item-kNN, popularity and ALS when it helps, blended;
+the λs and the blend weights are chosen on a validation split carved from the training set
+only: 10 % of each user's training ratings), and content (TF-IDF over the items' titles
+and genres; needs --items, the MovieLens directory holding movies.csv and tags.csv).`,
 		Example: `  strata eval recommend --ratings ../shared/datasets/ml-latest-small/ratings.csv \
     --protocol stratified --test-ratio 0.25 --seed 42 --k 10 --models pop,itemknn,ease,hybrid`,
 		Args: cobra.NoArgs,
@@ -127,6 +129,11 @@ carved from the training set only: 10 % of each user's training ratings).`,
 			ratings, err := readRatings(file)
 			if err != nil {
 				return err
+			}
+			if itemsDir != "" {
+				if cfg.Items, err = evaluation.ReadMovieLensItems(itemsDir); err != nil {
+					return err
+				}
 			}
 			p := newStageProgress(!quiet && term.IsTerminal(int(os.Stderr.Fd())), os.Stderr)
 			cfg.Progress = p.report
@@ -145,6 +152,7 @@ carved from the training set only: 10 % of each user's training ratings).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&file, "ratings", "", "ratings CSV (MovieLens format: userId,movieId,rating,timestamp)")
+	f.StringVar(&itemsDir, "items", "", "MovieLens directory with movies.csv (and tags.csv): the item texts the content model needs")
 	f.StringVar(&protocol, "protocol", string(split.ProtocolStratified), "split protocol: stratified or temporal")
 	f.Float64Var(&ratio, "test-ratio", 0.25, "share of each user's ratings held out for testing")
 	f.Uint64Var(&seed, "seed", 42, "seed of the stratified split (and of the hybrid's validation split, seed+1)")

@@ -74,7 +74,7 @@ func TestEvalRecommend(t *testing.T) {
 	if len(rep.Results) != 2 || rep.Protocol != "temporal" || rep.Results[1].NDCG <= rep.Results[0].NDCG {
 		t.Errorf("report: got %+v, want pop then a better ease under the temporal protocol", rep)
 	}
-	if _, err := strataCLI(t, "eval", "recommend", "--ratings", file, "--models", "als"); err == nil {
+	if _, err := strataCLI(t, "eval", "recommend", "--ratings", file, "--models", "nope"); err == nil {
 		t.Errorf("unknown model: got nil error")
 	}
 }

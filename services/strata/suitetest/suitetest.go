@@ -32,8 +32,16 @@ type Suite struct {
 
 // Start runs the suite with cfg (gateway on free ports) until the test ends, and waits
 // until the gateway reports every service ready.
+//
+// On real Kafka (cfg.Brokers set) the suite's services join the suite's consumer
+// groups, as a deployment does; two suites at once, from test binaries that `go test`
+// runs in parallel, would split the partitions between them and each miss events. So
+// Start holds a machine-wide lock on real infrastructure until the test ends.
 func Start(t testing.TB, cfg strata.Config) *Suite {
 	t.Helper()
+	if !cfg.Embedded() {
+		lockRealSuite(t)
+	}
 	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
 	if cfg.Logger == nil {
 		cfg.Logger = logging.Discard()
