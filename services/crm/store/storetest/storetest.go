@@ -1,21 +1,15 @@
 // Package storetest gives tests an empty CRM database of their own: a SQLite file in
-// the test's temporary directory, or a fresh schema in the PostgreSQL database named by
+// the test's temporary directory, or a fresh schema (pkg/pgtest) in the PostgreSQL database named by
 // STRATA_POSTGRES_URL (integration tests). Each helper registers its cleanup with
 // t.Cleanup and is safe to use from parallel tests.
 package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-
+	"github.com/stratahq/strata/pkg/pgtest"
 	"github.com/stratahq/strata/services/crm/store"
 )
 
@@ -31,36 +25,7 @@ func SQLite(t testing.TB) store.Config {
 // test when the variable is not set.
 func Postgres(t testing.TB) store.Config {
 	t.Helper()
-	raw := os.Getenv("STRATA_POSTGRES_URL")
-	if raw == "" {
-		t.Fatal("STRATA_POSTGRES_URL is not set: run under make check, or eval \"$(scripts/infra env)\"")
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "crm_test_" + hex.EncodeToString(b[:])
-	db, err := sql.Open("pgx", raw)
-	if err != nil {
-		t.Fatalf("storetest: open postgres: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	if _, err := db.ExecContext(context.Background(), `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("storetest: create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("storetest: drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(raw)
-	if err != nil {
-		t.Fatalf("storetest: parse STRATA_POSTGRES_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return store.Config{PostgresURL: u.String()}
+	return store.Config{PostgresURL: pgtest.Schema(t, "crm_test")}
 }
 
 // Open opens cfg, closed when the test ends.
