@@ -56,6 +56,9 @@ const (
 	GroupPrediction     = "strata-prediction"
 	GroupRecommendation = "strata-recommendation"
 	GroupCRM            = "strata-crm"
+	// GroupIngestPrivacy is ingest's consumer of [Privacy] (the raw events have
+	// their own group, [GroupIngestRaw]).
+	GroupIngestPrivacy = "strata-ingest-privacy"
 )
 
 // CleanupPolicy is a topic's cleanup.policy.

@@ -135,7 +135,9 @@ func Run(ctx context.Context, cfg Config) error {
 	cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, topics.GroupCRM, customer.Topics()
 	handler := customer.NewHandler(db, log)
 	handler.OnSegmentEntry(campaigns.WakeScheduler)
-	consumer, err := bus.NewConsumer(cc, handler.Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+	// Batches: one database transaction per batch keeps the CRM abreast of the event
+	// stream (one per message managed tens of events a second on PostgreSQL).
+	consumer, err := bus.NewBatchConsumer(cc, handler.HandleBatch, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 	if err != nil {
 		return fmt.Errorf("crm: consumer: %w", err)
 	}

@@ -6,7 +6,12 @@
 // all-in-one command needs.
 //
 // State: the dedup window and the identity map live in Redis (package ledger), shared by
-// every instance. Memory: requests in flight are bounded (package inflight); a request
+// every instance. Right to erasure: the admin RequestErasure call publishes the request
+// to strata.privacy.v1, and a consumer of that topic forgets the user's identity links
+// and dedup entries (package privacy). Traffic: each instance counts the events it
+// accepted per minute over the last hour in memory (package throughput), read with the
+// admin GetIngestStats call; the counts are per instance, not totals.
+// Memory: requests in flight are bounded (package inflight); a request
 // that does not fit is refused with 429 / ResourceExhausted.
 package ingest
 
@@ -16,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
@@ -31,7 +37,9 @@ import (
 	"github.com/stratahq/strata/services/ingest/inflight"
 	"github.com/stratahq/strata/services/ingest/ledger"
 	"github.com/stratahq/strata/services/ingest/pipeline"
+	"github.com/stratahq/strata/services/ingest/privacy"
 	"github.com/stratahq/strata/services/ingest/raw"
+	"github.com/stratahq/strata/services/ingest/throughput"
 )
 
 // Configuration errors.
@@ -119,8 +127,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer producer.Close()
 
 	led := ledger.New(rdb, ledger.Config{DedupWindow: cfg.DedupWindow, IdentityTTL: cfg.IdentityTTL})
+	counts := throughput.New()
 	pipe, err := pipeline.New(producer, pipeline.WithLedger(led), pipeline.WithPublishTimeout(cfg.PublishTimeout),
-		pipeline.WithLogger(log), pipeline.WithTopic(cfg.EventsTopic))
+		pipeline.WithLogger(log), pipeline.WithTopic(cfg.EventsTopic), pipeline.WithCounter(counts))
 	if err != nil {
 		return err
 	}
@@ -139,7 +148,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	ingestv1.RegisterIngestServiceServer(srv.GRPC(), grpcapi.New(pipe, items))
+	ingestv1.RegisterIngestServiceServer(srv.GRPC(), grpcapi.New(pipe, items,
+		grpcapi.WithErasures(privacy.NewRequester(producer, topics.Privacy)), grpcapi.WithStats(counts, instanceName())))
 	srv.Handle("/v1/", httpapi.New(pipe, cfg.WriteKeys, log, httpapi.WithLimiter(limiter), httpapi.WithRetryAfter(grpcapi.RetryAfter)))
 
 	var workers []func(context.Context) error
@@ -152,5 +162,21 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		workers = append(workers, consumer.Run)
 	}
+	pcc := cfg.Consumer
+	pcc.Config, pcc.GroupID, pcc.Topics = cfg.Kafka, topics.GroupIngestPrivacy, []string{topics.Privacy}
+	erasures, err := bus.NewConsumer(pcc, privacy.NewHandler(led, log).Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+	if err != nil {
+		return fmt.Errorf("ingest: privacy consumer: %w", err)
+	}
+	workers = append(workers, erasures.Run)
 	return srv.Run(ctx, workers...)
+}
+
+// instanceName names this instance in GetIngestStats: the host name (the pod name on
+// Kubernetes), else "ingest".
+func instanceName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "ingest"
 }

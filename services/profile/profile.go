@@ -1,5 +1,6 @@
 // Package profile is the composition root of the profile service: it consumes
-// strata.events.v1 and strata.predictions.v1, keeps one profile per user (Redis cache,
+// strata.events.v1, strata.predictions.v1 and strata.privacy.v1 (erasure requests: the
+// profile is deleted and tombstoned, see package updater), keeps one profile per user (Redis cache,
 // compacted strata.profiles.v1 changelog), follows the segment definitions on
 // strata.segment-definitions.v1, publishes segment enter/exit events to
 // strata.segments.v1, calibrates RFM and back-fills segments, and serves ProfileService.
@@ -105,7 +106,7 @@ func (s Settings) Validate() error {
 // Topics names the topics and group the service uses; empty fields are the suite's
 // (package topics). Tests override them to run apart on shared infrastructure.
 type Topics struct {
-	Events, Predictions, Profiles, Segments, SegmentDefinitions, Group string
+	Events, Predictions, Profiles, Segments, SegmentDefinitions, Privacy, Group string
 }
 
 func (t Topics) withDefaults() Topics {
@@ -119,6 +120,7 @@ func (t Topics) withDefaults() Topics {
 	def(&t.Profiles, topics.Profiles)
 	def(&t.Segments, topics.Segments)
 	def(&t.SegmentDefinitions, topics.SegmentDefinitions)
+	def(&t.Privacy, topics.Privacy)
 	def(&t.Group, topics.GroupProfile)
 	return t
 }
@@ -219,13 +221,15 @@ func Run(ctx context.Context, cfg Config) error {
 		updater.WithClusters(clusters.Current),
 		updater.WithSegments(registry, st),
 		updater.WithRestoreGate(restorer.Ensure),
-		updater.WithTopics(updater.Topics{Events: tp.Events, Predictions: tp.Predictions, Profiles: tp.Profiles, Segments: tp.Segments}),
+		updater.WithErasures(st),
+		updater.WithTopics(updater.Topics{Events: tp.Events, Predictions: tp.Predictions, Profiles: tp.Profiles, Segments: tp.Segments,
+			Privacy: tp.Privacy}),
 		updater.WithLogger(log),
 	)
 	sweeper := sweep.New(sweep.Config{RFMInterval: cfg.Profile.RFMInterval, PollInterval: cfg.Profile.SegmentPollInterval, Owner: owner,
 		ClusterK: cfg.Profile.ClusterK, Clusters: clusters},
 		st, registry, compiler, deriver, bounds, up.PublishSegmentEvents, now, log)
-	ccfg := bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Predictions},
+	ccfg := bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Predictions, tp.Privacy},
 		BatchSize: consumerBatchSize, BatchWait: consumerBatchWait}
 	if cfg.TuneConsumer != nil {
 		ccfg = cfg.TuneConsumer(ccfg)

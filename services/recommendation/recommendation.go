@@ -1,7 +1,7 @@
 // Package recommendation is the composition root of the recommendation service: it
 // consumes strata.events.v1, strata.catalog.v1, strata.segments.v1 and
 // strata.segment-definitions.v1 (consumer group strata-recommendation) into its Redis
-// store, trains its models in-process on a timer and on demand, keeps
+// store, carries out erasure requests from strata.privacy.v1 (same group), trains its models in-process on a timer and on demand, keeps
 // every active user's candidate list precomputed in Redis, and serves
 // RecommendationService (Recommend, SimilarItems, Popular, Train). See package engine
 // for the serving rules and the memory limits of training, and package evaluation for the
@@ -35,7 +35,7 @@ import (
 // Topics names the topics and group the service consumes; empty fields are the suite's
 // (tests use their own).
 type Topics struct {
-	Events, Catalog, Segments, SegmentDefinitions, Group string
+	Events, Catalog, Segments, SegmentDefinitions, Privacy, Group string
 }
 
 func (t Topics) withDefaults() Topics {
@@ -50,6 +50,9 @@ func (t Topics) withDefaults() Topics {
 	}
 	if t.SegmentDefinitions == "" {
 		t.SegmentDefinitions = topics.SegmentDefinitions
+	}
+	if t.Privacy == "" {
+		t.Privacy = topics.Privacy
 	}
 	if t.Group == "" {
 		t.Group = topics.GroupRecommendation
@@ -166,7 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	tp := cfg.Topics.withDefaults()
-	ec.CatalogTopic, ec.SegmentsTopic, ec.SegmentDefinitionsTopic = tp.Catalog, tp.Segments, tp.SegmentDefinitions
+	ec.CatalogTopic, ec.SegmentsTopic, ec.SegmentDefinitionsTopic, ec.PrivacyTopic = tp.Catalog, tp.Segments, tp.SegmentDefinitions, tp.Privacy
 
 	if err := bus.EnsureTopics(ctx, cfg.Kafka, topics.All()...); err != nil {
 		return fmt.Errorf("recommendation: ensure topics: %w", err)
@@ -191,7 +194,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer producer.Close()
 	consumer, err := bus.NewConsumer(
-		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Catalog, tp.Segments, tp.SegmentDefinitions}},
+		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Catalog, tp.Segments, tp.SegmentDefinitions, tp.Privacy}},
 		eng.Handle,
 		bus.Reliable(producer, bus.RetryPolicy{}, log)...,
 	)

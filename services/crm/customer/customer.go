@@ -73,7 +73,7 @@ var ErrMissingUser = errors.New("customer: message names no user")
 // Applier applies a message's writes in one transaction with its position;
 // *store.Store implements it.
 type Applier interface {
-	Apply(ctx context.Context, pos store.Position, fn func(context.Context, *store.Tx) error) (bool, error)
+	ApplyBatch(ctx context.Context, steps []store.Step) ([]bool, error)
 }
 
 // Handler applies consumed messages to the store.
@@ -107,16 +107,56 @@ func NewHandler(s Applier, log *slog.Logger) *Handler {
 
 // Handle applies one message; it is a bus.Handler.
 func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
+	return h.HandleBatch(ctx, []bus.Message{msg})
+}
+
+// HandleBatch applies msgs in order in one transaction; it is a bus.BatchHandler. A
+// message that cannot be decoded fails the whole batch, which the consumer then hands
+// over one message at a time, so that only that message is dead-lettered.
+func (h *Handler) HandleBatch(ctx context.Context, msgs []bus.Message) error {
+	steps := make([]store.Step, len(msgs))
+	entered := make([]bool, len(msgs))
+	for i, msg := range msgs {
+		fn, enter, err := h.step(ctx, msg)
+		if err != nil {
+			return err
+		}
+		steps[i] = store.Step{Pos: store.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}, Fn: fn}
+		entered[i] = enter
+	}
+	applied, err := h.store.ApplyBatch(ctx, steps)
+	if err != nil {
+		if len(msgs) == 1 {
+			return fmt.Errorf("customer: apply %s/%d/%d: %w", msgs[0].Topic, msgs[0].Partition, msgs[0].Offset, err)
+		}
+		return fmt.Errorf("customer: apply a batch of %d messages: %w", len(msgs), err)
+	}
+	wake := false
+	for i, ok := range applied {
+		if !ok {
+			h.log.DebugContext(ctx, "message applied before, skipped", "topic", msgs[i].Topic, "partition", msgs[i].Partition, "offset", msgs[i].Offset)
+		}
+		wake = wake || (ok && entered[i])
+	}
+	if wake && h.onEntry != nil {
+		h.onEntry()
+	}
+	return nil
+}
+
+// step decodes msg into what applying it writes, and reports whether it is a segment
+// entry.
+func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Context, *store.Tx) error, bool, error) {
 	var fn func(context.Context, *store.Tx) error
 	entered := false
 	switch msg.Topic {
 	case topics.Events:
 		var ev eventv1.Event
 		if err := bus.DecodeProto(msg, &ev); err != nil {
-			return err
+			return nil, false, err
 		}
 		if userOf(&ev) == "" {
-			return bus.Permanent(fmt.Errorf("event %s: %w", ev.GetEventId(), ErrMissingUser))
+			return nil, false, bus.Permanent(fmt.Errorf("event %s: %w", ev.GetEventId(), ErrMissingUser))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyEvent(ctx, tx, &ev) }
 	case topics.Profiles:
@@ -128,10 +168,10 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 		}
 		var p profilev1.Profile
 		if err := bus.DecodeProto(msg, &p); err != nil {
-			return err
+			return nil, false, err
 		}
 		if p.GetUserId() == "" {
-			return bus.Permanent(fmt.Errorf("profile at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return nil, false, bus.Permanent(fmt.Errorf("profile at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyProfile(ctx, tx, &p) }
 	case topics.Predictions:
@@ -141,19 +181,19 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 		}
 		var p predictionv1.Prediction
 		if err := bus.DecodeProto(msg, &p); err != nil {
-			return err
+			return nil, false, err
 		}
 		if p.GetUserId() == "" {
-			return bus.Permanent(fmt.Errorf("prediction at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return nil, false, bus.Permanent(fmt.Errorf("prediction at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyPrediction(ctx, tx, &p) }
 	case topics.Segments:
 		var e profilev1.SegmentEvent
 		if err := bus.DecodeProto(msg, &e); err != nil {
-			return err
+			return nil, false, err
 		}
 		if e.GetUserId() == "" || e.GetSegmentId() == "" {
-			return bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: user or segment missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return nil, false, bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: user or segment missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		var enter bool
 		switch e.GetType() {
@@ -161,7 +201,7 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 			enter = true
 		case profilev1.SegmentEventType_SEGMENT_EVENT_TYPE_EXIT:
 		default:
-			return bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: unknown type %v", msg.Topic, msg.Partition, msg.Offset, e.GetType()))
+			return nil, false, bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: unknown type %v", msg.Topic, msg.Partition, msg.Offset, e.GetType()))
 		}
 		entered = enter
 		change := store.SegmentChange{UserID: e.GetUserId(), SegmentID: e.GetSegmentId(), Enter: enter,
@@ -172,26 +212,26 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 		if !it.Deleted {
 			var c eventv1.CatalogItem
 			if err := bus.DecodeProto(msg, &c); err != nil {
-				return err
+				return nil, false, err
 			}
 			it = store.CatalogItem{ItemID: c.GetItemId(), CreatorID: c.GetCreatorId(), Category: c.GetCategory(),
 				PriceMinor: c.GetPriceMinor(), Currency: c.GetCurrency()}
 		}
 		if it.ItemID == "" {
-			return bus.Permanent(fmt.Errorf("catalog item at %s/%d/%d has no id", msg.Topic, msg.Partition, msg.Offset))
+			return nil, false, bus.Permanent(fmt.Errorf("catalog item at %s/%d/%d has no id", msg.Topic, msg.Partition, msg.Offset))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return tx.PutCatalogItem(ctx, it) }
 	case topics.Privacy:
 		var r privacyv1.PrivacyRequest
 		if err := bus.DecodeProto(msg, &r); err != nil {
-			return err
+			return nil, false, err
 		}
 		user := r.GetUserId()
 		if user == "" {
 			user = string(msg.Key)
 		}
 		if user == "" || r.GetRequestId() == "" {
-			return bus.Permanent(fmt.Errorf("privacy request at %s/%d/%d: user or request id missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return nil, false, bus.Permanent(fmt.Errorf("privacy request at %s/%d/%d: user or request id missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		if r.GetAction() != privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE {
 			h.log.DebugContext(ctx, "privacy request without an action for the CRM, skipped", "request_id", r.GetRequestId())
@@ -208,19 +248,9 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 			return err
 		}
 	default:
-		return bus.Permanent(fmt.Errorf("customer: unexpected topic %q", msg.Topic))
+		return nil, false, bus.Permanent(fmt.Errorf("customer: unexpected topic %q", msg.Topic))
 	}
-	applied, err := h.store.Apply(ctx, store.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}, fn)
-	if err != nil {
-		return fmt.Errorf("customer: apply %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, err)
-	}
-	if !applied {
-		h.log.DebugContext(ctx, "message applied before, skipped", "topic", msg.Topic, "partition", msg.Partition, "offset", msg.Offset)
-	}
-	if applied && entered && h.onEntry != nil {
-		h.onEntry()
-	}
-	return nil
+	return fn, entered, nil
 }
 
 // userOf returns the id the CRM files an event under: the user id, or the anonymous id

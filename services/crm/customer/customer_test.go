@@ -196,6 +196,42 @@ func TestRedeliveryChangesNothing(t *testing.T) {
 	}
 }
 
+// TestBatch checks that a batch is applied as its messages one by one would be, a
+// redelivered batch changes nothing, and a batch holding a bad message writes nothing
+// (the consumer then hands its messages over one at a time).
+func TestBatch(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	h := customer.NewHandler(s, nil)
+	ctx := context.Background()
+	msg := func(id, user string, off int64) bus.Message {
+		v := mustMarshal(t, track(id, user, "Order Completed", t0, map[string]any{"order_id": "o-" + id, "revenue_minor": 300, "currency": "CNY"}))
+		return bus.Message{Topic: topics.Events, Key: []byte(user), Value: v, Partition: 1, Offset: off}
+	}
+	batch := []bus.Message{msg("b1", "bu1", 1), msg("b2", "bu2", 2), msg("b3", "bu1", 3)}
+	for range 2 {
+		if err := h.HandleBatch(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for user, want := range map[string]int64{"bu1": 2, "bu2": 1} {
+		c, err := s.Customer(ctx, user, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.OrderCount != want || c.RevenueMinor != 300*want {
+			t.Errorf("%s: got %d orders, %d revenue; want %d, %d", user, c.OrderCount, c.RevenueMinor, want, 300*want)
+		}
+	}
+	bad := []bus.Message{msg("b4", "bu3", 4), {Topic: topics.Events, Value: []byte{0xff}, Partition: 1, Offset: 5}}
+	if err := h.HandleBatch(ctx, bad); !bus.IsPermanent(err) {
+		t.Errorf("batch with a bad message: got %v, want a permanent error", err)
+	}
+	if _, err := s.Customer(ctx, "bu3", 10); err == nil {
+		t.Errorf("batch with a bad message wrote customer bu3")
+	}
+}
+
 func TestBadMessagesArePermanent(t *testing.T) {
 	t.Parallel()
 	s := openStore(t)

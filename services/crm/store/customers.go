@@ -21,30 +21,65 @@ type Position struct {
 // Instances racing for the same message (during a consumer-group rebalance) are
 // serialised by the position row: the loser sees the offset applied and skips.
 func (s *Store) Apply(ctx context.Context, pos Position, fn func(context.Context, *Tx) error) (bool, error) {
-	applied := false
-	err := s.inTx(ctx, func(t *Tx) error {
-		res, err := t.tx.ExecContext(ctx, `
-			INSERT INTO applied_positions (topic, partition_, offset_) VALUES ($1, $2, $3)
-			ON CONFLICT (topic, partition_) DO UPDATE SET offset_ = excluded.offset_
-			WHERE applied_positions.offset_ < excluded.offset_`, pos.Topic, pos.Partition, pos.Offset)
-		if err != nil {
-			return fmt.Errorf("store: record position: %w", err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return fmt.Errorf("store: record position: %w", err)
-		} else if n == 0 {
-			return nil
-		}
-		if err := fn(ctx, t); err != nil {
-			return err
-		}
-		applied = true
-		return nil
-	})
+	applied, err := s.ApplyBatch(ctx, []Step{{Pos: pos, Fn: fn}})
 	if err != nil {
 		return false, err
 	}
+	return applied[0], nil
+}
+
+// Step is one consumed message for ApplyBatch: its position and what applying it
+// writes.
+type Step struct {
+	Pos Position
+	Fn  func(context.Context, *Tx) error
+}
+
+// ApplyBatch runs steps in order in one transaction, each as Apply would: a step whose
+// position (or a later offset of its partition) was applied before is skipped, and each
+// applied step records its position. It reports which steps ran; when any step fails
+// nothing is written, and the caller can apply the steps one by one to find it. One
+// transaction per batch rather than per message is what lets the CRM keep up with the
+// event stream.
+func (s *Store) ApplyBatch(ctx context.Context, steps []Step) ([]bool, error) {
+	applied := make([]bool, len(steps))
+	err := s.inTx(ctx, func(t *Tx) error {
+		for i, st := range steps {
+			ok, err := t.recordPosition(ctx, st.Pos)
+			if err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := st.Fn(ctx, t); err != nil {
+				return err
+			}
+			applied[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return make([]bool, len(steps)), err
+	}
 	return applied, nil
+}
+
+// recordPosition records pos as applied unless it (or a later offset of its
+// partition) was, and reports whether it recorded it.
+func (t *Tx) recordPosition(ctx context.Context, pos Position) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `
+		INSERT INTO applied_positions (topic, partition_, offset_) VALUES ($1, $2, $3)
+		ON CONFLICT (topic, partition_) DO UPDATE SET offset_ = excluded.offset_
+		WHERE applied_positions.offset_ < excluded.offset_`, pos.Topic, pos.Partition, pos.Offset)
+	if err != nil {
+		return false, fmt.Errorf("store: record position: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: record position: %w", err)
+	}
+	return n > 0, nil
 }
 
 // AppliedOffset returns the last applied offset of a partition, and false when none was.

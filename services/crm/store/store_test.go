@@ -27,6 +27,7 @@ func runContract(t *testing.T, cfg store.Config) {
 
 	t.Run("migrations", func(t *testing.T) { testMigrations(ctx, t, s, cfg) })
 	t.Run("apply is idempotent", func(t *testing.T) { testApplyIdempotent(ctx, t, s) })
+	t.Run("apply a batch", func(t *testing.T) { testApplyBatch(ctx, t, s) })
 	t.Run("orders refunds and duplicates", func(t *testing.T) { testOrders(ctx, t, s) })
 	t.Run("profile prediction segments", func(t *testing.T) { testProfile(ctx, t, s) })
 	t.Run("feedback tasks and satisfaction", func(t *testing.T) { testSatisfaction(ctx, t, s) })
@@ -111,6 +112,49 @@ func testApplyIdempotent(ctx context.Context, t *testing.T, s *store.Store) {
 	}
 	if c.OrderCount != 1 || c.RevenueMinor != 1000 {
 		t.Errorf("customer after replays: got %d orders %d revenue, want 1 and 1000", c.OrderCount, c.RevenueMinor)
+	}
+}
+
+func testApplyBatch(ctx context.Context, t *testing.T, s *store.Store) {
+	const topic, user = "t.batch", "batch-u1"
+	order := func(n int) func(context.Context, *store.Tx) error {
+		return func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.AddOrder(ctx, store.Order{OrderID: fmt.Sprintf("batch-o%d", n), UserID: user,
+				EventID: fmt.Sprintf("batch-e%d", n), At: base, RevenueMinor: 100, Currency: "CNY"})
+			return err
+		}
+	}
+	at := func(p int, off int64) store.Position { return store.Position{Topic: topic, Partition: p, Offset: off} }
+	if !apply(ctx, t, s, at(0, 5), order(1)) {
+		t.Fatal("first Apply: got skipped")
+	}
+	// Offsets 4 and 5 of partition 0 were applied before; 6 and partition 1 were not.
+	got, err := s.ApplyBatch(ctx, []store.Step{{Pos: at(0, 4), Fn: order(2)}, {Pos: at(0, 5), Fn: order(3)},
+		{Pos: at(0, 6), Fn: order(4)}, {Pos: at(1, 0), Fn: order(5)}})
+	if err != nil {
+		t.Fatalf("ApplyBatch: %v", err)
+	}
+	if want := []bool{false, false, true, true}; !slices.Equal(got, want) {
+		t.Errorf("ApplyBatch applied %v, want %v", got, want)
+	}
+	// A failing step writes nothing of the batch, positions included.
+	boom := errors.New("boom")
+	got, err = s.ApplyBatch(ctx, []store.Step{{Pos: at(0, 7), Fn: order(6)},
+		{Pos: at(1, 1), Fn: func(context.Context, *store.Tx) error { return boom }}})
+	if !errors.Is(err, boom) || slices.Contains(got, true) {
+		t.Fatalf("failing ApplyBatch: got %v %v, want nothing applied and %v", got, err, boom)
+	}
+	for p, want := range map[int]int64{0: 6, 1: 0} {
+		if off, _, err := s.AppliedOffset(ctx, topic, p); err != nil || off != want {
+			t.Errorf("partition %d offset: got %d (%v), want %d", p, off, err, want)
+		}
+	}
+	c, err := s.Customer(ctx, user, 10)
+	if err != nil {
+		t.Fatalf("Customer: %v", err)
+	}
+	if c.OrderCount != 3 {
+		t.Errorf("orders: got %d, want 3 (orders 1, 4 and 5)", c.OrderCount)
 	}
 }
 

@@ -329,6 +329,27 @@ func TestAuditedMethod(t *testing.T) {
 	}
 }
 
+func TestNeedsResponse(t *testing.T) {
+	t.Parallel()
+	audited, unaudited := NewGuard(nil, nil, &recorder{}, nil), NewGuard(nil, nil, nil, nil)
+	tests := []struct {
+		name   string
+		guard  *Guard
+		method string
+		want   bool
+	}{
+		{"admin write, audited", audited, "/strata.crm.v1.CRMService/LaunchCampaign", true},
+		{"admin read", audited, "/strata.crm.v1.CRMService/GetCampaign", false},
+		{"client call", audited, "/strata.recommendation.v1.RecommendationService/Recommend", false},
+		{"admin write, no audit log", unaudited, "/strata.crm.v1.CRMService/LaunchCampaign", false},
+	}
+	for _, tt := range tests {
+		if got := tt.guard.NeedsResponse(tt.method); got != tt.want {
+			t.Errorf("%s: NeedsResponse(%s): got %v, want %v", tt.name, tt.method, got, tt.want)
+		}
+	}
+}
+
 func TestParseScope(t *testing.T) {
 	t.Parallel()
 	for _, s := range []gatewayv1.Scope{gatewayv1.Scope_SCOPE_TRACK, gatewayv1.Scope_SCOPE_READ_SELF, gatewayv1.Scope_SCOPE_RECOMMEND, gatewayv1.Scope_SCOPE_ADMIN} {

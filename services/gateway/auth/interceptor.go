@@ -165,9 +165,9 @@ func isPublic(method string) bool {
 }
 
 func authenticate(ctx context.Context, a authenticator) (*gatewayv1.Key, error) {
-	md, _ := metadata.FromIncomingContext(ctx)
 	var secret string
-	for _, v := range md.Get("authorization") {
+	// ValueFromIncomingContext reads the one key without copying the whole metadata.
+	for _, v := range metadata.ValueFromIncomingContext(ctx, "authorization") {
 		if s, ok := strings.CutPrefix(v, "Bearer "); ok {
 			secret = strings.TrimSpace(s)
 		}
@@ -252,4 +252,12 @@ func ParseScope(name string) (gatewayv1.Scope, bool) {
 		}
 	}
 	return gatewayv1.Scope_SCOPE_UNSPECIFIED, false
+}
+
+// NeedsResponse reports whether the finish function Admit returns for method looks at
+// the call's response: it does for audited admin writes (the audit entry names what
+// the write created), so proxy.Router decodes those responses and forwards the others'
+// bytes untouched.
+func (g *Guard) NeedsResponse(method string) bool {
+	return g.audit != nil && auditedMethod(method)
 }

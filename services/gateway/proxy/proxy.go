@@ -11,6 +11,14 @@
 // code, message and details — and its headers and trailers come back unchanged. The
 // client's API key is not passed on. Streaming methods are not forwarded. A Router is
 // safe for concurrent use.
+//
+// Hot path: routes are resolved once, in NewRouter, into a table keyed by the full
+// method name, so a call costs one map lookup rather than registry searches. The
+// request is decoded (authorisation and validation need it typed) and re-encoded; the
+// response is not: unless the Admitter asks to see it (see ResponseWatcher), the
+// backend's reply is received into a message with no fields, which keeps every byte as
+// unknown fields, and sent on as it came, so the gateway never builds, walks or
+// re-encodes the response tree.
 package proxy
 
 import (
@@ -26,6 +34,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/stratahq/strata/pkg/rpcerr"
 )
@@ -38,11 +47,32 @@ type Admitter interface {
 	Admit(ctx context.Context, method string, req proto.Message) (context.Context, func(resp proto.Message, err error), error)
 }
 
+// ResponseWatcher is implemented by an Admitter whose finish function needs the typed
+// response of some methods (auth.Guard: to name what an audited admin write touched).
+// For a method where NeedsResponse is false, finish receives the response as an
+// opaque message, and the Router forwards the backend's bytes without decoding them.
+// An Admitter that does not implement it gets every response typed.
+type ResponseWatcher interface {
+	NeedsResponse(method string) bool
+}
+
 // Router forwards calls by service name.
 type Router struct {
-	routes    map[protoreflect.FullName]grpc.ClientConnInterface
+	routes    map[string]*route // by full method name, "/pkg.Service/Method"
+	services  map[protoreflect.FullName]bool
 	admit     Admitter
 	validator protovalidate.Validator
+}
+
+// route is what the Router needs to forward one method.
+type route struct {
+	conn   grpc.ClientConnInterface
+	input  protoreflect.MessageType
+	output protoreflect.MessageType
+	// rawResponse: forward the backend's reply bytes without decoding them.
+	rawResponse bool
+	// streaming methods are routed only to answer that they are not forwarded.
+	streaming bool
 }
 
 // NewRouter returns a router; routes maps full service names (such as
@@ -52,16 +82,32 @@ func NewRouter(routes map[string]grpc.ClientConnInterface, admit Admitter) (*Rou
 	if err != nil {
 		return nil, fmt.Errorf("proxy: validator: %w", err)
 	}
-	r := &Router{routes: map[protoreflect.FullName]grpc.ClientConnInterface{}, admit: admit, validator: v}
+	watcher, _ := admit.(ResponseWatcher)
+	r := &Router{routes: map[string]*route{}, services: map[protoreflect.FullName]bool{}, admit: admit, validator: v}
 	for name, conn := range routes {
 		d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(name))
 		if err != nil {
 			return nil, fmt.Errorf("proxy: service %s: %w", name, err)
 		}
-		if _, ok := d.(protoreflect.ServiceDescriptor); !ok {
+		sd, ok := d.(protoreflect.ServiceDescriptor)
+		if !ok {
 			return nil, fmt.Errorf("proxy: %s is not a service", name)
 		}
-		r.routes[protoreflect.FullName(name)] = conn
+		r.services[sd.FullName()] = true
+		methods := sd.Methods()
+		for i := range methods.Len() {
+			m := methods.Get(i)
+			fullMethod := "/" + string(sd.FullName()) + "/" + string(m.Name())
+			rt := &route{conn: conn, streaming: m.IsStreamingClient() || m.IsStreamingServer()}
+			if rt.input, err = messageType(m.Input()); err != nil {
+				return nil, err
+			}
+			if rt.output, err = messageType(m.Output()); err != nil {
+				return nil, err
+			}
+			rt.rawResponse = watcher != nil && !watcher.NeedsResponse(fullMethod)
+			r.routes[fullMethod] = rt
+		}
 	}
 	return r, nil
 }
@@ -72,15 +118,11 @@ func (r *Router) Handle(_ any, stream grpc.ServerStream) error {
 	if !ok {
 		return status.Error(codes.Internal, "proxy: no method in stream")
 	}
-	method, err := r.method(fullMethod)
+	rt, err := r.route(fullMethod)
 	if err != nil {
 		return err
 	}
-	conn := r.routes[method.Parent().FullName()]
-	req, err := newMessage(method.Input())
-	if err != nil {
-		return err
-	}
+	req := rt.input.New().Interface()
 	if err := stream.RecvMsg(req); err != nil {
 		return err
 	}
@@ -88,24 +130,27 @@ func (r *Router) Handle(_ any, stream grpc.ServerStream) error {
 	if err != nil {
 		return err
 	}
-	resp, err := r.forward(ctx, stream, conn, fullMethod, method, req)
+	resp, err := r.forward(ctx, stream, rt, fullMethod, req)
 	finish(resp, err)
 	return err
 }
 
 // forward validates req and calls the owning service; it returns the response sent.
-func (r *Router) forward(ctx context.Context, stream grpc.ServerStream, conn grpc.ClientConnInterface, fullMethod string,
-	method protoreflect.MethodDescriptor, req proto.Message) (proto.Message, error) {
+func (r *Router) forward(ctx context.Context, stream grpc.ServerStream, rt *route, fullMethod string, req proto.Message) (proto.Message, error) {
 	if err := r.validator.Validate(req); err != nil {
 		return nil, rpcerr.FromValidation(err)
 	}
-	resp, err := newMessage(method.Output())
-	if err != nil {
-		return nil, err
+	var resp proto.Message
+	if rt.rawResponse {
+		// A message without fields keeps the whole reply as unknown fields and
+		// marshals them back byte for byte.
+		resp = &emptypb.Empty{}
+	} else {
+		resp = rt.output.New().Interface()
 	}
 	var header, trailer metadata.MD
 	out := metadata.NewOutgoingContext(ctx, forwardable(ctx))
-	callErr := conn.Invoke(out, fullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
+	callErr := rt.conn.Invoke(out, fullMethod, req, resp, grpc.Header(&header), grpc.Trailer(&trailer))
 	if len(header) > 0 {
 		_ = stream.SetHeader(header)
 	}
@@ -116,48 +161,41 @@ func (r *Router) forward(ctx context.Context, stream grpc.ServerStream, conn grp
 	return resp, stream.SendMsg(resp)
 }
 
-// method resolves "/pkg.Service/Method" to a routed unary method.
-func (r *Router) method(fullMethod string) (protoreflect.MethodDescriptor, error) {
-	svc, name, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
-	if !ok {
+// route resolves "/pkg.Service/Method" to a routed unary method.
+func (r *Router) route(fullMethod string) (*route, error) {
+	if rt, ok := r.routes[fullMethod]; ok {
+		if rt.streaming {
+			return nil, status.Errorf(codes.Unimplemented, "streaming method %s is not forwarded", fullMethod)
+		}
+		return rt, nil
+	}
+	svc, _, ok := strings.Cut(strings.TrimPrefix(fullMethod, "/"), "/")
+	if !ok || r.services[protoreflect.FullName(svc)] {
 		return nil, status.Errorf(codes.Unimplemented, "unknown method %s", fullMethod)
 	}
-	if _, routed := r.routes[protoreflect.FullName(svc)]; !routed {
-		return nil, status.Errorf(codes.Unimplemented, "unknown service %s", svc)
-	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(svc))
-	if err != nil {
-		return nil, status.Errorf(codes.Unimplemented, "unknown service %s", svc)
-	}
-	m := d.(protoreflect.ServiceDescriptor).Methods().ByName(protoreflect.Name(name))
-	if m == nil {
-		return nil, status.Errorf(codes.Unimplemented, "unknown method %s", fullMethod)
-	}
-	if m.IsStreamingClient() || m.IsStreamingServer() {
-		return nil, status.Errorf(codes.Unimplemented, "streaming method %s is not forwarded", fullMethod)
-	}
-	return m, nil
+	return nil, status.Errorf(codes.Unimplemented, "unknown service %s", svc)
 }
 
-func newMessage(d protoreflect.MessageDescriptor) (proto.Message, error) {
+func messageType(d protoreflect.MessageDescriptor) (protoreflect.MessageType, error) {
 	t, err := protoregistry.GlobalTypes.FindMessageByName(d.FullName())
 	if err != nil {
-		return nil, status.Errorf(codes.Internal, "proxy: message type %s: %v", d.FullName(), err)
+		return nil, fmt.Errorf("proxy: message type %s: %w", d.FullName(), err)
 	}
-	return t.New().Interface(), nil
+	return t, nil
 }
 
 // forwardable is the incoming metadata minus credentials and transport headers.
 func forwardable(ctx context.Context) metadata.MD {
-	in, _ := metadata.FromIncomingContext(ctx)
-	out := metadata.MD{}
-	for k, v := range in {
+	md, _ := metadata.FromIncomingContext(ctx) // a copy of its own: pruned in place
+	for k := range md {
 		switch {
 		case k == "authorization", k == "traceparent", k == "tracestate", k == "baggage",
 			k == "content-type", k == "user-agent", strings.HasPrefix(k, ":"), strings.HasPrefix(k, "grpc-"):
-			continue
+			delete(md, k)
 		}
-		out[k] = v
 	}
-	return out
+	if md == nil {
+		md = metadata.MD{}
+	}
+	return md
 }

@@ -15,6 +15,7 @@ import (
 
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	"github.com/stratahq/strata/services/ingest/catalog"
 	"github.com/stratahq/strata/services/ingest/inflight"
 	"github.com/stratahq/strata/services/ingest/pipeline"
@@ -179,5 +180,37 @@ func TestUnavailableCarriesRetryInfo(t *testing.T) {
 	}
 	if got := hdr.Get("retry-after"); len(got) != 1 {
 		t.Errorf("retry-after header: got %v, want one value", got)
+	}
+}
+
+type fakeErasures struct{ err error }
+
+func (f fakeErasures) RequestErasure(_ context.Context, userID, requestID string) (*privacyv1.PrivacyRequest, error) {
+	return &privacyv1.PrivacyRequest{UserId: userID, RequestId: requestID}, f.err
+}
+
+func TestRequestErasure(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		opts     []Option
+		wantCode codes.Code
+	}{
+		{"published", []Option{WithErasures(fakeErasures{})}, codes.OK},
+		{"kafka down", []Option{WithErasures(fakeErasures{err: errors.New("broker down")})}, codes.Unavailable},
+		{"not configured", nil, codes.Unimplemented},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := New(nil, nil, tt.opts...)
+			resp, err := s.RequestErasure(t.Context(), &ingestv1.RequestErasureRequest{UserId: "u1", RequestId: "r1"})
+			if got := status.Code(err); got != tt.wantCode {
+				t.Fatalf("RequestErasure: got %v (%v), want %v", got, err, tt.wantCode)
+			}
+			if err == nil && resp.GetRequestId() != "r1" {
+				t.Errorf("request id: got %q, want r1", resp.GetRequestId())
+			}
+		})
 	}
 }

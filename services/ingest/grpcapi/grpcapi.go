@@ -31,9 +31,11 @@ import (
 	"github.com/stratahq/strata/pkg/rpcerr"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	"github.com/stratahq/strata/services/ingest/catalog"
 	"github.com/stratahq/strata/services/ingest/inflight"
 	"github.com/stratahq/strata/services/ingest/pipeline"
+	"github.com/stratahq/strata/services/ingest/throughput"
 )
 
 type processor interface {
@@ -48,17 +50,72 @@ type items interface {
 // RetryAfter is the delay suggested to clients of an overloaded or unavailable service.
 const RetryAfter = time.Second
 
+type erasures interface {
+	RequestErasure(ctx context.Context, userID, requestID string) (*privacyv1.PrivacyRequest, error)
+}
+
 // Server implements IngestService.
 type Server struct {
 	ingestv1.UnimplementedIngestServiceServer
-	proc    processor
-	catalog items
-	now     func() time.Time
+	proc     processor
+	catalog  items
+	erasures erasures
+	stats    Stats
+	instance string
+	now      func() time.Time
+}
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithErasures serves RequestErasure with e; without it the call is Unimplemented.
+func WithErasures(e erasures) Option { return func(s *Server) { s.erasures = e } }
+
+// Stats is the per-minute count of accepted events; *throughput.Counter implements it.
+type Stats interface {
+	Started() time.Time
+	Minutes() []throughput.Minute
+}
+
+// WithStats serves GetIngestStats from st, naming the answering instance; without it the
+// call is Unimplemented.
+func WithStats(st Stats, instance string) Option {
+	return func(s *Server) { s.stats, s.instance = st, instance }
+}
+
+// GetIngestStats implements IngestService: this instance's accepted events per minute.
+func (s *Server) GetIngestStats(ctx context.Context, req *ingestv1.GetIngestStatsRequest) (*ingestv1.IngestStats, error) {
+	if s.stats == nil {
+		return s.UnimplementedIngestServiceServer.GetIngestStats(ctx, req)
+	}
+	out := &ingestv1.IngestStats{Instance: s.instance, StartedAt: timestamppb.New(s.stats.Started())}
+	for _, m := range s.stats.Minutes() {
+		out.Minutes = append(out.Minutes, &ingestv1.IngestMinute{Start: timestamppb.New(m.Start), Accepted: m.Accepted, Duplicates: m.Duplicates})
+	}
+	return out, nil
 }
 
 // New returns the gRPC service.
-func New(p processor, c items) *Server {
-	return &Server{proc: p, catalog: c, now: time.Now}
+func New(p processor, c items, opts ...Option) *Server {
+	s := &Server{proc: p, catalog: c, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// RequestErasure implements IngestService: the request goes to strata.privacy.v1, keyed
+// by the user id; it returns once Kafka acknowledged it.
+func (s *Server) RequestErasure(ctx context.Context, req *ingestv1.RequestErasureRequest) (*ingestv1.RequestErasureResponse, error) {
+	if s.erasures == nil {
+		return s.UnimplementedIngestServiceServer.RequestErasure(ctx, req)
+	}
+	r, err := s.erasures.RequestErasure(ctx, req.GetUserId(), req.GetRequestId())
+	if err != nil {
+		// The request is validated before it gets here: what fails is the publish.
+		return nil, retryable(ctx, codes.Unavailable, "event bus unavailable, retry later")
+	}
+	return &ingestv1.RequestErasureResponse{RequestId: r.GetRequestId(), RequestedAt: r.GetRequestedAt()}, nil
 }
 
 // Ingest implements IngestService. The request's event is normalised in place: the

@@ -32,6 +32,7 @@ func runContract(t *testing.T, rdb redis.UniversalClient) {
 			t.Run("dedup window", func(t *testing.T) { testDedup(t, rdb, newLedger) })
 			t.Run("identity", func(t *testing.T) { testIdentity(t, rdb, newLedger) })
 			t.Run("merge done only when recorded", func(t *testing.T) { testMergeRecorded(t, newLedger) })
+			t.Run("forget user", func(t *testing.T) { testForgetUser(t, newLedger) })
 		})
 	}
 }
@@ -157,4 +158,40 @@ func equalB(a, b []bool) bool {
 		}
 	}
 	return true
+}
+
+// testForgetUser erases a user's links and dedup entries and nobody else's, and is
+// idempotent.
+func testForgetUser(t *testing.T, newLedger newLedgerFunc) {
+	ctx := context.Background()
+	l := newLedger(ledger.Config{DedupWindow: time.Hour})
+	// The user's id holds glob characters: the dedup scan must match it literally.
+	user, other := unique("u*["), unique("u")
+	anon1, anon2, anonOther := unique("a"), unique("a"), unique("a")
+	ops := []ledger.Op{{Kind: ledger.OpLink, Anon: anon1, User: user}, {Kind: ledger.OpLink, Anon: anon2, User: user},
+		{Kind: ledger.OpLink, Anon: anonOther, User: other}}
+	keys := []ledger.Key{{Sender: user, Source: "web", MessageID: "m1"}, {Sender: other, Source: "web", MessageID: "m1"}}
+	if _, err := l.Lookup(ctx, nil, ops); err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	if err := l.Record(ctx, ledger.Changes{Published: keys}); err != nil {
+		t.Fatalf("Record: %v", err)
+	}
+	for i, want := range []int{3, 0} { // two links and one dedup key, then nothing
+		n, err := l.ForgetUser(ctx, user)
+		if err != nil || n != want {
+			t.Errorf("ForgetUser #%d: got %d, %v; want %d, nil", i+1, n, err, want)
+		}
+	}
+	seen := []ledger.Op{{Kind: ledger.OpSeen, Anon: anon1}, {Kind: ledger.OpSeen, Anon: anon2}, {Kind: ledger.OpSeen, Anon: anonOther}}
+	snap, err := l.Lookup(ctx, keys, seen)
+	if err != nil {
+		t.Fatalf("Lookup: %v", err)
+	}
+	if got, want := snap.Linked, []string{"", "", other}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("links after ForgetUser: got %q, want %q", got, want)
+	}
+	if got, want := snap.Seen, []bool{false, true}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dedup after ForgetUser: got %v, want %v", got, want)
+	}
 }

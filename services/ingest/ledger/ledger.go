@@ -20,6 +20,8 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -267,4 +269,76 @@ func (l *Ledger) Ping(ctx context.Context) error {
 		return fmt.Errorf("ledger: ping: %w", err)
 	}
 	return nil
+}
+
+// forgetScript deletes an anonymous id's key when it is linked to, or was merged into,
+// the user ARGV[1]; returns 1 when deleted.
+var forgetScript = redis.NewScript(`
+local h = redis.call('HMGET', KEYS[1], 'user', 'merged')
+if h[1] == ARGV[1] or h[2] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+
+// forgetScanBatch is how many keys one SCAN step of ForgetUser asks for.
+const forgetScanBatch = 1000
+
+// ForgetUser erases what the ledger holds on userID (the right to erasure): every
+// anonymous id linked to or merged into the user, and the user's entries in the dedup
+// window (their keys carry the user id). It returns the number of keys deleted. The
+// identity map has no index by user, so this scans the anonymous ids: a cost paid once
+// per erasure request, never on the event path. Forgetting twice deletes nothing more.
+// Later events of an anonymous id that was linked start afresh, as an unknown id would.
+func (l *Ledger) ForgetUser(ctx context.Context, userID string) (int, error) {
+	anonPattern := cache.IngestAnonKey("*")
+	dedupPattern := strings.TrimSuffix(cache.IngestDedupKey(globEscape(userID), "", ""), ":") + "*"
+	var n int
+	scanNode := func(ctx context.Context, c redis.UniversalClient) error {
+		for _, pattern := range []string{anonPattern, dedupPattern} {
+			var cursor uint64
+			for {
+				keys, next, err := c.Scan(ctx, cursor, pattern, forgetScanBatch).Result()
+				if err != nil {
+					return fmt.Errorf("ledger: scan %s: %w", pattern, err)
+				}
+				for _, k := range keys {
+					var deleted int64
+					if pattern == anonPattern {
+						deleted, err = forgetScript.Run(ctx, c, []string{k}, userID).Int64()
+					} else {
+						deleted, err = c.Del(ctx, k).Result()
+					}
+					if err != nil {
+						return fmt.Errorf("ledger: forget user: %w", err)
+					}
+					n += int(deleted)
+				}
+				if next == 0 {
+					break
+				}
+				cursor = next
+			}
+		}
+		return nil
+	}
+	if cc, ok := l.rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			return scanNode(ctx, c)
+		})
+		return n, err
+	}
+	return n, scanNode(ctx, l.rdb)
+}
+
+// globEscape escapes the glob characters of a SCAN MATCH pattern in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

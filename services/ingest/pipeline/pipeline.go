@@ -153,6 +153,15 @@ func WithTopic(topic string) Option {
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(p *Pipeline) { p.log = l } }
 
+// Counter is told how many events each acknowledged batch published and dropped as
+// duplicates; *throughput.Counter implements it.
+type Counter interface {
+	Add(accepted, duplicates int)
+}
+
+// WithCounter counts the events of every batch Process accepted in c.
+func WithCounter(c Counter) Option { return func(p *Pipeline) { p.counter = c } }
+
 // Pipeline validates and publishes events.
 type Pipeline struct {
 	pub            publisher
@@ -161,6 +170,7 @@ type Pipeline struct {
 	publishTimeout time.Duration
 	log            *slog.Logger
 	topic          string
+	counter        Counter
 }
 
 // New returns a pipeline publishing through pub.
@@ -286,6 +296,7 @@ func (p *Pipeline) Process(ctx context.Context, events []*eventv1.Event) (Result
 		res.Merges += len(plan.merges[i])
 	}
 	if len(out) == 0 {
+		p.count(res)
 		return res, nil
 	}
 	msgs, err := p.messages(out)
@@ -303,7 +314,14 @@ func (p *Pipeline) Process(ctx context.Context, events []*eventv1.Event) (Result
 			p.log.WarnContext(ctx, "pipeline: events published but not recorded in the dedup window", "events", res.Published, "err", err)
 		}
 	}
+	p.count(res)
 	return res, nil
+}
+
+func (p *Pipeline) count(res Result) {
+	if p.counter != nil {
+		p.counter.Add(res.Published, res.Duplicates())
+	}
 }
 
 // plan is what Process publishes and records for a batch.

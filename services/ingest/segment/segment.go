@@ -170,21 +170,21 @@ func decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 	}
 	ts := CorrectSkew(original, sentAt, receivedAt)
 
-	ev := &eventv1.Event{
-		EventId:     strings.TrimSpace(m.MessageID),
-		Type:        et,
-		Event:       name,
-		Name:        strings.TrimSpace(m.Name),
-		UserId:      m.UserID,
-		AnonymousId: m.AnonymousID,
-		PreviousId:  m.PreviousID,
-		GroupId:     m.GroupID,
-		Timestamp:   timestamppb.New(ts),
-		ReceivedAt:  timestamppb.New(receivedAt),
-		Context:     m.Context,
-		Properties:  m.Properties,
-		Traits:      m.Traits,
-	}
+	d := &decoded{}
+	ev := &d.ev
+	ev.EventId = strings.TrimSpace(m.MessageID)
+	ev.Type = et
+	ev.Event = name
+	ev.Name = strings.TrimSpace(m.Name)
+	ev.UserId = m.UserID
+	ev.AnonymousId = m.AnonymousID
+	ev.PreviousId = m.PreviousID
+	ev.GroupId = m.GroupID
+	ev.Timestamp = stamp(&d.times[0], ts)
+	ev.ReceivedAt = stamp(&d.times[1], receivedAt)
+	ev.Context = m.Context
+	ev.Properties = m.Properties
+	ev.Traits = m.Traits
 	if ev.EventId == "" {
 		// Segment's SDKs always send a messageId; for other senders a content hash keeps
 		// retries of the same payload deduplicated.
@@ -192,15 +192,29 @@ func decode(raw []byte, typ string, index int, receivedAt time.Time, batchSentAt
 		ev.EventId = "sha256-" + hex.EncodeToString(sum[:16])
 	}
 	if !original.IsZero() {
-		ev.OriginalTimestamp = timestamppb.New(original)
+		ev.OriginalTimestamp = stamp(&d.times[2], original)
 	}
 	if !sentAt.IsZero() {
-		ev.SentAt = timestamppb.New(sentAt)
+		ev.SentAt = stamp(&d.times[3], sentAt)
 	}
 	if !m.hasContext {
 		ev.Context = batchContext
 	}
 	return ev, nil
+}
+
+// decoded is an event and room for its four timestamps, allocated at once: they live
+// and die together, and allocating the timestamps one by one was about a tenth of the
+// decoder's allocations.
+type decoded struct {
+	ev    eventv1.Event
+	times [4]timestamppb.Timestamp
+}
+
+// stamp sets dst to t and returns it.
+func stamp(dst *timestamppb.Timestamp, t time.Time) *timestamppb.Timestamp {
+	dst.Seconds, dst.Nanos = t.Unix(), int32(t.Nanosecond())
+	return dst
 }
 
 // CorrectSkew returns when the event happened by the server's clock: the client's

@@ -141,6 +141,16 @@ func (s *Server) GetModelReport(_ context.Context, r *predictionv1.GetModelRepor
 				Lower: b.Lower, Upper: b.Upper, MeanPredicted: b.MeanPredicted, FractionPositive: b.FractionPositive, Count: int64(b.Count),
 			})
 		}
+		for _, p := range val.ROC {
+			rep.RocCurve = append(rep.RocCurve, &predictionv1.RocPoint{
+				FalsePositiveRate: p.FalsePositiveRate, TruePositiveRate: p.TruePositiveRate, Threshold: p.Threshold,
+			})
+		}
+		for _, f := range val.Importance {
+			rep.FeatureImportance = append(rep.FeatureImportance, &predictionv1.FeatureImportance{
+				Feature: f.Feature, MeanAbsContribution: f.MeanAbsContribution,
+			})
+		}
 	}
 	return rep, nil
 }

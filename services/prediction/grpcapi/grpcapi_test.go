@@ -72,7 +72,10 @@ func TestGetModelReport(t *testing.T) {
 		Validation: &registry.Validation{Cutoff: cut, Examples: 30, Positives: 10, Calibration: "platt", Curve: []metrics.Bin{
 			{Lower: 0, Upper: 0.1, MeanPredicted: 0.05, FractionPositive: 0.1, Count: 20},
 			{Lower: 0.9, Upper: 1, MeanPredicted: 0.95, FractionPositive: 0.9, Count: 10},
-		}},
+		},
+			ROC:        []metrics.ROCPoint{{Threshold: 1}, {FalsePositiveRate: 0.1, TruePositiveRate: 0.7, Threshold: 0.5}, {FalsePositiveRate: 1, TruePositiveRate: 1}},
+			Importance: []registry.Importance{{Feature: "recency_days", MeanAbsContribution: 0.12}, {Feature: "orders", MeanAbsContribution: 0.03}},
+		},
 	}
 	if err := reg.Register(v, map[string]int{}); err != nil {
 		t.Fatal(err)
@@ -107,6 +110,12 @@ func TestGetModelReport(t *testing.T) {
 				!rep.GetValidationCutoff().AsTime().Equal(cut) || len(rep.GetCalibrationCurve()) != 2 ||
 				rep.GetCalibrationCurve()[1].GetFractionPositive() != 0.9 || rep.GetCalibrationCurve()[0].GetCount() != 20 {
 				t.Errorf("report: got %v", rep)
+			}
+			if roc := rep.GetRocCurve(); len(roc) != 3 || roc[1].GetTruePositiveRate() != 0.7 || roc[1].GetThreshold() != 0.5 {
+				t.Errorf("ROC: got %v, want the registry's three points", roc)
+			}
+			if fi := rep.GetFeatureImportance(); len(fi) != 2 || fi[0].GetFeature() != "recency_days" || fi[0].GetMeanAbsContribution() != 0.12 {
+				t.Errorf("feature importance: got %v, want recency_days 0.12 first", fi)
 			}
 		})
 	}

@@ -1,5 +1,5 @@
-// Package metrics scores probabilistic binary predictions: ROC AUC, log loss, Brier
-// score, precision at the top decile and the calibration curve. Functions are pure and
+// Package metrics scores probabilistic binary predictions: ROC AUC and curve, log loss,
+// Brier score, precision at the top decile and the calibration curve. Functions are pure and
 // safe for concurrent use; they take parallel slices of scores and 0/1 labels.
 package metrics
 
@@ -130,6 +130,54 @@ func CalibrationCurve(scores, y []float64, bins int) ([]Bin, error) {
 				MeanPredicted: sumP[b] / float64(n[b]), FractionPositive: sumY[b] / float64(n[b]), Count: n[b],
 			})
 		}
+	}
+	return out, nil
+}
+
+// ROCPoint is one point of a ROC curve: the rates of scoring at least Threshold.
+type ROCPoint struct {
+	FalsePositiveRate float64 `json:"fpr"`
+	TruePositiveRate  float64 `json:"tpr"`
+	Threshold         float64 `json:"threshold"`
+}
+
+// ROCCurve returns the ROC curve from (0, 0) to (1, 1), one point per distinct score
+// taken as threshold (highest first), thinned to at most maxPoints points (at least 2)
+// by keeping the ends and evenly spaced points between. It is nil with one class only.
+func ROCCurve(scores, y []float64, maxPoints int) ([]ROCPoint, error) {
+	if err := check(scores, y); err != nil {
+		return nil, err
+	}
+	idx := sortedByScore(scores)
+	var pos float64
+	for _, v := range y {
+		pos += v
+	}
+	neg := float64(len(y)) - pos
+	if pos == 0 || neg == 0 {
+		return nil, nil
+	}
+	pts := []ROCPoint{{Threshold: math.Inf(1)}}
+	var tp, fp float64
+	for i := len(idx) - 1; i >= 0; {
+		j := i
+		for j >= 0 && scores[idx[j]] == scores[idx[i]] {
+			tp += y[idx[j]]
+			fp += 1 - y[idx[j]]
+			j--
+		}
+		pts = append(pts, ROCPoint{FalsePositiveRate: fp / neg, TruePositiveRate: tp / pos, Threshold: scores[idx[i]]})
+		i = j
+	}
+	// +Inf does not survive JSON: just above the highest score selects nobody too.
+	pts[0].Threshold = math.Nextafter(pts[1].Threshold, math.Inf(1))
+	maxPoints = max(maxPoints, 2)
+	if len(pts) <= maxPoints {
+		return pts, nil
+	}
+	out := make([]ROCPoint, 0, maxPoints)
+	for k := range maxPoints {
+		out = append(out, pts[k*(len(pts)-1)/(maxPoints-1)])
 	}
 	return out, nil
 }

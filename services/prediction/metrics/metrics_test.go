@@ -80,3 +80,43 @@ func TestReport(t *testing.T) {
 		t.Errorf("report curve: got %d bins, want 10 (one score per bin)", len(r.CalibrationCurve))
 	}
 }
+
+func TestROCCurve(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		scores, y []float64
+		max       int
+		want      [][2]float64 // (fpr, tpr)
+	}{
+		{"perfect", []float64{0.1, 0.2, 0.8, 0.9}, []float64{0, 0, 1, 1}, 100,
+			[][2]float64{{0, 0}, {0, 0.5}, {0, 1}, {0.5, 1}, {1, 1}}},
+		{"tie across classes", []float64{0.1, 0.5, 0.5, 0.9}, []float64{0, 0, 1, 1}, 100,
+			[][2]float64{{0, 0}, {0, 0.5}, {0.5, 1}, {1, 1}}},
+		{"thinned keeps the ends", []float64{0.1, 0.2, 0.8, 0.9}, []float64{0, 0, 1, 1}, 3,
+			[][2]float64{{0, 0}, {0, 1}, {1, 1}}},
+	}
+	for _, tt := range tests {
+		got, err := metrics.ROCCurve(tt.scores, tt.y, tt.max)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(got) != len(tt.want) {
+			t.Fatalf("%s: got %d points %v, want %v", tt.name, len(got), got, tt.want)
+		}
+		for i, p := range got {
+			if p.FalsePositiveRate != tt.want[i][0] || p.TruePositiveRate != tt.want[i][1] {
+				t.Errorf("%s: point %d got (%v, %v), want %v", tt.name, i, p.FalsePositiveRate, p.TruePositiveRate, tt.want[i])
+			}
+			if i > 0 && p.Threshold > got[i-1].Threshold {
+				t.Errorf("%s: threshold rises at point %d: got %v after %v", tt.name, i, p.Threshold, got[i-1].Threshold)
+			}
+		}
+		if math.IsInf(got[0].Threshold, 0) {
+			t.Errorf("%s: first threshold got %v, want finite", tt.name, got[0].Threshold)
+		}
+	}
+	if got, err := metrics.ROCCurve([]float64{0.1, 0.2}, []float64{1, 1}, 10); err != nil || got != nil {
+		t.Errorf("one class: got %v, %v; want nil, nil", got, err)
+	}
+}

@@ -78,6 +78,18 @@ type Validation struct {
 	Calibration string `json:"calibration,omitempty"`
 	// Curve is the calibration curve of the version's scores on the window.
 	Curve []metrics.Bin `json:"curve,omitempty"`
+	// ROC is the ROC curve of the version's scores on the window, thinned.
+	ROC []metrics.ROCPoint `json:"roc,omitempty"`
+	// Importance is each feature's mean absolute contribution on the window, largest
+	// first.
+	Importance []Importance `json:"importance,omitempty"`
+}
+
+// Importance is how much one feature moves a version's scores: the mean absolute
+// contribution (SHAP value, probability units) over validation examples.
+type Importance struct {
+	Feature             string  `json:"feature"`
+	MeanAbsContribution float64 `json:"mean_abs_contribution"`
 }
 
 // Entry is a version with its artefact.

@@ -796,13 +796,17 @@ func (e *Engine) trainClassifier(ctx context.Context, states map[string]*feature
 	if err != nil {
 		return TrainResult{}, err
 	}
+	roc, importance, err := diagnose(candidate, val)
+	if err != nil {
+		return TrainResult{}, err
+	}
 	hash := dataHash(train)
 	v := registry.Version{
 		Model: name, Version: versionName(now, hash), Learner: string(spec.Learner), Features: features.Names[:],
 		TrainedAt: now, WindowStart: firstEvent(states), WindowEnd: now, DataHash: hash, Metrics: met,
 		Validation: &registry.Validation{
 			Cutoff: val.Cutoff, Examples: len(val.Y), Positives: int(met["positives"]),
-			Calibration: string(candidate.Calibration()), Curve: curve,
+			Calibration: string(candidate.Calibration()), Curve: curve, ROC: roc, Importance: importance,
 		},
 	}
 	if err := e.reg.Register(v, candidate); err != nil {
@@ -937,6 +941,51 @@ func validate(c learn.Classifier, ts features.TrainingSet) (map[string]float64, 
 		"auc": r.AUC, "log_loss": r.LogLoss, "brier": r.Brier, "precision_at_top_decile": r.PrecisionAtTopDecile,
 		"examples": float64(len(ts.Y)), "positives": pos,
 	}, curve, nil
+}
+
+// importanceSample caps the validation examples explained for feature importance:
+// TreeSHAP costs a walk of every tree per example, and a thousand examples rank the
+// features steadily.
+const importanceSample = 1000
+
+// rocPoints caps the points of a reported ROC curve.
+const rocPoints = 101
+
+// diagnose computes the curves of c's report on ts: the ROC curve and each feature's
+// mean absolute contribution over ts, or every k-th example of it when ts has more
+// than importanceSample (deterministic, so a retrain on the same data reports the same).
+func diagnose(c *model.Classifier, ts features.TrainingSet) ([]metrics.ROCPoint, []registry.Importance, error) {
+	scores := make([]float64, len(ts.X))
+	for i, x := range ts.X {
+		scores[i] = c.Predict(x)
+	}
+	roc, err := metrics.ROCCurve(scores, ts.Y, rocPoints)
+	if err != nil {
+		return nil, nil, err
+	}
+	step := max(1, (len(ts.X)+importanceSample-1)/importanceSample)
+	var sum []float64
+	var n float64
+	for i := 0; i < len(ts.X); i += step {
+		e := c.Explain(ts.X[i])
+		if sum == nil {
+			sum = make([]float64, len(e.Contributions))
+		}
+		for k, v := range e.Contributions {
+			sum[k] += math.Abs(v)
+		}
+		n++
+	}
+	imp := make([]registry.Importance, 0, len(sum))
+	for k, v := range sum {
+		name := fmt.Sprintf("feature_%d", k)
+		if k < len(features.Names) {
+			name = features.Names[k]
+		}
+		imp = append(imp, registry.Importance{Feature: name, MeanAbsContribution: v / n})
+	}
+	slices.SortStableFunc(imp, func(a, b registry.Importance) int { return cmp.Compare(b.MeanAbsContribution, a.MeanAbsContribution) })
+	return roc, imp, nil
 }
 
 func dataHash(ts features.TrainingSet) string {

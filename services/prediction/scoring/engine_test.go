@@ -18,6 +18,7 @@ import (
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	"github.com/stratahq/strata/services/prediction/features"
 	"github.com/stratahq/strata/services/prediction/registry"
 	"github.com/stratahq/strata/services/prediction/scoring"
 )
@@ -333,6 +334,19 @@ func TestTrainPromoteExplainRollback(t *testing.T) {
 		}
 		if n != val.Examples {
 			t.Errorf("%s curve counts %d examples, validation has %d", name, n, val.Examples)
+		}
+		if r := val.ROC; len(r) < 2 || r[0].FalsePositiveRate != 0 || r[0].TruePositiveRate != 0 ||
+			r[len(r)-1].FalsePositiveRate != 1 || r[len(r)-1].TruePositiveRate != 1 {
+			t.Errorf("%s ROC: got %+v, want a curve from (0, 0) to (1, 1)", name, r)
+		}
+		if imp := val.Importance; len(imp) != len(features.Names) || !(imp[0].MeanAbsContribution > 0) {
+			t.Errorf("%s importance: got %+v, want %d features, the first moving scores", name, imp, len(features.Names))
+		} else {
+			for i := 1; i < len(imp); i++ {
+				if imp[i].MeanAbsContribution > imp[i-1].MeanAbsContribution {
+					t.Errorf("%s importance not sorted at %d: %v after %v", name, i, imp[i], imp[i-1])
+				}
+			}
 		}
 	}
 	p, err := e.Predict(ctx, "user-0001")

@@ -97,7 +97,7 @@ func (pr Params) applyActivity(p *profilev1.Profile, ev *eventv1.Event) {
 			p.Lifecycle.ReturnedAt = timestamppb.New(t)
 		}
 		if a.LastActive == nil || t.After(a.LastActive.AsTime()) {
-			a.LastActive = timestamppb.New(t)
+			setTime(&a.LastActive, t)
 		}
 	}
 	if d > hw-int32(pr.BucketDays) {
@@ -111,7 +111,7 @@ func (pr Params) applyActivity(p *profilev1.Profile, ev *eventv1.Event) {
 
 	if kind == EventOrderCompleted {
 		if p.LastPurchase == nil || t.After(p.LastPurchase.AsTime()) {
-			p.LastPurchase = timestamppb.New(t)
+			setTime(&p.LastPurchase, t)
 		}
 	}
 	if (delta.Orders != 0 || delta.RevenueMinor != 0) && d > hw-int32(pr.PurchaseDays) {

@@ -127,7 +127,7 @@ func DecayInterests(in *profilev1.Interests, asOf time.Time, halfLife time.Durat
 			}
 		}
 	}
-	in.AsOf = timestamppb.New(asOf)
+	setTime(&in.AsOf, asOf)
 }
 
 // mergeInterests adds src's weights into dst, aligned to the later as_of.

@@ -173,11 +173,12 @@ func (pr Params) Apply(p *profilev1.Profile, userID string, ev *eventv1.Event, p
 
 	ts := ev.GetTimestamp()
 	if ts != nil {
-		if p.FirstSeen == nil || ts.AsTime().Before(p.FirstSeen.AsTime()) {
-			p.FirstSeen = timestamppb.New(ts.AsTime())
+		t := ts.AsTime()
+		if p.FirstSeen == nil || t.Before(p.FirstSeen.AsTime()) {
+			setTime(&p.FirstSeen, t)
 		}
-		if p.LastSeen == nil || ts.AsTime().After(p.LastSeen.AsTime()) {
-			p.LastSeen = timestamppb.New(ts.AsTime())
+		if p.LastSeen == nil || t.After(p.LastSeen.AsTime()) {
+			setTime(&p.LastSeen, t)
 		}
 	}
 	if anon := ev.GetAnonymousId(); anon != "" && anon != p.GetUserId() && !slices.Contains(p.AnonymousIds, anon) {
@@ -199,7 +200,10 @@ func (pr Params) Apply(p *profilev1.Profile, userID string, ev *eventv1.Event, p
 	pr.applyActivity(p, ev)
 	pr.remember(p, ev.GetEventId())
 	p.Version++
-	p.Applied = &profilev1.Position{Partition: pos.GetPartition(), Offset: pos.GetOffset()}
+	if p.Applied == nil {
+		p.Applied = &profilev1.Position{}
+	}
+	p.Applied.Partition, p.Applied.Offset = pos.GetPartition(), pos.GetOffset()
 	return p, true
 }
 
@@ -255,6 +259,17 @@ func activity(p *profilev1.Profile) *profilev1.Activity {
 		p.Activity = &profilev1.Activity{}
 	}
 	return p.Activity
+}
+
+// setTime sets *dst to t, reusing the timestamp *dst points to: the fold and Derive move
+// some times forward on nearly every event, and a profile owns its timestamps (Merge
+// copies the ones it takes from another profile), so none is shared.
+func setTime(dst **timestamppb.Timestamp, t time.Time) {
+	if *dst == nil {
+		*dst = timestamppb.New(t)
+		return
+	}
+	(*dst).Seconds, (*dst).Nanos = t.Unix(), int32(t.Nanosecond())
 }
 
 func aggregates(p *profilev1.Profile) *profilev1.Aggregates {

@@ -284,3 +284,62 @@ func (s *Store) SetSegmentReady(ctx context.Context, segmentID string, version i
 	}
 	return nil
 }
+
+// exitAllScript queues an exit event for every membership of a user and deletes the
+// memberships. KEYS[1] memberships hash, KEYS[2] outbox; ARGV[1] unix ms. Returns the
+// outbox length.
+var exitAllScript = redis.NewScript(`
+local pv = redis.call('HGET', KEYS[1], '_v') or '0'
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  if all[i] ~= '_v' then
+    redis.call('RPUSH', KEYS[2], 'X|' .. all[i] .. '|' .. all[i+1] .. '|' .. pv .. '|' .. ARGV[1])
+  end
+end
+redis.call('DEL', KEYS[1])
+return redis.call('LLEN', KEYS[2])
+`)
+
+// ExitAll makes userID leave every segment (the right to erasure): it queues an exit
+// event per membership, at time at, and deletes the memberships, atomically. It returns
+// the number of queued events (flush them with FlushOutbox, which also removes the user
+// from the segments' member sets). Calling it again queues nothing more.
+func (s *Store) ExitAll(ctx context.Context, userID string, at time.Time) (int64, error) {
+	n, err := exitAllScript.Run(ctx, s.rdb, []string{cache.ProfileSegmentsKey(userID), cache.ProfileSegmentOutboxKey(userID)}, at.UnixMilli()).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("store: leave segments: %w", err)
+	}
+	return n, nil
+}
+
+// erasedKey marks a user erased (see MarkErased). It carries the user's hash tag.
+func erasedKey(userID string) string { return "strata:profile-erased:{" + userID + "}" }
+
+// MarkErased records, for ttl, that userID was erased: predictions scored before the
+// erasure but consumed after it must not bring a profile back (see Erased).
+func (s *Store) MarkErased(ctx context.Context, userID string, ttl time.Duration) error {
+	if err := s.rdb.Set(ctx, erasedKey(userID), "1", ttl).Err(); err != nil {
+		return fmt.Errorf("store: mark erased: %w", err)
+	}
+	return nil
+}
+
+// Erased returns which of userIDs were erased within the MarkErased ttl.
+func (s *Store) Erased(ctx context.Context, userIDs []string) (map[string]bool, error) {
+	cmds := make([]*redis.IntCmd, len(userIDs))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, u := range userIDs {
+			cmds[i] = p.Exists(ctx, erasedKey(u))
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("store: read erased: %w", err)
+	}
+	out := map[string]bool{}
+	for i, c := range cmds {
+		if c.Val() > 0 {
+			out[userIDs[i]] = true
+		}
+	}
+	return out, nil
+}

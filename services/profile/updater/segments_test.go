@@ -60,7 +60,7 @@ func newFixture(t *testing.T, segments map[string]string) *fixture {
 		}
 	}
 	f := &fixture{t: t, store: s, reg: reg, pub: &bustest.Recorder{}, clock: &clock{t: day0}}
-	f.u = updater.New(s, f.pub, updater.WithClock(f.clock.Now), updater.WithSegments(reg, s))
+	f.u = updater.New(s, f.pub, updater.WithClock(f.clock.Now), updater.WithSegments(reg, s), updater.WithErasures(s))
 	return f
 }
 

@@ -1,8 +1,9 @@
-// Package updater is the profile service's consumer of strata.events.v1 and
-// strata.predictions.v1: it applies each event or prediction to the user's profile,
-// derives the time-relative fields as of processing time, evaluates the rule segments,
-// publishes the new profile to the compacted strata.profiles.v1 changelog, caches it in
-// Redis and records segment enter/exit events, which it publishes to strata.segments.v1.
+// Package updater is the profile service's consumer of strata.events.v1,
+// strata.predictions.v1 and strata.privacy.v1: it applies each event or prediction to the
+// user's profile, derives the time-relative fields as of processing time, evaluates the
+// rule segments, publishes the new profile to the compacted strata.profiles.v1
+// changelog, caches it in Redis and records segment enter/exit events, which it
+// publishes to strata.segments.v1; it carries out erasure requests.
 //
 // [Updater.HandleBatch] is a bus batch handler: a batch's messages are applied in partition
 // order to the in-memory profiles of the batch's users (read from Redis in one pipeline),
@@ -20,6 +21,12 @@
 // Order of writes: changelog, then Redis (only if Redis holds no newer version), then
 // memberships. A crash between two of them leaves the batch uncommitted; the redelivery
 // finds the events applied, writes nothing again but completes the memberships.
+//
+// Right to erasure: an erasure request on strata.privacy.v1 (read by the same consumer,
+// so it is applied in order with the batch's other messages) makes the user leave every
+// segment, publishes a tombstone for the user on the changelog and deletes the profile
+// from Redis. Events of the user consumed after it start a
+// fresh profile: the erasure forgets the past, it does not block the future.
 package updater
 
 import (
@@ -40,6 +47,7 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/profile/cluster"
 	"github.com/stratahq/strata/services/profile/segment"
@@ -69,14 +77,24 @@ type definitions interface {
 	List() []*segment.Definition
 }
 
+// erasures deletes a user's state (package store).
+type erasures interface {
+	MarkErased(ctx context.Context, userID string, ttl time.Duration) error
+	Erased(ctx context.Context, userIDs []string) (map[string]bool, error)
+	ExitAll(ctx context.Context, userID string, at time.Time) (int64, error)
+	FlushOutbox(ctx context.Context, userID string, publish func(context.Context, []*profilev1.SegmentEvent) error) error
+	Delete(ctx context.Context, userID string) error
+}
+
 // Topics names the topics the updater reads and writes.
 type Topics struct {
-	Events, Predictions, Profiles, Segments string
+	Events, Predictions, Profiles, Segments, Privacy string
 }
 
 // DefaultTopics are the suite's topics.
 func DefaultTopics() Topics {
-	return Topics{Events: topics.Events, Predictions: topics.Predictions, Profiles: topics.Profiles, Segments: topics.Segments}
+	return Topics{Events: topics.Events, Predictions: topics.Predictions, Profiles: topics.Profiles, Segments: topics.Segments,
+		Privacy: topics.Privacy}
 }
 
 // Updater applies events and predictions to profiles. It is safe for concurrent use by
@@ -92,6 +110,7 @@ type Updater struct {
 	clusters    func() *profilev1.ClusterModel
 	defs        definitions
 	memberships memberships
+	erasures    erasures
 	restored    func(context.Context) error
 	topics      Topics
 	log         *slog.Logger
@@ -122,6 +141,10 @@ func WithClusters(f func() *profilev1.ClusterModel) Option {
 func WithSegments(defs definitions, m memberships) Option {
 	return func(u *Updater) { u.defs, u.memberships = defs, m }
 }
+
+// WithErasures carries out erasure requests (strata.privacy.v1) with e; without it they
+// fail as permanent errors (dead-lettered).
+func WithErasures(e erasures) Option { return func(u *Updater) { u.erasures = e } }
 
 // WithRestoreGate sets a check run when a profile is missing: it returns nil once the
 // cache is known to hold every stored profile (waiting for a restore if needed).
@@ -162,13 +185,19 @@ func (u *Updater) Handle(ctx context.Context, msg bus.Message) error {
 
 // item is one decoded message of a batch.
 type item struct {
-	msg  bus.Message
-	user string
-	ev   *eventv1.Event
-	pred *predictionv1.Prediction
+	msg   bus.Message
+	user  string
+	ev    *eventv1.Event
+	pred  *predictionv1.Prediction
+	erase *privacyv1.PrivacyRequest
+	// skip is a message with nothing to apply: a privacy request of another action, or
+	// a prediction tombstone (the prediction service erased the user).
+	skip bool
 }
 
-// HandleBatch is the bus batch handler for strata.events.v1 and strata.predictions.v1.
+// HandleBatch is the bus batch handler for strata.events.v1, strata.predictions.v1 and
+// strata.privacy.v1 (an erasure request splits the batch: the messages before it are
+// applied, then the user is erased, then the rest are applied).
 // It reads the batch's users' profiles in one Redis pipeline, applies the messages in
 // order in memory (with segments defined, deriving and evaluating them after each
 // change, as a message-at-a-time pass would), publishes the latest profile of each
@@ -195,16 +224,93 @@ func (u *Updater) HandleBatch(ctx context.Context, msgs []bus.Message) error {
 			attribute.Int64("messaging.kafka.offset", msgs[0].Offset),
 		)
 	}
-	err := u.apply(ctx, items)
+	err := u.applyAll(ctx, items)
 	if err != nil {
 		span.RecordError(err)
 	}
 	return err
 }
 
+// applyAll applies items in order: the runs of events and predictions between erasure
+// requests are applied as batches, each erasure after the run before it.
+func (u *Updater) applyAll(ctx context.Context, items []item) error {
+	run := make([]item, 0, len(items))
+	for _, it := range items {
+		switch {
+		case it.skip:
+		case it.erase != nil:
+			if err := u.apply(ctx, run); err != nil {
+				return err
+			}
+			run = run[:0]
+			if err := u.eraseUser(ctx, it); err != nil {
+				return err
+			}
+		default:
+			run = append(run, it)
+		}
+	}
+	return u.apply(ctx, run)
+}
+
+// ErasedPredictionGuard is how long after an erasure a prediction for the user is ignored
+// while the user has no profile: the prediction service may have scored the user just
+// before it learnt of the erasure, and that prediction, consumed after the erasure,
+// must not bring a profile back. Events start a fresh profile at once; predictions apply
+// again to it.
+const ErasedPredictionGuard = 24 * time.Hour
+
+// eraseUser carries out an erasure request: the user leaves every segment (exit events
+// published to strata.segments.v1, member sets updated), a tombstone for the user goes to
+// the compacted changelog (so a restore does not bring the profile back, and compaction
+// removes it from Kafka), then the profile and its segment state are deleted from Redis.
+// Each step is idempotent, so a replay, or a redelivery after a crash between steps,
+// completes the erasure. Events of the user consumed afterwards start a fresh profile.
+func (u *Updater) eraseUser(ctx context.Context, it item) error {
+	if u.erasures == nil {
+		return bus.Permanent(errors.New("profile: erasure request, but erasures are not configured"))
+	}
+	if err := u.erasures.MarkErased(ctx, it.user, ErasedPredictionGuard); err != nil {
+		return err
+	}
+	if _, err := u.erasures.ExitAll(ctx, it.user, u.now()); err != nil {
+		return err
+	}
+	if err := u.erasures.FlushOutbox(ctx, it.user, u.PublishSegmentEvents); err != nil {
+		return err
+	}
+	if err := u.pub.Publish(ctx, bus.Message{Topic: u.topics.Profiles, Key: []byte(it.user)}); err != nil {
+		return fmt.Errorf("publish profile tombstone: %w", err)
+	}
+	if err := u.erasures.Delete(ctx, it.user); err != nil {
+		return err
+	}
+	u.log.InfoContext(ctx, "profile erased", slog.String("request_id", it.erase.GetRequestId()))
+	return nil
+}
+
 func (u *Updater) decode(msg bus.Message) (item, error) {
 	it := item{msg: msg, user: string(msg.Key)}
-	if msg.Topic == u.topics.Predictions {
+	if msg.Topic == u.topics.Privacy {
+		r := &privacyv1.PrivacyRequest{}
+		if err := proto.Unmarshal(msg.Value, r); err != nil {
+			return it, bus.Permanent(fmt.Errorf("decode privacy request: %w", err))
+		}
+		if it.user == "" {
+			it.user = r.GetUserId()
+		}
+		if r.GetRequestId() == "" {
+			return it, bus.Permanent(errors.New("privacy request without a request id"))
+		}
+		if r.GetAction() == privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE {
+			it.erase = r
+		} else {
+			it.skip = true
+		}
+	} else if msg.Topic == u.topics.Predictions && msg.Value == nil {
+		// Not a prediction to apply: it would create a profile for an erased user.
+		it.skip = true
+	} else if msg.Topic == u.topics.Predictions {
 		it.pred = &predictionv1.Prediction{}
 		if err := proto.Unmarshal(msg.Value, it.pred); err != nil {
 			return it, bus.Permanent(fmt.Errorf("decode prediction: %w", err))
@@ -240,6 +346,9 @@ type working struct {
 	// are evaluated after each applied message, as if the batch were handled one message
 	// at a time, so enter/exit events do not depend on where a batch began.
 	updates map[string][]store.MembershipUpdate
+	// loadedBytes is the encoded size of the profiles read from Redis: it sizes the
+	// buffer the batch's profiles are encoded into.
+	loadedBytes int
 }
 
 // evaluates reports whether memberships are recorded.
@@ -260,7 +369,10 @@ func (u *Updater) derive(ctx context.Context, w *working, p *profilev1.Profile) 
 }
 
 func (u *Updater) apply(ctx context.Context, items []item) error {
-	w := &working{profiles: map[string]*profilev1.Profile{}, changed: map[string]bool{},
+	if len(items) == 0 {
+		return nil
+	}
+	w := &working{profiles: make(map[string]*profilev1.Profile, len(items)), changed: make(map[string]bool, len(items)),
 		now: u.now(), bounds: u.boundaries(), clusters: u.clusters(), updates: map[string][]store.MembershipUpdate{}}
 	if u.defs != nil {
 		w.defs = u.defs.List()
@@ -271,9 +383,11 @@ func (u *Updater) apply(ctx context.Context, items []item) error {
 			w.order = append(w.order, it.user)
 		}
 	}
-	if err := u.load(ctx, w.order, w.profiles); err != nil {
+	loaded, err := u.load(ctx, w.order, w.profiles)
+	if err != nil {
 		return err
 	}
+	w.loadedBytes = loaded
 	// Alias sources outside the batch's users are read as they are in Redis.
 	merged := map[string]*profilev1.Profile{}
 	var sources []string
@@ -297,8 +411,15 @@ func (u *Updater) apply(ctx context.Context, items []item) error {
 			merged[user] = p
 		}
 	}
+	erased, err := u.erasedWithoutProfile(ctx, items, w.profiles)
+	if err != nil {
+		return err
+	}
 	for _, it := range items {
 		p := w.profiles[it.user]
+		if it.pred != nil && p == nil && erased[it.user] {
+			continue // scored before the user's erasure
+		}
 		pos := &profilev1.Position{Partition: int32(it.msg.Partition), Offset: it.msg.Offset}
 		var changed bool
 		if it.pred != nil {
@@ -324,12 +445,34 @@ func (u *Updater) apply(ctx context.Context, items []item) error {
 	return u.commit(ctx, w)
 }
 
-// load reads the profiles of users into into (nil for a new user). A missing profile is
-// a new user only once the restore gate confirmed Redis did not lose the profiles.
-func (u *Updater) load(ctx context.Context, users []string, into map[string]*profilev1.Profile) error {
+// erasedWithoutProfile returns which users of the batch's predictions have no profile and
+// were erased recently (see ErasedPredictionGuard); one Redis round trip, only when such
+// predictions are in the batch.
+func (u *Updater) erasedWithoutProfile(ctx context.Context, items []item, profiles map[string]*profilev1.Profile) (map[string]bool, error) {
+	if u.erasures == nil {
+		return nil, nil
+	}
+	var users []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		if it.pred != nil && profiles[it.user] == nil && !seen[it.user] {
+			seen[it.user] = true
+			users = append(users, it.user)
+		}
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	return u.erasures.Erased(ctx, users)
+}
+
+// load reads the profiles of users into into (nil for a new user) and returns their
+// encoded size. A missing profile is a new user only once the restore gate confirmed
+// Redis did not lose the profiles.
+func (u *Updater) load(ctx context.Context, users []string, into map[string]*profilev1.Profile) (int, error) {
 	got, err := u.profiles.GetMany(ctx, users)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var missing []string
 	for _, user := range users {
@@ -339,24 +482,26 @@ func (u *Updater) load(ctx context.Context, users []string, into map[string]*pro
 	}
 	if len(missing) > 0 && u.restored != nil {
 		if err := u.restored(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		again, err := u.profiles.GetMany(ctx, missing)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		for user, b := range again {
 			got[user] = b
 		}
 	}
+	size := 0
 	for user, b := range got {
 		p, err := decodeProfile(b)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		into[user] = p
+		size += len(b)
 	}
-	return nil
+	return size, nil
 }
 
 func decodeProfile(b []byte) (*profilev1.Profile, error) {
@@ -367,14 +512,22 @@ func decodeProfile(b []byte) (*profilev1.Profile, error) {
 	return p, nil
 }
 
+// newProfileBytes is room for a new user's first encoded profile (about 0.5 KB after a
+// day of activity).
+const newProfileBytes = 512
+
 // commit writes what the batch changed: the changelog (one write), Redis (one pipeline,
 // skipping profiles Redis holds newer), memberships (one pipeline), then the outboxes of
 // users with segment events.
 func (u *Updater) commit(ctx context.Context, w *working) error {
 	var (
-		changelog []bus.Message
-		puts      []store.Encoded
+		changelog = make([]bus.Message, 0, len(w.changed))
+		puts      = make([]store.Encoded, 0, len(w.changed))
 		updates   []store.MembershipUpdate
+		// The batch's profiles are encoded into one buffer, sized for what was read
+		// plus growth: one allocation per batch instead of one per profile. The buffer
+		// is never reused, so the values handed to Publish and PutMany stay as encoded.
+		buf = make([]byte, 0, w.loadedBytes+w.loadedBytes/8+newProfileBytes*len(w.changed))
 	)
 	for _, user := range w.order {
 		p := w.profiles[user]
@@ -391,11 +544,17 @@ func (u *Updater) commit(ctx context.Context, w *working) error {
 		if !u.evaluates(w) {
 			u.derive(ctx, w, p)
 		}
-		p.UpdatedAt = timestamppb.New(w.now)
-		value, err := proto.Marshal(p)
-		if err != nil {
+		if p.UpdatedAt == nil {
+			p.UpdatedAt = timestamppb.New(w.now)
+		} else {
+			p.UpdatedAt.Seconds, p.UpdatedAt.Nanos = w.now.Unix(), int32(w.now.Nanosecond())
+		}
+		start := len(buf)
+		var err error
+		if buf, err = (proto.MarshalOptions{}).MarshalAppend(buf, p); err != nil {
 			return bus.Permanent(fmt.Errorf("encode profile: %w", err))
 		}
+		value := buf[start:len(buf):len(buf)]
 		changelog = append(changelog, bus.Message{Topic: u.topics.Profiles, Key: []byte(user), Value: value})
 		puts = append(puts, store.Encoded{UserID: user, Version: p.GetVersion(), Bytes: value})
 		updates = append(updates, w.updates[user]...)

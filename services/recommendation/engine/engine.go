@@ -146,6 +146,9 @@ type Config struct {
 	// (for the segments' names); empty means strata.catalog.v1, strata.segments.v1 and
 	// strata.segment-definitions.v1.
 	CatalogTopic, SegmentsTopic, SegmentDefinitionsTopic string
+	// PrivacyTopic is the topic whose messages Handle reads as privacy requests; empty
+	// means strata.privacy.v1.
+	PrivacyTopic string
 }
 
 // DefaultConfig returns the defaults.
@@ -271,6 +274,9 @@ func (c Config) withDefaults() Config {
 	if c.SegmentDefinitionsTopic == "" {
 		c.SegmentDefinitionsTopic = topics.SegmentDefinitions
 	}
+	if c.PrivacyTopic == "" {
+		c.PrivacyTopic = topics.Privacy
+	}
 	return c
 }
 
@@ -293,6 +299,7 @@ type Store interface {
 	TraitsOf(ctx context.Context, users []string) (map[string]store.Traits, error)
 	PutSegmentName(ctx context.Context, segmentID, name string) error
 	SegmentNames(ctx context.Context) (map[string]string, error)
+	EraseUser(ctx context.Context, user string) (int64, error)
 }
 
 // Engine applies events, trains and serves.
@@ -407,9 +414,10 @@ func fnv1a(h uint32, s string) uint32 {
 }
 
 // Handle is the bus handler for strata.events.v1, strata.catalog.v1,
-// strata.segments.v1 and strata.segment-definitions.v1. It is idempotent: the store
-// ignores events it applied before, catalog and segment-name writes are
-// last-writer-wins and segment enter/exit set a membership. Undecodable messages are permanent errors; store errors are retried.
+// strata.segments.v1, strata.segment-definitions.v1 and strata.privacy.v1. It is
+// idempotent: the store ignores events it applied before, catalog and segment-name writes
+// are last-writer-wins, segment enter/exit set a membership and an erasure deletes what
+// is there. Undecodable messages are permanent errors; store errors are retried.
 func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 	switch msg.Topic {
 	case e.cfg.CatalogTopic:
@@ -418,6 +426,8 @@ func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 		return e.handleSegment(ctx, msg)
 	case e.cfg.SegmentDefinitionsTopic:
 		return e.handleSegmentDefinition(ctx, msg)
+	case e.cfg.PrivacyTopic:
+		return e.handlePrivacy(ctx, msg)
 	}
 	ev := &eventv1.Event{}
 	if err := bus.DecodeProto(msg, ev); err != nil {

@@ -480,3 +480,69 @@ func (s *Store) SegmentNames(ctx context.Context) (map[string]string, error) {
 	}
 	return m, nil
 }
+
+// EraseUser deletes everything the store holds on user (the right to erasure): the
+// interaction history, the applied event ids, the orders, the traits (stated interests
+// and segment memberships), every cached list and the user's place in the index of
+// active users, so the next training leaves the user out. It returns the number of keys
+// and index entries removed; erasing again removes nothing. Finding the cached lists
+// scans the keyspace for the user's list keys: a cost paid once per erasure request.
+func (s *Store) EraseUser(ctx context.Context, user string) (int64, error) {
+	keys := []string{cache.RecHistoryKey(user), cache.RecEventsKey(user), cache.RecOrdersKey(user), traitsKey(user)}
+	pattern := cache.RecListKey(globEscape(user), "*")
+	scanNode := func(ctx context.Context, c redis.UniversalClient) ([]string, error) {
+		var found []string
+		var cursor uint64
+		for {
+			ks, next, err := c.Scan(ctx, cursor, pattern, 1000).Result()
+			if err != nil {
+				return nil, fmt.Errorf("store: scan lists: %w", err)
+			}
+			found = append(found, ks...)
+			if next == 0 {
+				return found, nil
+			}
+			cursor = next
+		}
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		// The user's keys share its hash tag, hence one node.
+		c, err := cc.MasterForKey(ctx, cache.RecListKey(user, ""))
+		if err != nil {
+			return 0, fmt.Errorf("store: erase user: %w", err)
+		}
+		lists, err := scanNode(ctx, c)
+		if err != nil {
+			return 0, err
+		}
+		keys = append(keys, lists...)
+	} else {
+		lists, err := scanNode(ctx, s.rdb)
+		if err != nil {
+			return 0, err
+		}
+		keys = append(keys, lists...)
+	}
+	var del, rem *redis.IntCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		del = p.Del(ctx, keys...)
+		rem = p.ZRem(ctx, cache.RecActiveUsersKey, user)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: erase user: %w", err)
+	}
+	return del.Val() + rem.Val(), nil
+}
+
+// globEscape escapes the glob characters of a SCAN MATCH pattern in s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

@@ -236,3 +236,56 @@ func TestHistoryIsOrderedByItem(t *testing.T) {
 		t.Errorf("History: got %v, want %v", got, want)
 	}
 }
+
+func TestEraseUser(t *testing.T) {
+	t.Parallel()
+	s, mr := newStore(t, Limits{})
+	ctx := t.Context()
+	// The erased user's id holds glob characters: only their own list keys may match.
+	const user = "u*1"
+	for _, u := range []string{user, "u21"} {
+		f := signal.Feedback{User: u, EventID: "o-" + u, Time: t0, OrderID: "order-" + u,
+			Signals: []signal.Signal{{Item: "a", Kind: signal.KindPurchase, Weight: 4, Owned: signal.Set}}}
+		if _, err := s.Apply(ctx, f); err != nil {
+			t.Fatalf("Apply %s: %v", u, err)
+		}
+		if err := s.PutInterests(ctx, u, []string{"go"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetSegment(ctx, u, "learners", true); err != nil {
+			t.Fatal(err)
+		}
+		for _, scene := range []string{"home", "email"} {
+			if err := s.PutLists(ctx, scene, map[string]*recommendationv1.RecommendResponse{u: {Variant: "ease"}}, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before := len(mr.Keys())
+	// History, events, orders, traits, two lists and the active-users entry; then nothing.
+	for i, want := range []int64{7, 0} {
+		n, err := s.EraseUser(ctx, user)
+		if err != nil || n != want {
+			t.Errorf("EraseUser #%d: got %d, %v; want %d, nil", i+1, n, err, want)
+		}
+	}
+	if h, err := s.History(ctx, user); err != nil || len(h) != 0 {
+		t.Errorf("History after erasure: got %v, %v; want none", h, err)
+	}
+	if tr, err := s.Traits(ctx, user); err != nil || len(tr.Interests)+len(tr.Segments) != 0 {
+		t.Errorf("Traits after erasure: got %v, %v; want none", tr, err)
+	}
+	if _, err := s.ListItems(ctx, user, "home"); err != ErrNotFound {
+		t.Errorf("ListItems after erasure: got %v, want ErrNotFound", err)
+	}
+	if active, err := s.ActiveUsers(ctx, 10, t0.Add(-time.Hour)); err != nil || !slices.Equal(active, []string{"u21"}) {
+		t.Errorf("ActiveUsers after erasure: got %v, %v; want [u21]", active, err)
+	}
+	// The other user keeps history, orders, events, traits and both lists.
+	if got := before - len(mr.Keys()); got != 6 {
+		t.Errorf("keys removed: got %d, want the erased user's 6 (history, events, orders, traits, 2 lists)", got)
+	}
+	if _, err := s.ListItems(ctx, "u21", "email"); err != nil {
+		t.Errorf("the other user's list: %v", err)
+	}
+}

@@ -1,5 +1,5 @@
 // Package cli is the strata command line: `strata up` runs the whole suite in one
-// process; later commands (seed, replay, load, eval, keys) hang off the same root.
+// process; later commands (seed, replay, load, eval, keys, privacy) hang off the same root.
 package cli
 
 import (
@@ -32,6 +32,7 @@ func New(out io.Writer) *cobra.Command {
 	attach(root, "eval", newEvalRecommend(out))
 	root.AddCommand(newRecommend(out))
 	root.AddCommand(newKeys(out))
+	root.AddCommand(newPrivacy(out))
 	return root
 }
 
@@ -152,6 +153,9 @@ Read the profile back:
 
 Create an API key for an app (read:self keys read only their user):
   strata keys create --grpc %[4]s --name web --scope read:self,recommend --user u1
+
+Erase a user everywhere (right to erasure):
+  strata privacy erase --grpc %[4]s u1
 `, ep.WriteKey, ep.AdminKey, ep.HTTP, ep.GRPC)
 	}
 	fmt.Fprintln(out, "\nPress Ctrl-C to stop.")

@@ -27,7 +27,8 @@ import (
 // when --admin-key is not given (a flag would show the secret in the process list).
 const adminKeyEnv = "STRATA_ADMIN_KEY"
 
-// keysClient is the connection the keys subcommands share.
+// keysClient is the connection to the gateway's admin API that the keys and privacy
+// subcommands share.
 type keysClient struct {
 	grpcAddr, adminKey string
 	asJSON             bool
@@ -36,7 +37,7 @@ type keysClient struct {
 func (c *keysClient) dial(ctx context.Context) (*grpc.ClientConn, context.Context, error) {
 	conn, err := grpc.NewClient(c.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return nil, nil, fmt.Errorf("keys: dial %s: %w", c.grpcAddr, err)
+		return nil, nil, fmt.Errorf("dial %s: %w", c.grpcAddr, err)
 	}
 	ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.adminKey)
 	return conn, ctx, nil
@@ -71,6 +72,14 @@ The admin key is read from --admin-key, else from ` + adminKeyEnv + `, else the
 development key of an embedded suite. Scopes: track, read:self, recommend, admin.
 A key with read:self reads only the user it is bound to (--user).`,
 	}
+	c.register(cmd)
+	cmd.AddCommand(newKeysCreate(out, c), newKeysList(out, c), newKeysRevoke(out, c), newKeysAudit(out, c))
+	return cmd
+}
+
+// register adds the connection flags to cmd and its subcommands, and resolves the admin
+// key before they run.
+func (c *keysClient) register(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&c.grpcAddr, "grpc", "127.0.0.1:9090", "gateway gRPC address")
 	f.StringVar(&c.adminKey, "admin-key", "", "admin API key (default: $"+adminKeyEnv+", else the development key)")
@@ -83,8 +92,6 @@ A key with read:self reads only the user it is bound to (--user).`,
 			c.adminKey = strata.DevAdminKey
 		}
 	}
-	cmd.AddCommand(newKeysCreate(out, c), newKeysList(out, c), newKeysRevoke(out, c), newKeysAudit(out, c))
-	return cmd
 }
 
 func newKeysCreate(out io.Writer, c *keysClient) *cobra.Command {

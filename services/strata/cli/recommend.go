@@ -93,11 +93,11 @@ func parseFloats(flag, list string) ([]float64, error) {
 func newEvalRecommend(out io.Writer) *cobra.Command {
 	var (
 		file, itemsDir, protocol, models string
-		ratio                  float64
-		seed                   uint64
-		k                      int
-		asJSON, quiet          bool
-		mf                     modelFlags
+		ratio                            float64
+		seed                             uint64
+		k                                int
+		asJSON, quiet                    bool
+		mf                               modelFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "recommend",

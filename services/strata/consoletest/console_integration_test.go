@@ -38,7 +38,9 @@ const (
 func TestConsole(t *testing.T) {
 	chromium := chromiumPath(t)
 	// The embedded stack: see the package doc.
-	s := suitetest.Start(t, strata.Config{WriteKeys: map[string]string{writeKey: "console-test"}, AdminKeys: []string{adminKey}})
+	dataDir := t.TempDir()
+	seedModel(t, dataDir)
+	s := suitetest.Start(t, strata.Config{WriteKeys: map[string]string{writeKey: "console-test"}, AdminKeys: []string{adminKey}, DataDir: dataDir})
 
 	// Ids unique to the run keep this world apart from other data on shared infrastructure.
 	prefix := suitetest.UserID("ct") + "-"
@@ -68,6 +70,11 @@ func TestConsole(t *testing.T) {
 	b.shot("01-overview")
 	if got := b.text("#kpi-gmv .kpi-value"); got == "" {
 		t.Errorf("overview: GMV figure is empty")
+	}
+	// Events per minute: the ingest instance counted the seeded world within the hour.
+	b.run("events per minute", visible("#overview-epm[data-ready]"))
+	if got := b.strings(`[document.querySelector('#kpi-epm').dataset.hourTotal || '']`); len(got) != 1 || got[0] == "" || got[0] == "0" {
+		t.Errorf("overview: events in the last hour: got %v, want the seeded events", got)
 	}
 
 	// RFM: recalibrate now (the sweep runs hourly), which also computes the clusters.
@@ -117,6 +124,11 @@ func TestConsole(t *testing.T) {
 	// User 360 of a buyer.
 	_, sample := postJSON(t, s, "/api/v1/admin/segments:preview", map[string]any{"rule": rule, "sample_size": 1})
 	buyer := fmt.Sprint(sample["sample"].([]any)[0])
+	// CRM builds the timeline from the same events on its own consumer: wait for it.
+	suitetest.Eventually(t, 60*time.Second, "buyer's timeline in CRM", func() bool {
+		code, c := s.GetJSON(t, "/api/v1/admin/customers/"+buyer+"?interactions_limit=1")
+		return code == http.StatusOK && len(asList(c["interactions"])) > 0
+	})
 	b.open("#/users/" + buyer)
 	b.run("user 360", visible("#user-summary"), visible("#user-predictions"),
 		visible("#user-timeline"))
@@ -162,6 +174,8 @@ func TestConsole(t *testing.T) {
 
 	b.open("#/models")
 	b.run("train models", click("#models-train"), visible("#models-train-table"))
+	// The promoted propensity model's report: its reliability diagram and ROC curve.
+	b.run("model report", visible("#models-calibration-MODEL_PURCHASE_PROPENSITY"), visible("#models-roc-MODEL_PURCHASE_PROPENSITY"))
 	b.waitCharts()
 	b.shot("10-models")
 
@@ -180,6 +194,45 @@ func TestConsole(t *testing.T) {
 	b.run("creator statement", visible("#creator-statement"), visible("#creator-rules"))
 	b.shot("13-creators")
 
+	// Keys: create one (the secret is shown once), see it listed, revoke it; the audit
+	// log shows both actions.
+	b.open("#/keys")
+	keyName := strings.TrimSuffix(prefix, "-") + "-key"
+	b.run("key create",
+		typeInto("#key-name", keyName),
+		click("#key-create"),
+		visible("#key-secret"),
+		visible("#key-created-id"))
+	keyID, secret := b.text("#key-created-id"), b.text("#key-secret")
+	if keyID == "" || secret == "" {
+		t.Fatalf("key create: got id %q, secret %q; want both", keyID, secret)
+	}
+	b.run("key listed", visible(fmt.Sprintf(`#key-state-%s[data-state="active"]`, keyID)))
+	if list := b.text("#keys-table"); !strings.Contains(list, keyName) {
+		t.Errorf("key list: %s missing from %q", keyName, list)
+	}
+	b.shot("14-keys-created")
+	if code := getWithKey(t, s, "/api/v1/admin/keys", secret); code != http.StatusForbidden {
+		t.Errorf("the new track key on an admin read: got %d, want 403", code)
+	}
+	revoke := "#key-revoke-" + keyID
+	b.run("key revoke", click(revoke), click(revoke),
+		visible(fmt.Sprintf(`#key-state-%s[data-state="revoked"]`, keyID)))
+	b.shot("15-keys-revoked")
+	suitetest.Eventually(t, 30*time.Second, "revoked key refused", func() bool {
+		return getWithKey(t, s, "/api/v1/admin/keys", secret) == http.StatusUnauthorized
+	})
+
+	b.open("#/audit")
+	b.run("audit", visible("#audit-table"))
+	audit := b.text("#audit-table")
+	for _, want := range []string{"KeyService.CreateKey", "KeyService.RevokeKey"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit log: %q missing from %q", want, audit)
+		}
+	}
+	b.shot("16-audit")
+
 	// The language switch re-renders the console in Chinese.
 	b.open("#/overview")
 	b.js("switch to Chinese", `(() => { const s = document.querySelector('#lang-select'); s.value = 'zh'; s.dispatchEvent(new Event('change')); })()`)
@@ -188,7 +241,7 @@ func TestConsole(t *testing.T) {
 		t.Errorf("navigation in Chinese: got %q, want %q", got, want)
 	}
 	b.waitCharts()
-	b.shot("14-overview-zh")
+	b.shot("17-overview-zh")
 	b.js("switch back", `(() => { const s = document.querySelector('#lang-select'); s.value = 'en'; s.dispatchEvent(new Event('change')); })()`)
 
 	b.noErrors()
@@ -258,6 +311,22 @@ func seedWorld(t *testing.T, s *suitetest.Suite, prefix string) *world.World {
 	}
 	t.Logf("%d buyers' profiles built %v after the last message was acknowledged", minBuyers, time.Since(start).Round(time.Millisecond))
 	return w
+}
+
+// getWithKey sends GET path with key and returns the status code.
+func getWithKey(t *testing.T, s *suitetest.Suite, path, key string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, "http://"+s.HTTP+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
 }
 
 func postJSON(t *testing.T, s *suitetest.Suite, path string, body any) (int, map[string]any) {

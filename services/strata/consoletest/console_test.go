@@ -55,4 +55,18 @@ func TestGatewayServesConsole(t *testing.T) {
 	if code, _ := s.GetJSON(t, "/api/v1/admin/segments?page_size=1"); code != http.StatusOK {
 		t.Errorf("the console's login call: got %d, want 200", code)
 	}
+	// The admin reads behind the overview's events per minute, the keys and the audit pages.
+	for _, path := range []string{"/api/v1/admin/keys", "/api/v1/admin/audit"} {
+		if code, out := s.GetJSON(t, path); code != http.StatusOK {
+			t.Errorf("GET %s: got %d %v, want 200", path, code, out)
+		}
+	}
+	if code, st := s.GetJSON(t, "/api/v1/admin/ingest/stats"); code != http.StatusOK || len(asList(st["minutes"])) != 60 {
+		t.Errorf("GET /api/v1/admin/ingest/stats: got %d %v, want 200 and 60 minutes", code, st)
+	}
+}
+
+func asList(v any) []any {
+	l, _ := v.([]any)
+	return l
 }

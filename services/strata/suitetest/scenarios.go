@@ -28,6 +28,7 @@ func RunEndToEnd(t *testing.T, s *Suite) {
 	t.Run("orders become recommendations", func(t *testing.T) { testRecommendations(t, s) })
 	t.Run("orders become a prediction", func(t *testing.T) { testPredictionFollowsOrders(t, s) })
 	t.Run("events become a customer 360", func(t *testing.T) { testCustomer360(t, s) })
+	t.Run("right to erasure", func(t *testing.T) { testErasure(t, s) })
 }
 
 // testCustomer360 checks that the CRM builds a customer's 360 view from the events:
@@ -101,13 +102,7 @@ func testRecommendations(t *testing.T, s *Suite) {
 		}
 		return resp
 	}
-	ids := func(resp *recommendationv1.RecommendResponse) []string {
-		var out []string
-		for _, it := range resp.GetItems() {
-			out = append(out, it.GetItemId())
-		}
-		return out
-	}
+	ids := itemIDs
 	// Until the buyer's order is consumed the buyer is a new user, who gets both items.
 	var got *recommendationv1.RecommendResponse
 	Eventually(t, 30*time.Second, "the buyer's recommendations without the bought item", func() bool {

@@ -107,6 +107,18 @@ func (s *Suite) GetJSON(t testing.TB, path string) (int, map[string]any) {
 	return do(t, req)
 }
 
+// PostJSON posts body (JSON) to a REST path with the admin key.
+func (s *Suite) PostJSON(t testing.TB, path string, body []byte) (int, map[string]any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+s.HTTP+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.AdminKey)
+	req.Header.Set("Content-Type", "application/json")
+	return do(t, req)
+}
+
 func do(t testing.TB, req *http.Request) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)

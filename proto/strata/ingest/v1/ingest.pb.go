@@ -14,6 +14,7 @@ import (
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -466,11 +467,282 @@ func (x *DeleteItemsResponse) GetDeleted() int32 {
 	return 0
 }
 
+type RequestErasureRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// request_id identifies the request (services record it); empty asks ingest to choose
+	// a random one. Reusing an id repeats the same request.
+	RequestId     string `protobuf:"bytes,2,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestErasureRequest) Reset() {
+	*x = RequestErasureRequest{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestErasureRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestErasureRequest) ProtoMessage() {}
+
+func (x *RequestErasureRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestErasureRequest.ProtoReflect.Descriptor instead.
+func (*RequestErasureRequest) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *RequestErasureRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *RequestErasureRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+type RequestErasureResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request_id is the id the request was published under.
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	RequestedAt   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=requested_at,json=requestedAt,proto3" json:"requested_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestErasureResponse) Reset() {
+	*x = RequestErasureResponse{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestErasureResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestErasureResponse) ProtoMessage() {}
+
+func (x *RequestErasureResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestErasureResponse.ProtoReflect.Descriptor instead.
+func (*RequestErasureResponse) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *RequestErasureResponse) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *RequestErasureResponse) GetRequestedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RequestedAt
+	}
+	return nil
+}
+
+type GetIngestStatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetIngestStatsRequest) Reset() {
+	*x = GetIngestStatsRequest{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetIngestStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetIngestStatsRequest) ProtoMessage() {}
+
+func (x *GetIngestStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetIngestStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetIngestStatsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{11}
+}
+
+// IngestStats is one ingest instance's recent traffic.
+type IngestStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// instance names the instance that answered (its host name).
+	Instance string `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	// started_at is when the instance began counting; minutes before it count nothing.
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// minutes holds the last 60 minutes, oldest first, the current (partial) one last.
+	Minutes       []*IngestMinute `protobuf:"bytes,3,rep,name=minutes,proto3" json:"minutes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestStats) Reset() {
+	*x = IngestStats{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestStats) ProtoMessage() {}
+
+func (x *IngestStats) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestStats.ProtoReflect.Descriptor instead.
+func (*IngestStats) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *IngestStats) GetInstance() string {
+	if x != nil {
+		return x.Instance
+	}
+	return ""
+}
+
+func (x *IngestStats) GetStartedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *IngestStats) GetMinutes() []*IngestMinute {
+	if x != nil {
+		return x.Minutes
+	}
+	return nil
+}
+
+// IngestMinute counts the events of one minute.
+type IngestMinute struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// accepted counts the events published to strata.events.v1 (identity merges and
+	// duplicates excluded).
+	Accepted int64 `protobuf:"varint,2,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// duplicates counts the events dropped as already published.
+	Duplicates    int64 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IngestMinute) Reset() {
+	*x = IngestMinute{}
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IngestMinute) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IngestMinute) ProtoMessage() {}
+
+func (x *IngestMinute) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_ingest_v1_ingest_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IngestMinute.ProtoReflect.Descriptor instead.
+func (*IngestMinute) Descriptor() ([]byte, []int) {
+	return file_strata_ingest_v1_ingest_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *IngestMinute) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *IngestMinute) GetAccepted() int64 {
+	if x != nil {
+		return x.Accepted
+	}
+	return 0
+}
+
+func (x *IngestMinute) GetDuplicates() int64 {
+	if x != nil {
+		return x.Duplicates
+	}
+	return 0
+}
+
 var File_strata_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_strata_ingest_v1_ingest_proto_rawDesc = "" +
 	"\n" +
-	"\x1dstrata/ingest/v1/ingest.proto\x12\x10strata.ingest.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1bstrata/event/v1/event.proto\"E\n" +
+	"\x1dstrata/ingest/v1/ingest.proto\x12\x10strata.ingest.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bstrata/event/v1/event.proto\"E\n" +
 	"\rIngestRequest\x124\n" +
 	"\x05event\x18\x01 \x01(\v2\x16.strata.event.v1.EventB\x06\xbaH\x03\xc8\x01\x01R\x05event\".\n" +
 	"\x0eIngestResponse\x12\x1c\n" +
@@ -495,12 +767,35 @@ const file_strata_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x12DeleteItemsRequest\x12/\n" +
 	"\bitem_ids\x18\x01 \x03(\tB\x14\xbaH\x11\x92\x01\x0e\b\x01\x10\xe8\a\"\ar\x05\x10\x01\x18\x80\x01R\aitemIds\"/\n" +
 	"\x13DeleteItemsResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x05R\adeleted2\x85\x04\n" +
+	"\adeleted\x18\x01 \x01(\x05R\adeleted\"e\n" +
+	"\x15RequestErasureRequest\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12'\n" +
+	"\n" +
+	"request_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"v\n" +
+	"\x16RequestErasureResponse\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12=\n" +
+	"\frequested_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\"\x17\n" +
+	"\x15GetIngestStatsRequest\"\x9e\x01\n" +
+	"\vIngestStats\x12\x1a\n" +
+	"\binstance\x18\x01 \x01(\tR\binstance\x129\n" +
+	"\n" +
+	"started_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x128\n" +
+	"\aminutes\x18\x03 \x03(\v2\x1e.strata.ingest.v1.IngestMinuteR\aminutes\"|\n" +
+	"\fIngestMinute\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12\x1a\n" +
+	"\baccepted\x18\x02 \x01(\x03R\baccepted\x12\x1e\n" +
+	"\n" +
+	"duplicates\x18\x03 \x01(\x03R\n" +
+	"duplicates2\x94\x06\n" +
 	"\rIngestService\x12f\n" +
 	"\x06Ingest\x12\x1f.strata.ingest.v1.IngestRequest\x1a .strata.ingest.v1.IngestResponse\"\x19\x82\xd3\xe4\x93\x02\x13:\x01*\"\x0e/api/v1/events\x12{\n" +
 	"\vIngestBatch\x12$.strata.ingest.v1.IngestBatchRequest\x1a%.strata.ingest.v1.IngestBatchResponse\"\x1f\x82\xd3\xe4\x93\x02\x19:\x01*\"\x14/api/v1/events:batch\x12\x82\x01\n" +
 	"\vUpsertItems\x12$.strata.ingest.v1.UpsertItemsRequest\x1a%.strata.ingest.v1.UpsertItemsResponse\"&\x82\xd3\xe4\x93\x02 :\x01*\"\x1b/api/v1/admin/catalog/items\x12\x89\x01\n" +
-	"\vDeleteItems\x12$.strata.ingest.v1.DeleteItemsRequest\x1a%.strata.ingest.v1.DeleteItemsResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/api/v1/admin/catalog/items:deleteB<Z:github.com/stratahq/strata/proto/strata/ingest/v1;ingestv1b\x06proto3"
+	"\vDeleteItems\x12$.strata.ingest.v1.DeleteItemsRequest\x1a%.strata.ingest.v1.DeleteItemsResponse\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/api/v1/admin/catalog/items:delete\x12\x8e\x01\n" +
+	"\x0eRequestErasure\x12'.strata.ingest.v1.RequestErasureRequest\x1a(.strata.ingest.v1.RequestErasureResponse\")\x82\xd3\xe4\x93\x02#:\x01*\"\x1e/api/v1/admin/privacy/erasures\x12|\n" +
+	"\x0eGetIngestStats\x12'.strata.ingest.v1.GetIngestStatsRequest\x1a\x1d.strata.ingest.v1.IngestStats\"\"\x82\xd3\xe4\x93\x02\x1c\x12\x1a/api/v1/admin/ingest/statsB<Z:github.com/stratahq/strata/proto/strata/ingest/v1;ingestv1b\x06proto3"
 
 var (
 	file_strata_ingest_v1_ingest_proto_rawDescOnce sync.Once
@@ -514,38 +809,52 @@ func file_strata_ingest_v1_ingest_proto_rawDescGZIP() []byte {
 	return file_strata_ingest_v1_ingest_proto_rawDescData
 }
 
-var file_strata_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_strata_ingest_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_strata_ingest_v1_ingest_proto_goTypes = []any{
-	(*IngestRequest)(nil),       // 0: strata.ingest.v1.IngestRequest
-	(*IngestResponse)(nil),      // 1: strata.ingest.v1.IngestResponse
-	(*IngestBatchRequest)(nil),  // 2: strata.ingest.v1.IngestBatchRequest
-	(*IngestBatchResponse)(nil), // 3: strata.ingest.v1.IngestBatchResponse
-	(*Rejection)(nil),           // 4: strata.ingest.v1.Rejection
-	(*UpsertItemsRequest)(nil),  // 5: strata.ingest.v1.UpsertItemsRequest
-	(*UpsertItemsResponse)(nil), // 6: strata.ingest.v1.UpsertItemsResponse
-	(*DeleteItemsRequest)(nil),  // 7: strata.ingest.v1.DeleteItemsRequest
-	(*DeleteItemsResponse)(nil), // 8: strata.ingest.v1.DeleteItemsResponse
-	(*v1.Event)(nil),            // 9: strata.event.v1.Event
-	(*v1.CatalogItem)(nil),      // 10: strata.event.v1.CatalogItem
+	(*IngestRequest)(nil),          // 0: strata.ingest.v1.IngestRequest
+	(*IngestResponse)(nil),         // 1: strata.ingest.v1.IngestResponse
+	(*IngestBatchRequest)(nil),     // 2: strata.ingest.v1.IngestBatchRequest
+	(*IngestBatchResponse)(nil),    // 3: strata.ingest.v1.IngestBatchResponse
+	(*Rejection)(nil),              // 4: strata.ingest.v1.Rejection
+	(*UpsertItemsRequest)(nil),     // 5: strata.ingest.v1.UpsertItemsRequest
+	(*UpsertItemsResponse)(nil),    // 6: strata.ingest.v1.UpsertItemsResponse
+	(*DeleteItemsRequest)(nil),     // 7: strata.ingest.v1.DeleteItemsRequest
+	(*DeleteItemsResponse)(nil),    // 8: strata.ingest.v1.DeleteItemsResponse
+	(*RequestErasureRequest)(nil),  // 9: strata.ingest.v1.RequestErasureRequest
+	(*RequestErasureResponse)(nil), // 10: strata.ingest.v1.RequestErasureResponse
+	(*GetIngestStatsRequest)(nil),  // 11: strata.ingest.v1.GetIngestStatsRequest
+	(*IngestStats)(nil),            // 12: strata.ingest.v1.IngestStats
+	(*IngestMinute)(nil),           // 13: strata.ingest.v1.IngestMinute
+	(*v1.Event)(nil),               // 14: strata.event.v1.Event
+	(*v1.CatalogItem)(nil),         // 15: strata.event.v1.CatalogItem
+	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
 }
 var file_strata_ingest_v1_ingest_proto_depIdxs = []int32{
-	9,  // 0: strata.ingest.v1.IngestRequest.event:type_name -> strata.event.v1.Event
-	9,  // 1: strata.ingest.v1.IngestBatchRequest.events:type_name -> strata.event.v1.Event
+	14, // 0: strata.ingest.v1.IngestRequest.event:type_name -> strata.event.v1.Event
+	14, // 1: strata.ingest.v1.IngestBatchRequest.events:type_name -> strata.event.v1.Event
 	4,  // 2: strata.ingest.v1.IngestBatchResponse.rejected:type_name -> strata.ingest.v1.Rejection
-	10, // 3: strata.ingest.v1.UpsertItemsRequest.items:type_name -> strata.event.v1.CatalogItem
-	0,  // 4: strata.ingest.v1.IngestService.Ingest:input_type -> strata.ingest.v1.IngestRequest
-	2,  // 5: strata.ingest.v1.IngestService.IngestBatch:input_type -> strata.ingest.v1.IngestBatchRequest
-	5,  // 6: strata.ingest.v1.IngestService.UpsertItems:input_type -> strata.ingest.v1.UpsertItemsRequest
-	7,  // 7: strata.ingest.v1.IngestService.DeleteItems:input_type -> strata.ingest.v1.DeleteItemsRequest
-	1,  // 8: strata.ingest.v1.IngestService.Ingest:output_type -> strata.ingest.v1.IngestResponse
-	3,  // 9: strata.ingest.v1.IngestService.IngestBatch:output_type -> strata.ingest.v1.IngestBatchResponse
-	6,  // 10: strata.ingest.v1.IngestService.UpsertItems:output_type -> strata.ingest.v1.UpsertItemsResponse
-	8,  // 11: strata.ingest.v1.IngestService.DeleteItems:output_type -> strata.ingest.v1.DeleteItemsResponse
-	8,  // [8:12] is the sub-list for method output_type
-	4,  // [4:8] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	15, // 3: strata.ingest.v1.UpsertItemsRequest.items:type_name -> strata.event.v1.CatalogItem
+	16, // 4: strata.ingest.v1.RequestErasureResponse.requested_at:type_name -> google.protobuf.Timestamp
+	16, // 5: strata.ingest.v1.IngestStats.started_at:type_name -> google.protobuf.Timestamp
+	13, // 6: strata.ingest.v1.IngestStats.minutes:type_name -> strata.ingest.v1.IngestMinute
+	16, // 7: strata.ingest.v1.IngestMinute.start:type_name -> google.protobuf.Timestamp
+	0,  // 8: strata.ingest.v1.IngestService.Ingest:input_type -> strata.ingest.v1.IngestRequest
+	2,  // 9: strata.ingest.v1.IngestService.IngestBatch:input_type -> strata.ingest.v1.IngestBatchRequest
+	5,  // 10: strata.ingest.v1.IngestService.UpsertItems:input_type -> strata.ingest.v1.UpsertItemsRequest
+	7,  // 11: strata.ingest.v1.IngestService.DeleteItems:input_type -> strata.ingest.v1.DeleteItemsRequest
+	9,  // 12: strata.ingest.v1.IngestService.RequestErasure:input_type -> strata.ingest.v1.RequestErasureRequest
+	11, // 13: strata.ingest.v1.IngestService.GetIngestStats:input_type -> strata.ingest.v1.GetIngestStatsRequest
+	1,  // 14: strata.ingest.v1.IngestService.Ingest:output_type -> strata.ingest.v1.IngestResponse
+	3,  // 15: strata.ingest.v1.IngestService.IngestBatch:output_type -> strata.ingest.v1.IngestBatchResponse
+	6,  // 16: strata.ingest.v1.IngestService.UpsertItems:output_type -> strata.ingest.v1.UpsertItemsResponse
+	8,  // 17: strata.ingest.v1.IngestService.DeleteItems:output_type -> strata.ingest.v1.DeleteItemsResponse
+	10, // 18: strata.ingest.v1.IngestService.RequestErasure:output_type -> strata.ingest.v1.RequestErasureResponse
+	12, // 19: strata.ingest.v1.IngestService.GetIngestStats:output_type -> strata.ingest.v1.IngestStats
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_strata_ingest_v1_ingest_proto_init() }
@@ -559,7 +868,7 @@ func file_strata_ingest_v1_ingest_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_ingest_v1_ingest_proto_rawDesc), len(file_strata_ingest_v1_ingest_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,10 +21,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	IngestService_Ingest_FullMethodName      = "/strata.ingest.v1.IngestService/Ingest"
-	IngestService_IngestBatch_FullMethodName = "/strata.ingest.v1.IngestService/IngestBatch"
-	IngestService_UpsertItems_FullMethodName = "/strata.ingest.v1.IngestService/UpsertItems"
-	IngestService_DeleteItems_FullMethodName = "/strata.ingest.v1.IngestService/DeleteItems"
+	IngestService_Ingest_FullMethodName         = "/strata.ingest.v1.IngestService/Ingest"
+	IngestService_IngestBatch_FullMethodName    = "/strata.ingest.v1.IngestService/IngestBatch"
+	IngestService_UpsertItems_FullMethodName    = "/strata.ingest.v1.IngestService/UpsertItems"
+	IngestService_DeleteItems_FullMethodName    = "/strata.ingest.v1.IngestService/DeleteItems"
+	IngestService_RequestErasure_FullMethodName = "/strata.ingest.v1.IngestService/RequestErasure"
+	IngestService_GetIngestStats_FullMethodName = "/strata.ingest.v1.IngestService/GetIngestStats"
 )
 
 // IngestServiceClient is the client API for IngestService service.
@@ -43,6 +45,17 @@ type IngestServiceClient interface {
 	// DeleteItems publishes a tombstone (a record with a null value) for each item id to the
 	// compacted strata.catalog.v1, which removes the items once the topic is compacted.
 	DeleteItems(ctx context.Context, in *DeleteItemsRequest, opts ...grpc.CallOption) (*DeleteItemsResponse, error)
+	// RequestErasure exercises a user's right to erasure: it publishes a
+	// strata.privacy.v1.PrivacyRequest (action ERASE) keyed by the user id to
+	// strata.privacy.v1, on which every service deletes or anonymises the user. It returns
+	// once Kafka acknowledged the request; the services carry it out asynchronously and
+	// idempotently (requesting twice is harmless). Admin only.
+	RequestErasure(ctx context.Context, in *RequestErasureRequest, opts ...grpc.CallOption) (*RequestErasureResponse, error)
+	// GetIngestStats returns the events the answering instance accepted per minute over
+	// the last 60 minutes, kept in memory: the counts are per instance and start at zero
+	// when it starts, so behind a load balancer a call reports one instance's share.
+	// Admin only.
+	GetIngestStats(ctx context.Context, in *GetIngestStatsRequest, opts ...grpc.CallOption) (*IngestStats, error)
 }
 
 type ingestServiceClient struct {
@@ -93,6 +106,26 @@ func (c *ingestServiceClient) DeleteItems(ctx context.Context, in *DeleteItemsRe
 	return out, nil
 }
 
+func (c *ingestServiceClient) RequestErasure(ctx context.Context, in *RequestErasureRequest, opts ...grpc.CallOption) (*RequestErasureResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RequestErasureResponse)
+	err := c.cc.Invoke(ctx, IngestService_RequestErasure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *ingestServiceClient) GetIngestStats(ctx context.Context, in *GetIngestStatsRequest, opts ...grpc.CallOption) (*IngestStats, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IngestStats)
+	err := c.cc.Invoke(ctx, IngestService_GetIngestStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // IngestServiceServer is the server API for IngestService service.
 // All implementations must embed UnimplementedIngestServiceServer
 // for forward compatibility.
@@ -109,6 +142,17 @@ type IngestServiceServer interface {
 	// DeleteItems publishes a tombstone (a record with a null value) for each item id to the
 	// compacted strata.catalog.v1, which removes the items once the topic is compacted.
 	DeleteItems(context.Context, *DeleteItemsRequest) (*DeleteItemsResponse, error)
+	// RequestErasure exercises a user's right to erasure: it publishes a
+	// strata.privacy.v1.PrivacyRequest (action ERASE) keyed by the user id to
+	// strata.privacy.v1, on which every service deletes or anonymises the user. It returns
+	// once Kafka acknowledged the request; the services carry it out asynchronously and
+	// idempotently (requesting twice is harmless). Admin only.
+	RequestErasure(context.Context, *RequestErasureRequest) (*RequestErasureResponse, error)
+	// GetIngestStats returns the events the answering instance accepted per minute over
+	// the last 60 minutes, kept in memory: the counts are per instance and start at zero
+	// when it starts, so behind a load balancer a call reports one instance's share.
+	// Admin only.
+	GetIngestStats(context.Context, *GetIngestStatsRequest) (*IngestStats, error)
 	mustEmbedUnimplementedIngestServiceServer()
 }
 
@@ -130,6 +174,12 @@ func (UnimplementedIngestServiceServer) UpsertItems(context.Context, *UpsertItem
 }
 func (UnimplementedIngestServiceServer) DeleteItems(context.Context, *DeleteItemsRequest) (*DeleteItemsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteItems not implemented")
+}
+func (UnimplementedIngestServiceServer) RequestErasure(context.Context, *RequestErasureRequest) (*RequestErasureResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RequestErasure not implemented")
+}
+func (UnimplementedIngestServiceServer) GetIngestStats(context.Context, *GetIngestStatsRequest) (*IngestStats, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetIngestStats not implemented")
 }
 func (UnimplementedIngestServiceServer) mustEmbedUnimplementedIngestServiceServer() {}
 func (UnimplementedIngestServiceServer) testEmbeddedByValue()                       {}
@@ -224,6 +274,42 @@ func _IngestService_DeleteItems_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _IngestService_RequestErasure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RequestErasureRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestServiceServer).RequestErasure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestService_RequestErasure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestServiceServer).RequestErasure(ctx, req.(*RequestErasureRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _IngestService_GetIngestStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetIngestStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(IngestServiceServer).GetIngestStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: IngestService_GetIngestStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(IngestServiceServer).GetIngestStats(ctx, req.(*GetIngestStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // IngestService_ServiceDesc is the grpc.ServiceDesc for IngestService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -246,6 +332,14 @@ var IngestService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteItems",
 			Handler:    _IngestService_DeleteItems_Handler,
+		},
+		{
+			MethodName: "RequestErasure",
+			Handler:    _IngestService_RequestErasure_Handler,
+		},
+		{
+			MethodName: "GetIngestStats",
+			Handler:    _IngestService_GetIngestStats_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -964,9 +964,16 @@ type ModelReport struct {
 	CalibrationCurve []*CalibrationBin `protobuf:"bytes,13,rep,name=calibration_curve,json=calibrationCurve,proto3" json:"calibration_curve,omitempty"`
 	// metrics holds every validation metric, those above included (and hit_rate_at_3,
 	// popularity_hit_rate_at_3 for category demand, log_likelihood for lifetime value).
-	Metrics       map[string]float64 `protobuf:"bytes,14,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Metrics map[string]float64 `protobuf:"bytes,14,rep,name=metrics,proto3" json:"metrics,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
+	// roc_curve is the ROC curve of the version's scores on the validation window, from
+	// (0, 0) to (1, 1) with falling thresholds, thinned to at most 101 points.
+	RocCurve []*RocPoint `protobuf:"bytes,15,rep,name=roc_curve,json=rocCurve,proto3" json:"roc_curve,omitempty"`
+	// feature_importance is the mean absolute contribution (SHAP value, in probability
+	// units) of each feature over the validation window, or a deterministic sample of at
+	// most 1000 of its examples; largest first.
+	FeatureImportance []*FeatureImportance `protobuf:"bytes,16,rep,name=feature_importance,json=featureImportance,proto3" json:"feature_importance,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *ModelReport) Reset() {
@@ -1097,6 +1104,134 @@ func (x *ModelReport) GetMetrics() map[string]float64 {
 	return nil
 }
 
+func (x *ModelReport) GetRocCurve() []*RocPoint {
+	if x != nil {
+		return x.RocCurve
+	}
+	return nil
+}
+
+func (x *ModelReport) GetFeatureImportance() []*FeatureImportance {
+	if x != nil {
+		return x.FeatureImportance
+	}
+	return nil
+}
+
+// RocPoint is one point of a ROC curve: scoring at least threshold counts as positive.
+type RocPoint struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	FalsePositiveRate float64                `protobuf:"fixed64,1,opt,name=false_positive_rate,json=falsePositiveRate,proto3" json:"false_positive_rate,omitempty"`
+	TruePositiveRate  float64                `protobuf:"fixed64,2,opt,name=true_positive_rate,json=truePositiveRate,proto3" json:"true_positive_rate,omitempty"`
+	Threshold         float64                `protobuf:"fixed64,3,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *RocPoint) Reset() {
+	*x = RocPoint{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RocPoint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RocPoint) ProtoMessage() {}
+
+func (x *RocPoint) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RocPoint.ProtoReflect.Descriptor instead.
+func (*RocPoint) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RocPoint) GetFalsePositiveRate() float64 {
+	if x != nil {
+		return x.FalsePositiveRate
+	}
+	return 0
+}
+
+func (x *RocPoint) GetTruePositiveRate() float64 {
+	if x != nil {
+		return x.TruePositiveRate
+	}
+	return 0
+}
+
+func (x *RocPoint) GetThreshold() float64 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+// FeatureImportance is how much one feature moves a model's scores.
+type FeatureImportance struct {
+	state               protoimpl.MessageState `protogen:"open.v1"`
+	Feature             string                 `protobuf:"bytes,1,opt,name=feature,proto3" json:"feature,omitempty"`
+	MeanAbsContribution float64                `protobuf:"fixed64,2,opt,name=mean_abs_contribution,json=meanAbsContribution,proto3" json:"mean_abs_contribution,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *FeatureImportance) Reset() {
+	*x = FeatureImportance{}
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeatureImportance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeatureImportance) ProtoMessage() {}
+
+func (x *FeatureImportance) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeatureImportance.ProtoReflect.Descriptor instead.
+func (*FeatureImportance) Descriptor() ([]byte, []int) {
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *FeatureImportance) GetFeature() string {
+	if x != nil {
+		return x.Feature
+	}
+	return ""
+}
+
+func (x *FeatureImportance) GetMeanAbsContribution() float64 {
+	if x != nil {
+		return x.MeanAbsContribution
+	}
+	return 0
+}
+
 // CalibrationBin is one point of a reliability diagram.
 type CalibrationBin struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
@@ -1111,7 +1246,7 @@ type CalibrationBin struct {
 
 func (x *CalibrationBin) Reset() {
 	*x = CalibrationBin{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[14]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1258,7 @@ func (x *CalibrationBin) String() string {
 func (*CalibrationBin) ProtoMessage() {}
 
 func (x *CalibrationBin) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[14]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1271,7 @@ func (x *CalibrationBin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CalibrationBin.ProtoReflect.Descriptor instead.
 func (*CalibrationBin) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{14}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CalibrationBin) GetLower() float64 {
@@ -1185,7 +1320,7 @@ type PredictCategoriesRequest struct {
 
 func (x *PredictCategoriesRequest) Reset() {
 	*x = PredictCategoriesRequest{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[15]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1197,7 +1332,7 @@ func (x *PredictCategoriesRequest) String() string {
 func (*PredictCategoriesRequest) ProtoMessage() {}
 
 func (x *PredictCategoriesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[15]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1210,7 +1345,7 @@ func (x *PredictCategoriesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictCategoriesRequest.ProtoReflect.Descriptor instead.
 func (*PredictCategoriesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{15}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *PredictCategoriesRequest) GetUserId() string {
@@ -1240,7 +1375,7 @@ type CategoryPrediction struct {
 
 func (x *CategoryPrediction) Reset() {
 	*x = CategoryPrediction{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[16]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1387,7 @@ func (x *CategoryPrediction) String() string {
 func (*CategoryPrediction) ProtoMessage() {}
 
 func (x *CategoryPrediction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[16]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1400,7 @@ func (x *CategoryPrediction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryPrediction.ProtoReflect.Descriptor instead.
 func (*CategoryPrediction) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{16}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *CategoryPrediction) GetUserId() string {
@@ -1311,7 +1446,7 @@ type CategoryScore struct {
 
 func (x *CategoryScore) Reset() {
 	*x = CategoryScore{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[17]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1323,7 +1458,7 @@ func (x *CategoryScore) String() string {
 func (*CategoryScore) ProtoMessage() {}
 
 func (x *CategoryScore) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[17]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1336,7 +1471,7 @@ func (x *CategoryScore) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CategoryScore.ProtoReflect.Descriptor instead.
 func (*CategoryScore) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{17}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CategoryScore) GetCategory() string {
@@ -1378,7 +1513,7 @@ type StartScoringRunRequest struct {
 
 func (x *StartScoringRunRequest) Reset() {
 	*x = StartScoringRunRequest{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[18]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1525,7 @@ func (x *StartScoringRunRequest) String() string {
 func (*StartScoringRunRequest) ProtoMessage() {}
 
 func (x *StartScoringRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[18]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1538,7 @@ func (x *StartScoringRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartScoringRunRequest.ProtoReflect.Descriptor instead.
 func (*StartScoringRunRequest) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{18}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *StartScoringRunRequest) GetRepublish() bool {
@@ -1422,7 +1557,7 @@ type GetScoringRunRequest struct {
 
 func (x *GetScoringRunRequest) Reset() {
 	*x = GetScoringRunRequest{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[19]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1434,7 +1569,7 @@ func (x *GetScoringRunRequest) String() string {
 func (*GetScoringRunRequest) ProtoMessage() {}
 
 func (x *GetScoringRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[19]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1447,7 +1582,7 @@ func (x *GetScoringRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetScoringRunRequest.ProtoReflect.Descriptor instead.
 func (*GetScoringRunRequest) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{19}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetScoringRunRequest) GetRunId() string {
@@ -1466,7 +1601,7 @@ type CancelScoringRunRequest struct {
 
 func (x *CancelScoringRunRequest) Reset() {
 	*x = CancelScoringRunRequest{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[20]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1478,7 +1613,7 @@ func (x *CancelScoringRunRequest) String() string {
 func (*CancelScoringRunRequest) ProtoMessage() {}
 
 func (x *CancelScoringRunRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[20]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1491,7 +1626,7 @@ func (x *CancelScoringRunRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelScoringRunRequest.ProtoReflect.Descriptor instead.
 func (*CancelScoringRunRequest) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{20}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CancelScoringRunRequest) GetRunId() string {
@@ -1523,7 +1658,7 @@ type ScoringRun struct {
 
 func (x *ScoringRun) Reset() {
 	*x = ScoringRun{}
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[21]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1535,7 +1670,7 @@ func (x *ScoringRun) String() string {
 func (*ScoringRun) ProtoMessage() {}
 
 func (x *ScoringRun) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[21]
+	mi := &file_strata_prediction_v1_prediction_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1548,7 +1683,7 @@ func (x *ScoringRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScoringRun.ProtoReflect.Descriptor instead.
 func (*ScoringRun) Descriptor() ([]byte, []int) {
-	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{21}
+	return file_strata_prediction_v1_prediction_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ScoringRun) GetRunId() string {
@@ -1691,7 +1826,7 @@ const file_strata_prediction_v1_prediction_proto_rawDesc = "" +
 	"\x15GetModelReportRequest\x12=\n" +
 	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x05model\x12\"\n" +
-	"\aversion\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\aversion\"\x88\x05\n" +
+	"\aversion\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\aversion\"\x9d\x06\n" +
 	"\vModelReport\x121\n" +
 	"\x05model\x18\x01 \x01(\x0e2\x1b.strata.prediction.v1.ModelR\x05model\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -1707,10 +1842,19 @@ const file_strata_prediction_v1_prediction_proto_rawDesc = "" +
 	"\x05brier\x18\v \x01(\x01R\x05brier\x125\n" +
 	"\x17precision_at_top_decile\x18\f \x01(\x01R\x14precisionAtTopDecile\x12Q\n" +
 	"\x11calibration_curve\x18\r \x03(\v2$.strata.prediction.v1.CalibrationBinR\x10calibrationCurve\x12H\n" +
-	"\ametrics\x18\x0e \x03(\v2..strata.prediction.v1.ModelReport.MetricsEntryR\ametrics\x1a:\n" +
+	"\ametrics\x18\x0e \x03(\v2..strata.prediction.v1.ModelReport.MetricsEntryR\ametrics\x12;\n" +
+	"\troc_curve\x18\x0f \x03(\v2\x1e.strata.prediction.v1.RocPointR\brocCurve\x12V\n" +
+	"\x12feature_importance\x18\x10 \x03(\v2'.strata.prediction.v1.FeatureImportanceR\x11featureImportance\x1a:\n" +
 	"\fMetricsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xa6\x01\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x86\x01\n" +
+	"\bRocPoint\x12.\n" +
+	"\x13false_positive_rate\x18\x01 \x01(\x01R\x11falsePositiveRate\x12,\n" +
+	"\x12true_positive_rate\x18\x02 \x01(\x01R\x10truePositiveRate\x12\x1c\n" +
+	"\tthreshold\x18\x03 \x01(\x01R\tthreshold\"a\n" +
+	"\x11FeatureImportance\x12\x18\n" +
+	"\afeature\x18\x01 \x01(\tR\afeature\x122\n" +
+	"\x15mean_abs_contribution\x18\x02 \x01(\x01R\x13meanAbsContribution\"\xa6\x01\n" +
 	"\x0eCalibrationBin\x12\x14\n" +
 	"\x05lower\x18\x01 \x01(\x01R\x05lower\x12\x14\n" +
 	"\x05upper\x18\x02 \x01(\x01R\x05upper\x12%\n" +
@@ -1791,7 +1935,7 @@ func file_strata_prediction_v1_prediction_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_prediction_v1_prediction_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_prediction_v1_prediction_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_strata_prediction_v1_prediction_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_strata_prediction_v1_prediction_proto_goTypes = []any{
 	(Model)(0),                       // 0: strata.prediction.v1.Model
 	(ScoringRunState)(0),             // 1: strata.prediction.v1.ScoringRunState
@@ -1809,72 +1953,76 @@ var file_strata_prediction_v1_prediction_proto_goTypes = []any{
 	(*RollbackModelRequest)(nil),     // 13: strata.prediction.v1.RollbackModelRequest
 	(*GetModelReportRequest)(nil),    // 14: strata.prediction.v1.GetModelReportRequest
 	(*ModelReport)(nil),              // 15: strata.prediction.v1.ModelReport
-	(*CalibrationBin)(nil),           // 16: strata.prediction.v1.CalibrationBin
-	(*PredictCategoriesRequest)(nil), // 17: strata.prediction.v1.PredictCategoriesRequest
-	(*CategoryPrediction)(nil),       // 18: strata.prediction.v1.CategoryPrediction
-	(*CategoryScore)(nil),            // 19: strata.prediction.v1.CategoryScore
-	(*StartScoringRunRequest)(nil),   // 20: strata.prediction.v1.StartScoringRunRequest
-	(*GetScoringRunRequest)(nil),     // 21: strata.prediction.v1.GetScoringRunRequest
-	(*CancelScoringRunRequest)(nil),  // 22: strata.prediction.v1.CancelScoringRunRequest
-	(*ScoringRun)(nil),               // 23: strata.prediction.v1.ScoringRun
-	nil,                              // 24: strata.prediction.v1.Prediction.ModelVersionsEntry
-	nil,                              // 25: strata.prediction.v1.ModelVersion.MetricsEntry
-	nil,                              // 26: strata.prediction.v1.TrainingResult.MetricsEntry
-	nil,                              // 27: strata.prediction.v1.ModelReport.MetricsEntry
-	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*RocPoint)(nil),                 // 16: strata.prediction.v1.RocPoint
+	(*FeatureImportance)(nil),        // 17: strata.prediction.v1.FeatureImportance
+	(*CalibrationBin)(nil),           // 18: strata.prediction.v1.CalibrationBin
+	(*PredictCategoriesRequest)(nil), // 19: strata.prediction.v1.PredictCategoriesRequest
+	(*CategoryPrediction)(nil),       // 20: strata.prediction.v1.CategoryPrediction
+	(*CategoryScore)(nil),            // 21: strata.prediction.v1.CategoryScore
+	(*StartScoringRunRequest)(nil),   // 22: strata.prediction.v1.StartScoringRunRequest
+	(*GetScoringRunRequest)(nil),     // 23: strata.prediction.v1.GetScoringRunRequest
+	(*CancelScoringRunRequest)(nil),  // 24: strata.prediction.v1.CancelScoringRunRequest
+	(*ScoringRun)(nil),               // 25: strata.prediction.v1.ScoringRun
+	nil,                              // 26: strata.prediction.v1.Prediction.ModelVersionsEntry
+	nil,                              // 27: strata.prediction.v1.ModelVersion.MetricsEntry
+	nil,                              // 28: strata.prediction.v1.TrainingResult.MetricsEntry
+	nil,                              // 29: strata.prediction.v1.ModelReport.MetricsEntry
+	(*timestamppb.Timestamp)(nil),    // 30: google.protobuf.Timestamp
 }
 var file_strata_prediction_v1_prediction_proto_depIdxs = []int32{
-	28, // 0: strata.prediction.v1.Prediction.scored_at:type_name -> google.protobuf.Timestamp
-	24, // 1: strata.prediction.v1.Prediction.model_versions:type_name -> strata.prediction.v1.Prediction.ModelVersionsEntry
+	30, // 0: strata.prediction.v1.Prediction.scored_at:type_name -> google.protobuf.Timestamp
+	26, // 1: strata.prediction.v1.Prediction.model_versions:type_name -> strata.prediction.v1.Prediction.ModelVersionsEntry
 	0,  // 2: strata.prediction.v1.ExplainRequest.model:type_name -> strata.prediction.v1.Model
 	0,  // 3: strata.prediction.v1.Explanation.model:type_name -> strata.prediction.v1.Model
 	6,  // 4: strata.prediction.v1.Explanation.contributions:type_name -> strata.prediction.v1.Contribution
 	9,  // 5: strata.prediction.v1.ListModelsResponse.models:type_name -> strata.prediction.v1.ModelVersion
 	0,  // 6: strata.prediction.v1.ModelVersion.model:type_name -> strata.prediction.v1.Model
-	25, // 7: strata.prediction.v1.ModelVersion.metrics:type_name -> strata.prediction.v1.ModelVersion.MetricsEntry
-	28, // 8: strata.prediction.v1.ModelVersion.trained_at:type_name -> google.protobuf.Timestamp
-	28, // 9: strata.prediction.v1.ModelVersion.window_start:type_name -> google.protobuf.Timestamp
-	28, // 10: strata.prediction.v1.ModelVersion.window_end:type_name -> google.protobuf.Timestamp
+	27, // 7: strata.prediction.v1.ModelVersion.metrics:type_name -> strata.prediction.v1.ModelVersion.MetricsEntry
+	30, // 8: strata.prediction.v1.ModelVersion.trained_at:type_name -> google.protobuf.Timestamp
+	30, // 9: strata.prediction.v1.ModelVersion.window_start:type_name -> google.protobuf.Timestamp
+	30, // 10: strata.prediction.v1.ModelVersion.window_end:type_name -> google.protobuf.Timestamp
 	12, // 11: strata.prediction.v1.TrainModelsResponse.results:type_name -> strata.prediction.v1.TrainingResult
 	0,  // 12: strata.prediction.v1.TrainingResult.model:type_name -> strata.prediction.v1.Model
-	26, // 13: strata.prediction.v1.TrainingResult.metrics:type_name -> strata.prediction.v1.TrainingResult.MetricsEntry
+	28, // 13: strata.prediction.v1.TrainingResult.metrics:type_name -> strata.prediction.v1.TrainingResult.MetricsEntry
 	0,  // 14: strata.prediction.v1.RollbackModelRequest.model:type_name -> strata.prediction.v1.Model
 	0,  // 15: strata.prediction.v1.GetModelReportRequest.model:type_name -> strata.prediction.v1.Model
 	0,  // 16: strata.prediction.v1.ModelReport.model:type_name -> strata.prediction.v1.Model
-	28, // 17: strata.prediction.v1.ModelReport.validation_cutoff:type_name -> google.protobuf.Timestamp
-	16, // 18: strata.prediction.v1.ModelReport.calibration_curve:type_name -> strata.prediction.v1.CalibrationBin
-	27, // 19: strata.prediction.v1.ModelReport.metrics:type_name -> strata.prediction.v1.ModelReport.MetricsEntry
-	19, // 20: strata.prediction.v1.CategoryPrediction.categories:type_name -> strata.prediction.v1.CategoryScore
-	28, // 21: strata.prediction.v1.CategoryPrediction.scored_at:type_name -> google.protobuf.Timestamp
-	6,  // 22: strata.prediction.v1.CategoryScore.contributions:type_name -> strata.prediction.v1.Contribution
-	1,  // 23: strata.prediction.v1.ScoringRun.state:type_name -> strata.prediction.v1.ScoringRunState
-	28, // 24: strata.prediction.v1.ScoringRun.started_at:type_name -> google.protobuf.Timestamp
-	28, // 25: strata.prediction.v1.ScoringRun.finished_at:type_name -> google.protobuf.Timestamp
-	2,  // 26: strata.prediction.v1.PredictionService.Predict:input_type -> strata.prediction.v1.PredictRequest
-	4,  // 27: strata.prediction.v1.PredictionService.Explain:input_type -> strata.prediction.v1.ExplainRequest
-	7,  // 28: strata.prediction.v1.PredictionService.ListModels:input_type -> strata.prediction.v1.ListModelsRequest
-	10, // 29: strata.prediction.v1.PredictionService.TrainModels:input_type -> strata.prediction.v1.TrainModelsRequest
-	13, // 30: strata.prediction.v1.PredictionService.RollbackModel:input_type -> strata.prediction.v1.RollbackModelRequest
-	14, // 31: strata.prediction.v1.PredictionService.GetModelReport:input_type -> strata.prediction.v1.GetModelReportRequest
-	17, // 32: strata.prediction.v1.PredictionService.PredictCategories:input_type -> strata.prediction.v1.PredictCategoriesRequest
-	20, // 33: strata.prediction.v1.PredictionService.StartScoringRun:input_type -> strata.prediction.v1.StartScoringRunRequest
-	21, // 34: strata.prediction.v1.PredictionService.GetScoringRun:input_type -> strata.prediction.v1.GetScoringRunRequest
-	22, // 35: strata.prediction.v1.PredictionService.CancelScoringRun:input_type -> strata.prediction.v1.CancelScoringRunRequest
-	3,  // 36: strata.prediction.v1.PredictionService.Predict:output_type -> strata.prediction.v1.Prediction
-	5,  // 37: strata.prediction.v1.PredictionService.Explain:output_type -> strata.prediction.v1.Explanation
-	8,  // 38: strata.prediction.v1.PredictionService.ListModels:output_type -> strata.prediction.v1.ListModelsResponse
-	11, // 39: strata.prediction.v1.PredictionService.TrainModels:output_type -> strata.prediction.v1.TrainModelsResponse
-	9,  // 40: strata.prediction.v1.PredictionService.RollbackModel:output_type -> strata.prediction.v1.ModelVersion
-	15, // 41: strata.prediction.v1.PredictionService.GetModelReport:output_type -> strata.prediction.v1.ModelReport
-	18, // 42: strata.prediction.v1.PredictionService.PredictCategories:output_type -> strata.prediction.v1.CategoryPrediction
-	23, // 43: strata.prediction.v1.PredictionService.StartScoringRun:output_type -> strata.prediction.v1.ScoringRun
-	23, // 44: strata.prediction.v1.PredictionService.GetScoringRun:output_type -> strata.prediction.v1.ScoringRun
-	23, // 45: strata.prediction.v1.PredictionService.CancelScoringRun:output_type -> strata.prediction.v1.ScoringRun
-	36, // [36:46] is the sub-list for method output_type
-	26, // [26:36] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	30, // 17: strata.prediction.v1.ModelReport.validation_cutoff:type_name -> google.protobuf.Timestamp
+	18, // 18: strata.prediction.v1.ModelReport.calibration_curve:type_name -> strata.prediction.v1.CalibrationBin
+	29, // 19: strata.prediction.v1.ModelReport.metrics:type_name -> strata.prediction.v1.ModelReport.MetricsEntry
+	16, // 20: strata.prediction.v1.ModelReport.roc_curve:type_name -> strata.prediction.v1.RocPoint
+	17, // 21: strata.prediction.v1.ModelReport.feature_importance:type_name -> strata.prediction.v1.FeatureImportance
+	21, // 22: strata.prediction.v1.CategoryPrediction.categories:type_name -> strata.prediction.v1.CategoryScore
+	30, // 23: strata.prediction.v1.CategoryPrediction.scored_at:type_name -> google.protobuf.Timestamp
+	6,  // 24: strata.prediction.v1.CategoryScore.contributions:type_name -> strata.prediction.v1.Contribution
+	1,  // 25: strata.prediction.v1.ScoringRun.state:type_name -> strata.prediction.v1.ScoringRunState
+	30, // 26: strata.prediction.v1.ScoringRun.started_at:type_name -> google.protobuf.Timestamp
+	30, // 27: strata.prediction.v1.ScoringRun.finished_at:type_name -> google.protobuf.Timestamp
+	2,  // 28: strata.prediction.v1.PredictionService.Predict:input_type -> strata.prediction.v1.PredictRequest
+	4,  // 29: strata.prediction.v1.PredictionService.Explain:input_type -> strata.prediction.v1.ExplainRequest
+	7,  // 30: strata.prediction.v1.PredictionService.ListModels:input_type -> strata.prediction.v1.ListModelsRequest
+	10, // 31: strata.prediction.v1.PredictionService.TrainModels:input_type -> strata.prediction.v1.TrainModelsRequest
+	13, // 32: strata.prediction.v1.PredictionService.RollbackModel:input_type -> strata.prediction.v1.RollbackModelRequest
+	14, // 33: strata.prediction.v1.PredictionService.GetModelReport:input_type -> strata.prediction.v1.GetModelReportRequest
+	19, // 34: strata.prediction.v1.PredictionService.PredictCategories:input_type -> strata.prediction.v1.PredictCategoriesRequest
+	22, // 35: strata.prediction.v1.PredictionService.StartScoringRun:input_type -> strata.prediction.v1.StartScoringRunRequest
+	23, // 36: strata.prediction.v1.PredictionService.GetScoringRun:input_type -> strata.prediction.v1.GetScoringRunRequest
+	24, // 37: strata.prediction.v1.PredictionService.CancelScoringRun:input_type -> strata.prediction.v1.CancelScoringRunRequest
+	3,  // 38: strata.prediction.v1.PredictionService.Predict:output_type -> strata.prediction.v1.Prediction
+	5,  // 39: strata.prediction.v1.PredictionService.Explain:output_type -> strata.prediction.v1.Explanation
+	8,  // 40: strata.prediction.v1.PredictionService.ListModels:output_type -> strata.prediction.v1.ListModelsResponse
+	11, // 41: strata.prediction.v1.PredictionService.TrainModels:output_type -> strata.prediction.v1.TrainModelsResponse
+	9,  // 42: strata.prediction.v1.PredictionService.RollbackModel:output_type -> strata.prediction.v1.ModelVersion
+	15, // 43: strata.prediction.v1.PredictionService.GetModelReport:output_type -> strata.prediction.v1.ModelReport
+	20, // 44: strata.prediction.v1.PredictionService.PredictCategories:output_type -> strata.prediction.v1.CategoryPrediction
+	25, // 45: strata.prediction.v1.PredictionService.StartScoringRun:output_type -> strata.prediction.v1.ScoringRun
+	25, // 46: strata.prediction.v1.PredictionService.GetScoringRun:output_type -> strata.prediction.v1.ScoringRun
+	25, // 47: strata.prediction.v1.PredictionService.CancelScoringRun:output_type -> strata.prediction.v1.ScoringRun
+	38, // [38:48] is the sub-list for method output_type
+	28, // [28:38] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_strata_prediction_v1_prediction_proto_init() }
@@ -1888,7 +2036,7 @@ func file_strata_prediction_v1_prediction_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_prediction_v1_prediction_proto_rawDesc), len(file_strata_prediction_v1_prediction_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   26,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -26,6 +26,53 @@ func RunContract(t *testing.T, newStore func(t *testing.T) *store.Store) {
 	t.Run("locks", func(t *testing.T) { testLocks(t, newStore(t)) })
 	t.Run("drop segment", func(t *testing.T) { testDropSegment(t, newStore(t)) })
 	t.Run("batch reads and writes", func(t *testing.T) { testBatch(t, newStore(t)) })
+	t.Run("erasure leaves every segment", func(t *testing.T) { testExitAll(t, newStore(t)) })
+}
+
+// testExitAll erases a user's segment state: one exit per membership, member sets
+// updated, nothing left after Delete, and a second pass queues nothing.
+func testExitAll(t *testing.T, s *store.Store) {
+	ctx := context.Background()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	in := []segment.Result{{SegmentID: "a", SegmentVersion: 1, Member: true}, {SegmentID: "b", SegmentVersion: 2, Member: true}}
+	for _, u := range []string{"u1", "u2"} {
+		if _, err := s.ApplyMembership(ctx, u, 3, at, in); err != nil {
+			t.Fatalf("ApplyMembership %s: %v", u, err)
+		}
+		if err := s.FlushOutbox(ctx, u, func(context.Context, []*profilev1.SegmentEvent) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, want := range [][]string{{"EXIT:a:1:3", "EXIT:b:2:3"}, nil} {
+		n, err := s.ExitAll(ctx, "u1", at.Add(time.Hour))
+		if err != nil || n != int64(len(want)) {
+			t.Fatalf("ExitAll #%d: got %d, %v; want %d queued", i+1, n, err, len(want))
+		}
+		var got []string
+		if err := s.FlushOutbox(ctx, "u1", func(_ context.Context, evs []*profilev1.SegmentEvent) error {
+			for _, e := range evs {
+				got = append(got, fmt.Sprintf("%s:%s:%d:%d", e.GetType().String()[len("SEGMENT_EVENT_TYPE_"):], e.GetSegmentId(), e.GetSegmentVersion(), e.GetProfileVersion()))
+			}
+			return nil
+		}); err != nil {
+			t.Fatalf("FlushOutbox: %v", err)
+		}
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("ExitAll #%d: events got %v, want %v", i+1, got, want)
+		}
+		if err := s.Delete(ctx, "u1"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if m, err := s.Memberships(ctx, "u1"); err != nil || len(m) != 0 {
+			t.Errorf("ExitAll #%d: memberships got %v, %v; want none", i+1, m, err)
+		}
+		for _, seg := range []string{"a", "b"} {
+			if ids, _, _, err := s.Members(ctx, seg, "", 10); err != nil || !slices.Equal(ids, []string{"u2"}) {
+				t.Errorf("ExitAll #%d: members of %s got %v, %v; want [u2]", i+1, seg, ids, err)
+			}
+		}
+	}
 }
 
 func testBatch(t *testing.T, s *store.Store) {

@@ -14,8 +14,10 @@ import * as models from './pages/models.js';
 import * as satisfaction from './pages/satisfaction.js';
 import * as revenue from './pages/revenue.js';
 import * as creators from './pages/creators.js';
+import * as keys from './pages/keys.js';
+import * as audit from './pages/audit.js';
 
-const pages = { overview, rfm, clusters, segments, users, campaigns, models, satisfaction, revenue, creators };
+const pages = { overview, rfm, clusters, segments, users, campaigns, models, satisfaction, revenue, creators, keys, audit };
 const order = Object.keys(pages);
 const app = document.getElementById('app');
 let renderSeq = 0;

@@ -1,8 +1,10 @@
 // Models: every registered version of each prediction model with its validation
-// metrics, the AUC across versions, training on demand and rollback. The API reports
-// scalar metrics only; the curves it does not offer are named on the page, not drawn.
-import { get, post } from '../api.js';
-import { h, card, num, fmtNum, fmtTime, fmtDate, table, errorBox } from '../dom.js';
+// metrics, the AUC across versions, training on demand and rollback, and the report of
+// each promoted version: headline metrics, the calibration curve (reliability diagram),
+// the ROC curve and feature importance, as far as the model has them (lifetime value
+// has no validation curves). Recommendation quality over time has no API yet.
+import { get, post, enc } from '../api.js';
+import { h, card, kpi, num, fmtInt, fmtNum, fmtPct, fmtTime, fmtDate, table, errorBox, settle } from '../dom.js';
 import { chart } from '../charts.js';
 import { t } from '../i18n.js';
 
@@ -51,6 +53,10 @@ export async function render(root) {
 
   const byModel = {};
   for (const m of all) (byModel[m.model] ||= []).push(m);
+  const reports = {};
+  await Promise.all(Object.entries(byModel).filter(([, vs]) => vs.some((v) => v.promoted)).map(async ([model]) => {
+    reports[model] = await settle(get('/admin/models/' + enc(model) + '/report'));
+  }));
   if (all.length === 0) root.append(card(t('models.title'), h('p', { class: 'muted', id: 'models-empty' }, t('models.none'))));
   for (const [model, versions] of Object.entries(byModel)) {
     versions.sort((a, b) => String(a.trained_at).localeCompare(String(b.trained_at)));
@@ -83,7 +89,71 @@ export async function render(root) {
           series: metrics.map((k) => ({ name: k, type: 'line', data: versions.map((v) => (v.metrics || {})[k] ?? null) })),
         }, 240, 'models-chart-' + model) : null),
       promoted && (promoted.features || []).length ?
-        h('p', {}, h('strong', {}, t('models.features') + ': '), h('span', { class: 'muted' }, promoted.features.join(', '))) : null));
+        h('p', {}, h('strong', {}, t('models.features') + ': '), h('span', { class: 'muted' }, promoted.features.join(', '))) : null,
+      reports[model] ? reportView(model, reports[model]) : null));
   }
   root.append(card(t('models.missingTitle'), h('p', { class: 'muted', id: 'models-missing' }, t('models.missing'))));
+}
+
+// reportView shows the validation report of a model's promoted version.
+function reportView(model, res) {
+  if (!res.ok) return errorBox(res.error);
+  const r = res.value;
+  const curve = r.calibration_curve || [];
+  const roc = r.roc_curve || [];
+  const imp = r.feature_importance || [];
+  const met = r.metrics || {};
+  const has = (k) => met[k] !== undefined;
+  const diagonal = { type: 'line', name: t('models.perfect'), data: [[0, 0], [1, 1]], symbol: 'none', lineStyle: { type: 'dashed', color: '#8a8a8a' } };
+  const unit = { type: 'value', min: 0, max: 1 };
+  const charts = [];
+  if (curve.length) {
+    charts.push(h('div', {}, h('h3', {}, t('models.calibration')), chart({
+      legend: {},
+      tooltip: { trigger: 'item' },
+      grid: { left: 50, right: 20, top: 40, bottom: 40 },
+      xAxis: { ...unit, name: t('models.meanPredicted'), nameLocation: 'middle', nameGap: 25 },
+      yAxis: { ...unit, name: t('models.fractionPositive') },
+      series: [
+        diagonal,
+        { type: 'line', name: t('models.observed'), data: curve.map((b) => [num(b.mean_predicted), num(b.fraction_positive), num(b.count)]),
+          symbolSize: (v) => Math.min(18, 4 + Math.sqrt(v[2])) },
+      ],
+    }, 300, 'models-calibration-' + model)));
+  }
+  if (roc.length) {
+    charts.push(h('div', {}, h('h3', {}, t('models.roc') + ' · AUC ' + fmtNum(r.auc, 3)), chart({
+      legend: {},
+      tooltip: { trigger: 'item' },
+      grid: { left: 50, right: 20, top: 40, bottom: 40 },
+      xAxis: { ...unit, name: t('models.fpr'), nameLocation: 'middle', nameGap: 25 },
+      yAxis: { ...unit, name: t('models.tpr') },
+      series: [
+        { ...diagonal, name: t('models.chance') },
+        { type: 'line', name: 'ROC', symbol: 'none', data: roc.map((p) => [num(p.false_positive_rate), num(p.true_positive_rate)]) },
+      ],
+    }, 300, 'models-roc-' + model)));
+  }
+  const top = imp.slice(0, 12).reverse();
+  return h('div', { class: 'model-report', id: 'models-report-' + model },
+    h('h3', {}, t('models.report') + ' · ' + (r.version || '') + (r.calibration ? ' · ' + t('models.calibratedWith') + ' ' + r.calibration : '')),
+    h('div', { class: 'kpis' },
+      // Only the metrics the model was validated with: lifetime value and category
+      // demand have no AUC, and an absent metric reads as zero in the report.
+      has('auc') ? kpi('AUC', fmtNum(r.auc, 3)) : null,
+      has('log_loss') ? kpi(t('models.logLoss'), fmtNum(r.log_loss, 4)) : null,
+      has('brier') ? kpi('Brier', fmtNum(r.brier, 4)) : null,
+      has('precision_at_top_decile') ? kpi(t('models.precisionTop'), fmtPct(r.precision_at_top_decile)) : null,
+      has('hit_rate_at_3') ? kpi(t('models.hitRate'), fmtPct(met.hit_rate_at_3), t('models.popularity') + ' ' + fmtPct(met.popularity_hit_rate_at_3)) : null,
+      has('log_likelihood') ? kpi(t('models.logLikelihood'), fmtNum(met.log_likelihood, 1)) : null,
+      num(r.examples) ? kpi(t('models.examples'), fmtInt(r.examples), (curve.length ? t('models.positives') + ' ' + fmtInt(r.positives) + ' · ' : '') +
+        (r.validation_cutoff ? t('models.cutoff') + ' ' + fmtDate(r.validation_cutoff) : '')) : null),
+    charts.length ? h('div', { class: 'grid2' }, charts) : h('p', { class: 'muted' }, t('models.noCurves')),
+    top.length ? h('div', {}, h('h3', {}, t('models.importance')), h('p', { class: 'muted' }, t('models.importanceNote')), chart({
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' } },
+      grid: { left: 170, right: 30, top: 10, bottom: 30 },
+      xAxis: { type: 'value' },
+      yAxis: { type: 'category', data: top.map((f) => f.feature) },
+      series: [{ type: 'bar', name: t('models.importance'), data: top.map((f) => Math.round(num(f.mean_abs_contribution) * 1e4) / 1e4) }],
+    }, Math.max(160, 26 * top.length + 40), 'models-importance-' + model)) : null);
 }

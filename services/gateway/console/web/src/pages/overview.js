@@ -1,17 +1,20 @@
 // The overview: this month's GMV, active and paying users and conversion from the revenue
-// report, the last twelve months as charts, and counts from the other services.
+// report, the last twelve months as charts, events per minute over the last hour (as
+// counted by the ingest instance that answered: the counts are per instance), and counts
+// from the other services.
 import { get, query } from '../api.js';
 import { h, card, kpi, num, fmtInt, fmtMoney, fmtPct, fmtNum, errorBox, settle, monthsBack } from '../dom.js';
 import { chart } from '../charts.js';
-import { t } from '../i18n.js';
+import { t, lang } from '../i18n.js';
 
 export async function render(root) {
-  const [rev, grid, segs, camps, sat] = await Promise.all([
+  const [rev, grid, segs, camps, sat, ingest] = await Promise.all([
     settle(get('/admin/revenue' + query({ dimension: 'REVENUE_DIMENSION_MONTH', from_month: monthsBack(11), to_month: monthsBack(0) }))),
     settle(get('/admin/rfm/grid')),
     settle(get('/admin/segments?page_size=1000')),
     settle(get('/admin/campaigns?page_size=500')),
     settle(get('/admin/satisfaction?dimension=SATISFACTION_DIMENSION_OVERALL')),
+    settle(get('/admin/ingest/stats')),
   ]);
 
   const kpis = h('div', { class: 'kpis', id: 'overview-kpis' });
@@ -44,8 +47,32 @@ export async function render(root) {
   } else {
     kpis.append(errorBox(rev.error));
   }
-  // Events per minute has no API: say so rather than show a number.
-  kpis.append(kpi(t('overview.epm'), '—', t('overview.epmMissing'), 'kpi-epm'));
+  if (ingest.ok) {
+    const minutes = ingest.value.minutes || [];
+    // The last minute is still running: the headline is the one before it.
+    const done = minutes.slice(0, -1);
+    const last = done[done.length - 1] || {};
+    const total = done.reduce((a, m) => a + num(m.accepted), 0);
+    const epm = kpi(t('overview.epm'), fmtInt(last.accepted),
+      t('overview.epmNote', { avg: fmtNum(done.length ? total / done.length : 0, 1), instance: ingest.value.instance || '—' }), 'kpi-epm');
+    // The hour's total, current minute included, for tests and tooltips.
+    epm.dataset.hourTotal = String(total + num((minutes[minutes.length - 1] || {}).accepted));
+    kpis.append(epm);
+    root.append(card(t('overview.epmChart'),
+      h('p', { class: 'muted' }, t('overview.epmPerInstance', { instance: ingest.value.instance || '—' })),
+      chart({
+        legend: {},
+        grid: { left: 50, right: 20, top: 40, bottom: 30 },
+        xAxis: { type: 'category', data: minutes.map((m) => hhmm(m.start)) },
+        yAxis: { type: 'value', minInterval: 1 },
+        series: [
+          { name: t('overview.accepted'), type: 'bar', stack: 'events', data: minutes.map((m) => num(m.accepted)) },
+          { name: t('overview.duplicates'), type: 'bar', stack: 'events', data: minutes.map((m) => num(m.duplicates)) },
+        ],
+      }, 220, 'overview-epm')));
+  } else {
+    kpis.append(kpi(t('overview.epm'), '—', t('common.error') + (ingest.error.status ? ' (' + ingest.error.status + ')' : ''), 'kpi-epm'));
+  }
 
   const side = h('div', { class: 'grid2' });
   root.append(side);
@@ -75,4 +102,10 @@ export async function render(root) {
   }
   side.append(card(t('overview.facts'), facts,
     [segs, camps, sat].filter((r) => !r.ok).map((r) => errorBox(r.error))));
+}
+
+// hhmm formats a timestamp as local hours and minutes.
+function hhmm(ts) {
+  const d = new Date(ts);
+  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString(lang() === 'zh' ? 'zh-CN' : 'en-GB', { hour: '2-digit', minute: '2-digit' });
 }

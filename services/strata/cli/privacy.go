@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+	"google.golang.org/grpc"
+
+	ingestv1 "github.com/stratahq/strata/proto/strata/ingest/v1"
+)
+
+func newPrivacy(out io.Writer) *cobra.Command {
+	c := &keysClient{}
+	cmd := &cobra.Command{
+		Use:   "privacy",
+		Short: "Carry out data subjects' requests (admin API)",
+		Long: `Send data subjects' privacy requests through the gateway's admin API (gRPC).
+
+The admin key is read from --admin-key, else from ` + adminKeyEnv + `, else the
+development key of an embedded suite.`,
+	}
+	c.register(cmd)
+	cmd.AddCommand(newPrivacyErase(out, c))
+	return cmd
+}
+
+func newPrivacyErase(out io.Writer, c *keysClient) *cobra.Command {
+	var requestID string
+	cmd := &cobra.Command{
+		Use:   "erase USER_ID",
+		Short: "Erase a user everywhere (right to erasure)",
+		Long: `Publish an erasure request for the user to strata.privacy.v1. Every service then
+deletes or anonymises the user: the profile is deleted and tombstoned in the compacted
+changelog, segment memberships end, recommendation history and lists are deleted, the
+prediction is tombstoned, ingest forgets the user's identity links, and the CRM
+anonymises its rows. The command returns once the request is acknowledged by Kafka;
+the services carry it out within seconds. Repeating a request is harmless.`,
+		Example: `  strata privacy erase u42`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.call(cmd, func(ctx context.Context, conn *grpc.ClientConn) error {
+				resp, err := ingestv1.NewIngestServiceClient(conn).RequestErasure(ctx,
+					&ingestv1.RequestErasureRequest{UserId: args[0], RequestId: requestID})
+				if err != nil {
+					return err
+				}
+				if c.asJSON {
+					return printJSON(out, resp)
+				}
+				fmt.Fprintf(out, "erasure of %s requested: request %s at %s\n", args[0], resp.GetRequestId(),
+					resp.GetRequestedAt().AsTime().Format(time.RFC3339))
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&requestID, "request-id", "", "id to record the request under (default: a random one)")
+	return cmd
+}
