@@ -194,6 +194,7 @@ var publicAPI = map[string]publicRule{
 	"/strata.recommendation.v1.RecommendationService/Recommend":    {"recommend", true},
 	"/strata.recommendation.v1.RecommendationService/SimilarItems": {"recommend", false},
 	"/strata.recommendation.v1.RecommendationService/Popular":      {"recommend", false},
+	"/strata.recommendation.v1.RecommendationService/Feedback":     {"recommend", true},
 	"/strata.ingest.v1.IngestService/Ingest":                       {"track", false},
 	"/strata.ingest.v1.IngestService/IngestBatch":                  {"track", false},
 }

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -97,6 +100,13 @@ func runServiceScenario(t *testing.T, brokers []string, redis cache.Config) {
 	if run.GetEaseItems() < 8 {
 		t.Errorf("run: got %d EASE items, want at least 8", run.GetEaseItems())
 	}
+	runs, err := client.ListTrainingRuns(ctx, &recommendationv1.ListTrainingRunsRequest{Limit: 1})
+	if err != nil {
+		t.Fatalf("ListTrainingRuns: %v", err)
+	}
+	if len(runs.GetRuns()) != 1 || runs.GetRuns()[0].GetId() != run.GetId() || runs.GetRuns()[0].GetHoldoutUsers() == 0 {
+		t.Errorf("ListTrainingRuns: got %v, want the latest run %s with holdout metrics", runs.GetRuns(), run.GetId())
+	}
 
 	u00 := item("u00") // bought g2, g3 and g4
 	got, err := client.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: u00, N: 3})
@@ -121,6 +131,35 @@ func runServiceScenario(t *testing.T, brokers []string, redis cache.Config) {
 			return r.GetItemId() == item("g1")
 		})
 	})
+
+	// Dismissing the first item of u00's list leaves it out of the next one, at once.
+	before, err := client.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: u00, N: 10})
+	if err != nil || len(before.GetItems()) == 0 {
+		t.Fatalf("Recommend before dismissing: got %v, %v; want a list", before.GetItems(), err)
+	}
+	dismissed := before.GetItems()[0].GetItemId()
+	if _, err := client.Feedback(ctx, &recommendationv1.FeedbackRequest{UserId: u00, ItemId: dismissed, Action: recommendationv1.FeedbackAction_FEEDBACK_ACTION_DISMISS}); err != nil {
+		t.Fatalf("Feedback(dismiss): %v", err)
+	}
+	after, err := client.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: u00, N: 10})
+	if err != nil || slices.ContainsFunc(after.GetItems(), func(r *recommendationv1.Recommendation) bool { return r.GetItemId() == dismissed }) {
+		t.Errorf("Recommend after dismissing %s: got %v, %v; want a list without it", dismissed, after.GetItems(), err)
+	}
+	for _, tt := range []struct {
+		name, field string
+		req         *recommendationv1.FeedbackRequest
+	}{
+		{"no user", "user_id", &recommendationv1.FeedbackRequest{ItemId: "x", Action: recommendationv1.FeedbackAction_FEEDBACK_ACTION_CLICK}},
+		{"no item", "item_id", &recommendationv1.FeedbackRequest{UserId: u00, Action: recommendationv1.FeedbackAction_FEEDBACK_ACTION_CLICK}},
+		{"long item", "item_id", &recommendationv1.FeedbackRequest{UserId: u00, ItemId: strings.Repeat("x", 129), Action: recommendationv1.FeedbackAction_FEEDBACK_ACTION_CLICK}},
+		{"no action", "action", &recommendationv1.FeedbackRequest{UserId: u00, ItemId: "x"}},
+		{"undefined action", "action", &recommendationv1.FeedbackRequest{UserId: u00, ItemId: "x", Action: 42}},
+	} {
+		_, err := client.Feedback(ctx, tt.req)
+		if got := status.Code(err); got != codes.InvalidArgument || violatedField(err) != tt.field {
+			t.Errorf("Feedback(%s): got %v naming %q, want InvalidArgument naming %s", tt.name, got, violatedField(err), tt.field)
+		}
+	}
 
 	sim, err := client.SimilarItems(ctx, &recommendationv1.SimilarItemsRequest{ItemId: item("a1"), N: 3})
 	if err != nil {
@@ -241,4 +280,14 @@ func eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// violatedField is the first field violation of err's details ("" without one).
+func violatedField(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+			return br.GetFieldViolations()[0].GetField()
+		}
+	}
+	return ""
 }

@@ -45,6 +45,7 @@ var Policy = map[string]Rule{
 	"/strata.recommendation.v1.RecommendationService/Recommend":    {Scope: gatewayv1.Scope_SCOPE_RECOMMEND, Self: true},
 	"/strata.recommendation.v1.RecommendationService/SimilarItems": {Scope: gatewayv1.Scope_SCOPE_RECOMMEND},
 	"/strata.recommendation.v1.RecommendationService/Popular":      {Scope: gatewayv1.Scope_SCOPE_RECOMMEND},
+	"/strata.recommendation.v1.RecommendationService/Feedback":     {Scope: gatewayv1.Scope_SCOPE_RECOMMEND, Self: true},
 	"/strata.ingest.v1.IngestService/Ingest":                       {Scope: gatewayv1.Scope_SCOPE_TRACK, Events: true},
 	"/strata.ingest.v1.IngestService/IngestBatch":                  {Scope: gatewayv1.Scope_SCOPE_TRACK, Events: true},
 }

@@ -36,6 +36,9 @@ var testRequests = map[string]func(user string) any{
 		return &recommendationv1.SimilarItemsRequest{ItemId: "c1"}
 	},
 	"/strata.recommendation.v1.RecommendationService/Popular": func(string) any { return &recommendationv1.PopularRequest{} },
+	"/strata.recommendation.v1.RecommendationService/Feedback": func(u string) any {
+		return &recommendationv1.FeedbackRequest{UserId: u, ItemId: "c1", Action: recommendationv1.FeedbackAction_FEEDBACK_ACTION_DISMISS}
+	},
 	"/strata.ingest.v1.IngestService/Ingest": func(u string) any {
 		return &ingestv1.IngestRequest{Event: &eventv1.Event{UserId: u}}
 	},
@@ -95,6 +98,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"/strata.recommendation.v1.RecommendationService/Recommend", selfRecommend},
 		{"/strata.recommendation.v1.RecommendationService/SimilarItems", anyRecommend},
 		{"/strata.recommendation.v1.RecommendationService/Popular", anyRecommend},
+		{"/strata.recommendation.v1.RecommendationService/Feedback", selfRecommend},
 		{"/strata.ingest.v1.IngestService/Ingest", track},
 		{"/strata.ingest.v1.IngestService/IngestBatch", track},
 		{adminOnly, admin},

@@ -198,6 +198,11 @@ func (e *Engine) Train(ctx context.Context) (*recommendationv1.TrainingRun, erro
 	return run, nil
 }
 
+// ListRuns returns up to limit finished runs recorded by any instance, newest first.
+func (e *Engine) ListRuns(ctx context.Context, limit int) ([]*recommendationv1.TrainingRun, error) {
+	return e.store.Runs(ctx, limit)
+}
+
 // StartTraining starts a run in the background (unless one is running) and returns its
 // report so far.
 func (e *Engine) StartTraining() *recommendationv1.TrainingRun {
@@ -252,6 +257,13 @@ func (e *Engine) train(ctx context.Context, id string) {
 			outcome = "failed"
 		}
 	})
+	// The record outlives the engine's lifetime by a moment: a run ended by Close is
+	// still worth recording.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	if rerr := e.store.AddRun(rctx, e.run.Load(), e.cfg.KeepRuns); rerr != nil {
+		e.log.Warn("recording the training run failed", "run", id, "err", rerr)
+	}
+	cancel()
 	if err == nil {
 		e.trained.Store(applied)
 		r := e.run.Load()
@@ -283,6 +295,12 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 	}
 	b := interactions.NewBuilder()
 	popw := map[string]float64{}
+	ho := newHoldout()
+	type trained struct {
+		user, item string
+		w          float64
+	}
+	var all []trained
 	for _, u := range users {
 		for _, en := range hists[u] {
 			if en.Negative || isRemoved(e.catalog, en.Item) {
@@ -294,12 +312,29 @@ func (e *Engine) trainOnce(ctx context.Context, id string) error {
 			}
 			b.Add(u, en.Item, math.Log1p(w))
 			popw[en.Item] += w
+			ho.observe(u, en.Item, en.At.UnixNano())
+			all = append(all, trained{u, en.Item, math.Log1p(w)})
 		}
 	}
 	x := b.Build()
 	e.update(func(r *recommendationv1.TrainingRun) {
-		r.Users, r.Items, r.Interactions, r.Stage = int64(x.NumUsers()), int64(x.NumItems()), int64(x.NNZ()), "itemknn"
+		r.Users, r.Items, r.Interactions, r.Stage = int64(x.NumUsers()), int64(x.NumItems()), int64(x.NNZ()), "evaluate"
+		r.Models = e.runModels()
 	})
+	if held := ho.sample(users, e.cfg.HoldoutUsers); len(held) > 0 {
+		tb := interactions.NewBuilder()
+		for _, t := range all {
+			if held[t.user] != t.item {
+				tb.Add(t.user, t.item, t.w)
+			}
+		}
+		q := &recommendationv1.TrainingRun{}
+		if err := e.quality(ctx, tb.Build(), held, q); err != nil {
+			return err
+		}
+		e.update(func(r *recommendationv1.TrainingRun) { mergeQuality(r, q) })
+	}
+	e.update(func(r *recommendationv1.TrainingRun) { r.Stage = "itemknn" })
 	snap, err := e.fitModels(ctx, x, id)
 	if err != nil {
 		return err
@@ -346,12 +381,7 @@ func (e *Engine) fitModels(ctx context.Context, x *interactions.Matrix, id strin
 
 // fitEASE fits EASE on the MaxEASEItems most popular items of x.
 func (e *Engine) fitEASE(ctx context.Context, x *interactions.Matrix, snap *snapshot) error {
-	counts := x.ItemCounts()
-	order := make([]int32, len(counts))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int { return cmp.Or(cmp.Compare(counts[b], counts[a]), cmp.Compare(a, b)) })
+	order := popularOrder(x)
 	order = order[:min(len(order), e.cfg.MaxEASEItems)]
 	if len(order) < 2 {
 		return nil

@@ -20,6 +20,8 @@ type recommender interface {
 	Popular(ctx context.Context, segmentID string, n int) *recommendationv1.RecommendResponse
 	Train(ctx context.Context) (*recommendationv1.TrainingRun, error)
 	StartTraining() *recommendationv1.TrainingRun
+	ListRuns(ctx context.Context, limit int) ([]*recommendationv1.TrainingRun, error)
+	Feedback(ctx context.Context, req *recommendationv1.FeedbackRequest) (bool, error)
 }
 
 // Server implements RecommendationService.
@@ -63,6 +65,20 @@ func (s *Server) Popular(ctx context.Context, req *recommendationv1.PopularReque
 	return s.eng.Popular(ctx, req.GetSegmentId(), int(req.GetN())), nil
 }
 
+// Feedback implements RecommendationService.
+func (s *Server) Feedback(ctx context.Context, req *recommendationv1.FeedbackRequest) (*recommendationv1.FeedbackResponse, error) {
+	recorded, err := s.eng.Feedback(ctx, req)
+	switch {
+	case errors.Is(err, engine.ErrUnknownAction):
+		return nil, rpcerr.InvalidArgument(rpcerr.FieldViolation{Field: "action", Description: "must be click, dismiss or like"})
+	case ctx.Err() != nil:
+		return nil, status.FromContextError(ctx.Err()).Err()
+	case err != nil:
+		return nil, status.Errorf(codes.Unavailable, "feedback: %v", err)
+	}
+	return &recommendationv1.FeedbackResponse{Recorded: recorded}, nil
+}
+
 // Train implements RecommendationService.
 func (s *Server) Train(ctx context.Context, req *recommendationv1.TrainRequest) (*recommendationv1.TrainingRun, error) {
 	if !req.GetWait() {
@@ -78,4 +94,23 @@ func (s *Server) Train(ctx context.Context, req *recommendationv1.TrainRequest) 
 		return nil, status.Errorf(codes.Internal, "train: %v", err)
 	}
 	return run, nil
+}
+
+// defaultRuns is how many runs ListTrainingRuns returns when the request sets no limit.
+const defaultRuns = 20
+
+// ListTrainingRuns implements RecommendationService.
+func (s *Server) ListTrainingRuns(ctx context.Context, req *recommendationv1.ListTrainingRunsRequest) (*recommendationv1.ListTrainingRunsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit < 0 {
+		return nil, rpcerr.InvalidArgument(rpcerr.FieldViolation{Field: "limit", Description: "must not be negative"})
+	}
+	if limit == 0 {
+		limit = defaultRuns
+	}
+	runs, err := s.eng.ListRuns(ctx, limit)
+	if err != nil {
+		return nil, status.Errorf(codes.Unavailable, "list training runs: %v", err)
+	}
+	return &recommendationv1.ListTrainingRunsResponse{Runs: runs}, nil
 }

@@ -18,6 +18,7 @@ type fake struct {
 	run     *recommendationv1.TrainingRun
 	trained bool
 	started bool
+	limit   int
 }
 
 func (f *fake) Recommend(context.Context, *recommendationv1.RecommendRequest) (*recommendationv1.RecommendResponse, error) {
@@ -40,6 +41,15 @@ func (f *fake) Train(context.Context) (*recommendationv1.TrainingRun, error) {
 func (f *fake) StartTraining() *recommendationv1.TrainingRun {
 	f.started = true
 	return f.run
+}
+
+func (f *fake) ListRuns(_ context.Context, limit int) ([]*recommendationv1.TrainingRun, error) {
+	f.limit = limit
+	return []*recommendationv1.TrainingRun{f.run}, f.err
+}
+
+func (f *fake) Feedback(context.Context, *recommendationv1.FeedbackRequest) (bool, error) {
+	return true, f.err
 }
 
 func field(err error) string {
@@ -74,6 +84,16 @@ func TestErrorsMapToCodes(t *testing.T) {
 			_, err := s.SimilarItems(ctx, &recommendationv1.SimilarItemsRequest{ItemId: "x"})
 			return err
 		}, codes.NotFound, ""},
+		{"unknown feedback action", func(s *Server) error {
+			s.eng = &fake{err: engine.ErrUnknownAction}
+			_, err := s.Feedback(ctx, &recommendationv1.FeedbackRequest{UserId: "u", ItemId: "c1"})
+			return err
+		}, codes.InvalidArgument, "action"},
+		{"feedback store down", func(s *Server) error {
+			s.eng = &fake{err: errors.New("redis: connection refused")}
+			_, err := s.Feedback(ctx, &recommendationv1.FeedbackRequest{UserId: "u", ItemId: "c1", Action: recommendationv1.FeedbackAction_FEEDBACK_ACTION_LIKE})
+			return err
+		}, codes.Unavailable, ""},
 		{"ok", func(s *Server) error {
 			_, err := s.Recommend(ctx, &recommendationv1.RecommendRequest{UserId: "u"})
 			return err
@@ -108,5 +128,37 @@ func TestTrainWaitsOnlyWhenAsked(t *testing.T) {
 	}
 	if resp, err := s.Popular(t.Context(), &recommendationv1.PopularRequest{}); err != nil || resp.GetSource() != "popular" {
 		t.Errorf("Popular: got %v %v", resp, err)
+	}
+}
+
+func TestListTrainingRuns(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		limit     int32
+		err       error
+		wantLimit int
+		wantCode  codes.Code
+	}{
+		{name: "default limit", limit: 0, wantLimit: defaultRuns, wantCode: codes.OK},
+		{name: "given limit", limit: 5, wantLimit: 5, wantCode: codes.OK},
+		{name: "negative limit", limit: -1, wantCode: codes.InvalidArgument},
+		{name: "store down", limit: 1, err: errors.New("redis down"), wantLimit: 1, wantCode: codes.Unavailable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := &fake{run: &recommendationv1.TrainingRun{Id: "r1"}, err: tt.err}
+			resp, err := New(f).ListTrainingRuns(t.Context(), &recommendationv1.ListTrainingRunsRequest{Limit: tt.limit})
+			if got := status.Code(err); got != tt.wantCode {
+				t.Fatalf("code: got %v, want %v", got, tt.wantCode)
+			}
+			if f.limit != tt.wantLimit {
+				t.Errorf("limit: got %d, want %d", f.limit, tt.wantLimit)
+			}
+			if err == nil && (len(resp.GetRuns()) != 1 || resp.GetRuns()[0].GetId() != "r1") {
+				t.Errorf("runs: got %v, want [r1]", resp.GetRuns())
+			}
+		})
 	}
 }

@@ -13,7 +13,13 @@
 //	Item Rated / Review Submitted = 3   1
 //	Item Rated / Review Submitted ≤ 2   0, and the item is marked negative
 //	Order Refunded (each item)          0, the item is marked negative and no longer owned
+//	Feedback click on a recommendation  2
+//	Feedback like                       4, and clears a negative mark
+//	Feedback dismiss ("not interested") 0, and the item is marked negative
 //
+// Feedback actions (see [FromAction]) come from the recommendation service's Feedback
+// API rather than from events; a click weighs more than a view because the user chose
+// the item from a list, and a like weighs as a favourite.
 // Lesson events also mark the item owned: a learner with lesson progress has access to it.
 // Weights decay over time with a half-life chosen by the caller (see [Decay]); owned and
 // negative items are excluded from a user's recommendations. Item ids are read from the
@@ -63,12 +69,14 @@ const (
 // Weights grade each kind of event.
 type Weights struct {
 	View, LessonStarted, LessonCompleted, LessonProgress, Cart, Favourite, Purchase, RatedPositive, RatedNeutral float64
+	// Click and Like grade the Feedback API's actions.
+	Click, Like float64
 }
 
 // DefaultWeights are the weights of the package doc.
 var DefaultWeights = Weights{
 	View: 1, LessonStarted: 2, LessonCompleted: 3, LessonProgress: 2, Cart: 3, Favourite: 4,
-	Purchase: 5, RatedPositive: 4, RatedNeutral: 1,
+	Purchase: 5, RatedPositive: 4, RatedNeutral: 1, Click: 2, Like: 4,
 }
 
 // Signal is the feedback an event gives about one item.
@@ -176,6 +184,32 @@ func FromEvent(user string, ev *eventv1.Event, w Weights) Feedback {
 		f.Variant = props["variant"].GetStringValue()
 		f.Shown = ev.GetEvent() == "Recommendation Shown"
 		f.Clicked = !f.Shown
+	}
+	return f
+}
+
+// Action is what a user did with a recommended item, as reported through the Feedback API.
+type Action uint8
+
+// Actions.
+const (
+	ActionClick Action = iota + 1
+	ActionDismiss
+	ActionLike
+)
+
+// FromAction returns the feedback of a user's action on an item at time at. eventID
+// makes it idempotent: the store applies a feedback id once. An unknown action gives no
+// signals.
+func FromAction(user, item string, a Action, at time.Time, eventID string, w Weights) Feedback {
+	f := Feedback{User: user, EventID: eventID, Time: at}
+	switch a {
+	case ActionClick:
+		f.Signals = []Signal{{Item: item, Kind: KindView, Weight: w.Click}}
+	case ActionLike:
+		f.Signals = []Signal{{Item: item, Kind: KindFavourite, Weight: w.Like, Negative: Clear}}
+	case ActionDismiss:
+		f.Signals = []Signal{{Item: item, Kind: KindNone, Negative: Set}}
 	}
 	return f
 }

@@ -128,3 +128,34 @@ func TestInterestsFromTraits(t *testing.T) {
 		}
 	}
 }
+
+func TestFromAction(t *testing.T) {
+	t.Parallel()
+	at := time.Unix(1_800_000_000, 0)
+	tests := []struct {
+		name    string
+		action  Action
+		want    []Signal
+		refresh bool
+	}{
+		{"click", ActionClick, []Signal{{Item: "c1", Kind: KindView, Weight: 2}}, false},
+		{"like", ActionLike, []Signal{{Item: "c1", Kind: KindFavourite, Weight: 4, Negative: Clear}}, false},
+		{"dismiss", ActionDismiss, []Signal{{Item: "c1", Kind: KindNone, Negative: Set}}, true},
+		{"unknown", Action(0), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := FromAction("u1", "c1", tt.action, at, "fb1", DefaultWeights)
+			if !reflect.DeepEqual(f.Signals, tt.want) {
+				t.Errorf("signals: got %+v, want %+v", f.Signals, tt.want)
+			}
+			if f.User != "u1" || f.EventID != "fb1" || !f.Time.Equal(at) {
+				t.Errorf("feedback: got user %q, id %q, time %v; want u1, fb1, %v", f.User, f.EventID, f.Time, at)
+			}
+			if got := f.Refresh(); got != tt.refresh {
+				t.Errorf("Refresh: got %v, want %v", got, tt.refresh)
+			}
+		})
+	}
+}

@@ -1,7 +1,7 @@
 // Package store keeps the recommendation service's state in Redis: every user's
 // interaction history (time-decayed weights, owned and negative marks), the orders that
-// refunds and the post-purchase scene refer to, the precomputed lists, the catalog and the
-// index of active users.
+// refunds and the post-purchase scene refer to, the precomputed lists, the catalog, the
+// index of active users and the latest training runs.
 //
 // Redis is a cache here: the histories are rebuilt by replaying strata.events.v1 (reset
 // the consumer group strata-recommendation to the earliest offset) and the catalog by

@@ -82,6 +82,63 @@ func (Scene) EnumDescriptor() ([]byte, []int) {
 	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{0}
 }
 
+// FeedbackAction is what a user did with a recommended item.
+type FeedbackAction int32
+
+const (
+	FeedbackAction_FEEDBACK_ACTION_UNSPECIFIED FeedbackAction = 0
+	// FEEDBACK_ACTION_CLICK: the user opened the item from a list.
+	FeedbackAction_FEEDBACK_ACTION_CLICK FeedbackAction = 1
+	// FEEDBACK_ACTION_DISMISS: "not interested"; the item is no longer recommended to the
+	// user (until they like it).
+	FeedbackAction_FEEDBACK_ACTION_DISMISS FeedbackAction = 2
+	// FEEDBACK_ACTION_LIKE: the user liked the item.
+	FeedbackAction_FEEDBACK_ACTION_LIKE FeedbackAction = 3
+)
+
+// Enum value maps for FeedbackAction.
+var (
+	FeedbackAction_name = map[int32]string{
+		0: "FEEDBACK_ACTION_UNSPECIFIED",
+		1: "FEEDBACK_ACTION_CLICK",
+		2: "FEEDBACK_ACTION_DISMISS",
+		3: "FEEDBACK_ACTION_LIKE",
+	}
+	FeedbackAction_value = map[string]int32{
+		"FEEDBACK_ACTION_UNSPECIFIED": 0,
+		"FEEDBACK_ACTION_CLICK":       1,
+		"FEEDBACK_ACTION_DISMISS":     2,
+		"FEEDBACK_ACTION_LIKE":        3,
+	}
+)
+
+func (x FeedbackAction) Enum() *FeedbackAction {
+	p := new(FeedbackAction)
+	*p = x
+	return p
+}
+
+func (x FeedbackAction) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FeedbackAction) Descriptor() protoreflect.EnumDescriptor {
+	return file_strata_recommendation_v1_recommendation_proto_enumTypes[1].Descriptor()
+}
+
+func (FeedbackAction) Type() protoreflect.EnumType {
+	return &file_strata_recommendation_v1_recommendation_proto_enumTypes[1]
+}
+
+func (x FeedbackAction) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FeedbackAction.Descriptor instead.
+func (FeedbackAction) EnumDescriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{1}
+}
+
 // TrainingStatus is the state of a training run.
 type TrainingStatus int32
 
@@ -119,11 +176,11 @@ func (x TrainingStatus) String() string {
 }
 
 func (TrainingStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_strata_recommendation_v1_recommendation_proto_enumTypes[1].Descriptor()
+	return file_strata_recommendation_v1_recommendation_proto_enumTypes[2].Descriptor()
 }
 
 func (TrainingStatus) Type() protoreflect.EnumType {
-	return &file_strata_recommendation_v1_recommendation_proto_enumTypes[1]
+	return &file_strata_recommendation_v1_recommendation_proto_enumTypes[2]
 }
 
 func (x TrainingStatus) Number() protoreflect.EnumNumber {
@@ -132,7 +189,7 @@ func (x TrainingStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TrainingStatus.Descriptor instead.
 func (TrainingStatus) EnumDescriptor() ([]byte, []int) {
-	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{1}
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{2}
 }
 
 type RecommendRequest struct {
@@ -538,6 +595,138 @@ func (x *Recommendation) GetReason() string {
 	return ""
 }
 
+type FeedbackRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	ItemId string                 `protobuf:"bytes,2,opt,name=item_id,json=itemId,proto3" json:"item_id,omitempty"`
+	Action FeedbackAction         `protobuf:"varint,3,opt,name=action,proto3,enum=strata.recommendation.v1.FeedbackAction" json:"action,omitempty"`
+	// scene is where the list the item was in was shown, if known.
+	Scene Scene `protobuf:"varint,4,opt,name=scene,proto3,enum=strata.recommendation.v1.Scene" json:"scene,omitempty"`
+	// list_id identifies the list shown, if the client tracks it.
+	ListId string `protobuf:"bytes,5,opt,name=list_id,json=listId,proto3" json:"list_id,omitempty"`
+	// position is the item's 0-based position in the list, if known.
+	Position      *int32 `protobuf:"varint,6,opt,name=position,proto3,oneof" json:"position,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeedbackRequest) Reset() {
+	*x = FeedbackRequest{}
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeedbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeedbackRequest) ProtoMessage() {}
+
+func (x *FeedbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeedbackRequest.ProtoReflect.Descriptor instead.
+func (*FeedbackRequest) Descriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *FeedbackRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *FeedbackRequest) GetItemId() string {
+	if x != nil {
+		return x.ItemId
+	}
+	return ""
+}
+
+func (x *FeedbackRequest) GetAction() FeedbackAction {
+	if x != nil {
+		return x.Action
+	}
+	return FeedbackAction_FEEDBACK_ACTION_UNSPECIFIED
+}
+
+func (x *FeedbackRequest) GetScene() Scene {
+	if x != nil {
+		return x.Scene
+	}
+	return Scene_SCENE_UNSPECIFIED
+}
+
+func (x *FeedbackRequest) GetListId() string {
+	if x != nil {
+		return x.ListId
+	}
+	return ""
+}
+
+func (x *FeedbackRequest) GetPosition() int32 {
+	if x != nil && x.Position != nil {
+		return *x.Position
+	}
+	return 0
+}
+
+type FeedbackResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// recorded is false when the same feedback had been recorded before (a retry).
+	Recorded      bool `protobuf:"varint,1,opt,name=recorded,proto3" json:"recorded,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FeedbackResponse) Reset() {
+	*x = FeedbackResponse{}
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FeedbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FeedbackResponse) ProtoMessage() {}
+
+func (x *FeedbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FeedbackResponse.ProtoReflect.Descriptor instead.
+func (*FeedbackResponse) Descriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *FeedbackResponse) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
+}
+
 type TrainRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// wait makes the call return when the run has finished; otherwise it returns as soon as
@@ -549,7 +738,7 @@ type TrainRequest struct {
 
 func (x *TrainRequest) Reset() {
 	*x = TrainRequest{}
-	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[6]
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -561,7 +750,7 @@ func (x *TrainRequest) String() string {
 func (*TrainRequest) ProtoMessage() {}
 
 func (x *TrainRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[6]
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -574,7 +763,7 @@ func (x *TrainRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainRequest.ProtoReflect.Descriptor instead.
 func (*TrainRequest) Descriptor() ([]byte, []int) {
-	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{6}
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *TrainRequest) GetWait() bool {
@@ -601,16 +790,34 @@ type TrainingRun struct {
 	EaseItems       int64   `protobuf:"varint,9,opt,name=ease_items,json=easeItems,proto3" json:"ease_items,omitempty"`
 	DurationSeconds float64 `protobuf:"fixed64,10,opt,name=duration_seconds,json=durationSeconds,proto3" json:"duration_seconds,omitempty"`
 	// lists_written counts the precomputed lists refreshed in Redis.
-	ListsWritten  int64  `protobuf:"varint,11,opt,name=lists_written,json=listsWritten,proto3" json:"lists_written,omitempty"`
-	Error         string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
-	ModelVersion  string `protobuf:"bytes,13,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	ListsWritten int64  `protobuf:"varint,11,opt,name=lists_written,json=listsWritten,proto3" json:"lists_written,omitempty"`
+	Error        string `protobuf:"bytes,12,opt,name=error,proto3" json:"error,omitempty"`
+	ModelVersion string `protobuf:"bytes,13,opt,name=model_version,json=modelVersion,proto3" json:"model_version,omitempty"`
+	// model names the served model the metrics are of (the first variant's); models lists
+	// every model the run fitted.
+	Model  string   `protobuf:"bytes,14,opt,name=model,proto3" json:"model,omitempty"`
+	Models []string `protobuf:"bytes,15,rep,name=models,proto3" json:"models,omitempty"`
+	// The metrics are measured on a holdout: each sampled user's latest interaction is
+	// withheld, the served model is fitted on the rest and ranks 10 items for each sampled
+	// user, and so does popularity as the baseline. holdout_users is how many users were
+	// scored; 0 means no metrics (too few interactions).
+	HoldoutUsers   int64   `protobuf:"varint,16,opt,name=holdout_users,json=holdoutUsers,proto3" json:"holdout_users,omitempty"`
+	NdcgAt_10      float64 `protobuf:"fixed64,17,opt,name=ndcg_at_10,json=ndcgAt10,proto3" json:"ndcg_at_10,omitempty"`
+	PrecisionAt_10 float64 `protobuf:"fixed64,18,opt,name=precision_at_10,json=precisionAt10,proto3" json:"precision_at_10,omitempty"`
+	RecallAt_10    float64 `protobuf:"fixed64,19,opt,name=recall_at_10,json=recallAt10,proto3" json:"recall_at_10,omitempty"`
+	// coverage is the share of the trained items that appear in some user's top 10.
+	Coverage                 float64 `protobuf:"fixed64,20,opt,name=coverage,proto3" json:"coverage,omitempty"`
+	PopularityNdcgAt_10      float64 `protobuf:"fixed64,21,opt,name=popularity_ndcg_at_10,json=popularityNdcgAt10,proto3" json:"popularity_ndcg_at_10,omitempty"`
+	PopularityPrecisionAt_10 float64 `protobuf:"fixed64,22,opt,name=popularity_precision_at_10,json=popularityPrecisionAt10,proto3" json:"popularity_precision_at_10,omitempty"`
+	PopularityRecallAt_10    float64 `protobuf:"fixed64,23,opt,name=popularity_recall_at_10,json=popularityRecallAt10,proto3" json:"popularity_recall_at_10,omitempty"`
+	PopularityCoverage       float64 `protobuf:"fixed64,24,opt,name=popularity_coverage,json=popularityCoverage,proto3" json:"popularity_coverage,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *TrainingRun) Reset() {
 	*x = TrainingRun{}
-	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[7]
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -622,7 +829,7 @@ func (x *TrainingRun) String() string {
 func (*TrainingRun) ProtoMessage() {}
 
 func (x *TrainingRun) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[7]
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -635,7 +842,7 @@ func (x *TrainingRun) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TrainingRun.ProtoReflect.Descriptor instead.
 func (*TrainingRun) Descriptor() ([]byte, []int) {
-	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{7}
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *TrainingRun) GetId() string {
@@ -729,6 +936,173 @@ func (x *TrainingRun) GetModelVersion() string {
 	return ""
 }
 
+func (x *TrainingRun) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *TrainingRun) GetModels() []string {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *TrainingRun) GetHoldoutUsers() int64 {
+	if x != nil {
+		return x.HoldoutUsers
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetNdcgAt_10() float64 {
+	if x != nil {
+		return x.NdcgAt_10
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetPrecisionAt_10() float64 {
+	if x != nil {
+		return x.PrecisionAt_10
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetRecallAt_10() float64 {
+	if x != nil {
+		return x.RecallAt_10
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetCoverage() float64 {
+	if x != nil {
+		return x.Coverage
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetPopularityNdcgAt_10() float64 {
+	if x != nil {
+		return x.PopularityNdcgAt_10
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetPopularityPrecisionAt_10() float64 {
+	if x != nil {
+		return x.PopularityPrecisionAt_10
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetPopularityRecallAt_10() float64 {
+	if x != nil {
+		return x.PopularityRecallAt_10
+	}
+	return 0
+}
+
+func (x *TrainingRun) GetPopularityCoverage() float64 {
+	if x != nil {
+		return x.PopularityCoverage
+	}
+	return 0
+}
+
+type ListTrainingRunsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit bounds the runs returned; 0 means 20.
+	Limit         int32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrainingRunsRequest) Reset() {
+	*x = ListTrainingRunsRequest{}
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrainingRunsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrainingRunsRequest) ProtoMessage() {}
+
+func (x *ListTrainingRunsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrainingRunsRequest.ProtoReflect.Descriptor instead.
+func (*ListTrainingRunsRequest) Descriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListTrainingRunsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ListTrainingRunsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// runs are newest first.
+	Runs          []*TrainingRun `protobuf:"bytes,1,rep,name=runs,proto3" json:"runs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTrainingRunsResponse) Reset() {
+	*x = ListTrainingRunsResponse{}
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTrainingRunsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTrainingRunsResponse) ProtoMessage() {}
+
+func (x *ListTrainingRunsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_recommendation_v1_recommendation_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTrainingRunsResponse.ProtoReflect.Descriptor instead.
+func (*ListTrainingRunsResponse) Descriptor() ([]byte, []int) {
+	return file_strata_recommendation_v1_recommendation_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListTrainingRunsResponse) GetRuns() []*TrainingRun {
+	if x != nil {
+		return x.Runs
+	}
+	return nil
+}
+
 var File_strata_recommendation_v1_recommendation_proto protoreflect.FileDescriptor
 
 const file_strata_recommendation_v1_recommendation_proto_rawDesc = "" +
@@ -767,9 +1141,23 @@ const file_strata_recommendation_v1_recommendation_proto_rawDesc = "" +
 	"\x0eRecommendation\x12\x17\n" +
 	"\aitem_id\x18\x01 \x01(\tR\x06itemId\x12\x14\n" +
 	"\x05score\x18\x02 \x01(\x01R\x05score\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"\"\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\xc7\x02\n" +
+	"\x0fFeedbackRequest\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12#\n" +
+	"\aitem_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\x06itemId\x12L\n" +
+	"\x06action\x18\x03 \x01(\x0e2(.strata.recommendation.v1.FeedbackActionB\n" +
+	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06action\x12?\n" +
+	"\x05scene\x18\x04 \x01(\x0e2\x1f.strata.recommendation.v1.SceneB\b\xbaH\x05\x82\x01\x02\x10\x01R\x05scene\x12!\n" +
+	"\alist_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\x06listId\x12+\n" +
+	"\bposition\x18\x06 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00H\x00R\bposition\x88\x01\x01B\v\n" +
+	"\t_position\".\n" +
+	"\x10FeedbackResponse\x12\x1a\n" +
+	"\brecorded\x18\x01 \x01(\bR\brecorded\"\"\n" +
 	"\fTrainRequest\x12\x12\n" +
-	"\x04wait\x18\x01 \x01(\bR\x04wait\"\xe7\x03\n" +
+	"\x04wait\x18\x01 \x01(\bR\x04wait\"\x96\a\n" +
 	"\vTrainingRun\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12@\n" +
 	"\x06status\x18\x02 \x01(\x0e2(.strata.recommendation.v1.TrainingStatusR\x06status\x129\n" +
@@ -787,24 +1175,48 @@ const file_strata_recommendation_v1_recommendation_proto_rawDesc = "" +
 	" \x01(\x01R\x0fdurationSeconds\x12#\n" +
 	"\rlists_written\x18\v \x01(\x03R\flistsWritten\x12\x14\n" +
 	"\x05error\x18\f \x01(\tR\x05error\x12#\n" +
-	"\rmodel_version\x18\r \x01(\tR\fmodelVersion*o\n" +
+	"\rmodel_version\x18\r \x01(\tR\fmodelVersion\x12\x14\n" +
+	"\x05model\x18\x0e \x01(\tR\x05model\x12\x16\n" +
+	"\x06models\x18\x0f \x03(\tR\x06models\x12#\n" +
+	"\rholdout_users\x18\x10 \x01(\x03R\fholdoutUsers\x12\x1c\n" +
+	"\n" +
+	"ndcg_at_10\x18\x11 \x01(\x01R\bndcgAt10\x12&\n" +
+	"\x0fprecision_at_10\x18\x12 \x01(\x01R\rprecisionAt10\x12 \n" +
+	"\frecall_at_10\x18\x13 \x01(\x01R\n" +
+	"recallAt10\x12\x1a\n" +
+	"\bcoverage\x18\x14 \x01(\x01R\bcoverage\x121\n" +
+	"\x15popularity_ndcg_at_10\x18\x15 \x01(\x01R\x12popularityNdcgAt10\x12;\n" +
+	"\x1apopularity_precision_at_10\x18\x16 \x01(\x01R\x17popularityPrecisionAt10\x125\n" +
+	"\x17popularity_recall_at_10\x18\x17 \x01(\x01R\x14popularityRecallAt10\x12/\n" +
+	"\x13popularity_coverage\x18\x18 \x01(\x01R\x12popularityCoverage\":\n" +
+	"\x17ListTrainingRunsRequest\x12\x1f\n" +
+	"\x05limit\x18\x01 \x01(\x05B\t\xbaH\x06\x1a\x04\x18d(\x00R\x05limit\"U\n" +
+	"\x18ListTrainingRunsResponse\x129\n" +
+	"\x04runs\x18\x01 \x03(\v2%.strata.recommendation.v1.TrainingRunR\x04runs*o\n" +
 	"\x05Scene\x12\x15\n" +
 	"\x11SCENE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"SCENE_HOME\x10\x01\x12\x15\n" +
 	"\x11SCENE_ITEM_DETAIL\x10\x02\x12\x17\n" +
 	"\x13SCENE_POST_PURCHASE\x10\x03\x12\x0f\n" +
-	"\vSCENE_EMAIL\x10\x04*\x89\x01\n" +
+	"\vSCENE_EMAIL\x10\x04*\x83\x01\n" +
+	"\x0eFeedbackAction\x12\x1f\n" +
+	"\x1bFEEDBACK_ACTION_UNSPECIFIED\x10\x00\x12\x19\n" +
+	"\x15FEEDBACK_ACTION_CLICK\x10\x01\x12\x1b\n" +
+	"\x17FEEDBACK_ACTION_DISMISS\x10\x02\x12\x18\n" +
+	"\x14FEEDBACK_ACTION_LIKE\x10\x03*\x89\x01\n" +
 	"\x0eTrainingStatus\x12\x1f\n" +
 	"\x1bTRAINING_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17TRAINING_STATUS_RUNNING\x10\x01\x12\x1d\n" +
 	"\x19TRAINING_STATUS_SUCCEEDED\x10\x02\x12\x1a\n" +
-	"\x16TRAINING_STATUS_FAILED\x10\x032\xce\x04\n" +
+	"\x16TRAINING_STATUS_FAILED\x10\x032\x96\a\n" +
 	"\x15RecommendationService\x12\x95\x01\n" +
 	"\tRecommend\x12*.strata.recommendation.v1.RecommendRequest\x1a+.strata.recommendation.v1.RecommendResponse\"/\x82\xd3\xe4\x93\x02)\x12'/api/v1/users/{user_id}/recommendations\x12\x93\x01\n" +
 	"\fSimilarItems\x12-.strata.recommendation.v1.SimilarItemsRequest\x1a+.strata.recommendation.v1.RecommendResponse\"'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/items/{item_id}/similar\x12\x7f\n" +
-	"\aPopular\x12(.strata.recommendation.v1.PopularRequest\x1a+.strata.recommendation.v1.RecommendResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/items:popular\x12\x85\x01\n" +
-	"\x05Train\x12&.strata.recommendation.v1.TrainRequest\x1a%.strata.recommendation.v1.TrainingRun\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/api/v1/admin/recommendation:trainBLZJgithub.com/stratahq/strata/proto/strata/recommendation/v1;recommendationv1b\x06proto3"
+	"\aPopular\x12(.strata.recommendation.v1.PopularRequest\x1a+.strata.recommendation.v1.RecommendResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/items:popular\x12\x9e\x01\n" +
+	"\bFeedback\x12).strata.recommendation.v1.FeedbackRequest\x1a*.strata.recommendation.v1.FeedbackResponse\";\x82\xd3\xe4\x93\x025:\x01*\"0/api/v1/users/{user_id}/recommendations/feedback\x12\x85\x01\n" +
+	"\x05Train\x12&.strata.recommendation.v1.TrainRequest\x1a%.strata.recommendation.v1.TrainingRun\"-\x82\xd3\xe4\x93\x02':\x01*\"\"/api/v1/admin/recommendation:train\x12\xa4\x01\n" +
+	"\x10ListTrainingRuns\x121.strata.recommendation.v1.ListTrainingRunsRequest\x1a2.strata.recommendation.v1.ListTrainingRunsResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/recommendation/runsBLZJgithub.com/stratahq/strata/proto/strata/recommendation/v1;recommendationv1b\x06proto3"
 
 var (
 	file_strata_recommendation_v1_recommendation_proto_rawDescOnce sync.Once
@@ -818,41 +1230,53 @@ func file_strata_recommendation_v1_recommendation_proto_rawDescGZIP() []byte {
 	return file_strata_recommendation_v1_recommendation_proto_rawDescData
 }
 
-var file_strata_recommendation_v1_recommendation_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_strata_recommendation_v1_recommendation_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_strata_recommendation_v1_recommendation_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_strata_recommendation_v1_recommendation_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_strata_recommendation_v1_recommendation_proto_goTypes = []any{
-	(Scene)(0),                    // 0: strata.recommendation.v1.Scene
-	(TrainingStatus)(0),           // 1: strata.recommendation.v1.TrainingStatus
-	(*RecommendRequest)(nil),      // 2: strata.recommendation.v1.RecommendRequest
-	(*Filters)(nil),               // 3: strata.recommendation.v1.Filters
-	(*SimilarItemsRequest)(nil),   // 4: strata.recommendation.v1.SimilarItemsRequest
-	(*PopularRequest)(nil),        // 5: strata.recommendation.v1.PopularRequest
-	(*RecommendResponse)(nil),     // 6: strata.recommendation.v1.RecommendResponse
-	(*Recommendation)(nil),        // 7: strata.recommendation.v1.Recommendation
-	(*TrainRequest)(nil),          // 8: strata.recommendation.v1.TrainRequest
-	(*TrainingRun)(nil),           // 9: strata.recommendation.v1.TrainingRun
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(Scene)(0),                       // 0: strata.recommendation.v1.Scene
+	(FeedbackAction)(0),              // 1: strata.recommendation.v1.FeedbackAction
+	(TrainingStatus)(0),              // 2: strata.recommendation.v1.TrainingStatus
+	(*RecommendRequest)(nil),         // 3: strata.recommendation.v1.RecommendRequest
+	(*Filters)(nil),                  // 4: strata.recommendation.v1.Filters
+	(*SimilarItemsRequest)(nil),      // 5: strata.recommendation.v1.SimilarItemsRequest
+	(*PopularRequest)(nil),           // 6: strata.recommendation.v1.PopularRequest
+	(*RecommendResponse)(nil),        // 7: strata.recommendation.v1.RecommendResponse
+	(*Recommendation)(nil),           // 8: strata.recommendation.v1.Recommendation
+	(*FeedbackRequest)(nil),          // 9: strata.recommendation.v1.FeedbackRequest
+	(*FeedbackResponse)(nil),         // 10: strata.recommendation.v1.FeedbackResponse
+	(*TrainRequest)(nil),             // 11: strata.recommendation.v1.TrainRequest
+	(*TrainingRun)(nil),              // 12: strata.recommendation.v1.TrainingRun
+	(*ListTrainingRunsRequest)(nil),  // 13: strata.recommendation.v1.ListTrainingRunsRequest
+	(*ListTrainingRunsResponse)(nil), // 14: strata.recommendation.v1.ListTrainingRunsResponse
+	(*timestamppb.Timestamp)(nil),    // 15: google.protobuf.Timestamp
 }
 var file_strata_recommendation_v1_recommendation_proto_depIdxs = []int32{
 	0,  // 0: strata.recommendation.v1.RecommendRequest.scene:type_name -> strata.recommendation.v1.Scene
-	3,  // 1: strata.recommendation.v1.RecommendRequest.filters:type_name -> strata.recommendation.v1.Filters
-	7,  // 2: strata.recommendation.v1.RecommendResponse.items:type_name -> strata.recommendation.v1.Recommendation
-	1,  // 3: strata.recommendation.v1.TrainingRun.status:type_name -> strata.recommendation.v1.TrainingStatus
-	10, // 4: strata.recommendation.v1.TrainingRun.started_at:type_name -> google.protobuf.Timestamp
-	10, // 5: strata.recommendation.v1.TrainingRun.finished_at:type_name -> google.protobuf.Timestamp
-	2,  // 6: strata.recommendation.v1.RecommendationService.Recommend:input_type -> strata.recommendation.v1.RecommendRequest
-	4,  // 7: strata.recommendation.v1.RecommendationService.SimilarItems:input_type -> strata.recommendation.v1.SimilarItemsRequest
-	5,  // 8: strata.recommendation.v1.RecommendationService.Popular:input_type -> strata.recommendation.v1.PopularRequest
-	8,  // 9: strata.recommendation.v1.RecommendationService.Train:input_type -> strata.recommendation.v1.TrainRequest
-	6,  // 10: strata.recommendation.v1.RecommendationService.Recommend:output_type -> strata.recommendation.v1.RecommendResponse
-	6,  // 11: strata.recommendation.v1.RecommendationService.SimilarItems:output_type -> strata.recommendation.v1.RecommendResponse
-	6,  // 12: strata.recommendation.v1.RecommendationService.Popular:output_type -> strata.recommendation.v1.RecommendResponse
-	9,  // 13: strata.recommendation.v1.RecommendationService.Train:output_type -> strata.recommendation.v1.TrainingRun
-	10, // [10:14] is the sub-list for method output_type
-	6,  // [6:10] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	4,  // 1: strata.recommendation.v1.RecommendRequest.filters:type_name -> strata.recommendation.v1.Filters
+	8,  // 2: strata.recommendation.v1.RecommendResponse.items:type_name -> strata.recommendation.v1.Recommendation
+	1,  // 3: strata.recommendation.v1.FeedbackRequest.action:type_name -> strata.recommendation.v1.FeedbackAction
+	0,  // 4: strata.recommendation.v1.FeedbackRequest.scene:type_name -> strata.recommendation.v1.Scene
+	2,  // 5: strata.recommendation.v1.TrainingRun.status:type_name -> strata.recommendation.v1.TrainingStatus
+	15, // 6: strata.recommendation.v1.TrainingRun.started_at:type_name -> google.protobuf.Timestamp
+	15, // 7: strata.recommendation.v1.TrainingRun.finished_at:type_name -> google.protobuf.Timestamp
+	12, // 8: strata.recommendation.v1.ListTrainingRunsResponse.runs:type_name -> strata.recommendation.v1.TrainingRun
+	3,  // 9: strata.recommendation.v1.RecommendationService.Recommend:input_type -> strata.recommendation.v1.RecommendRequest
+	5,  // 10: strata.recommendation.v1.RecommendationService.SimilarItems:input_type -> strata.recommendation.v1.SimilarItemsRequest
+	6,  // 11: strata.recommendation.v1.RecommendationService.Popular:input_type -> strata.recommendation.v1.PopularRequest
+	9,  // 12: strata.recommendation.v1.RecommendationService.Feedback:input_type -> strata.recommendation.v1.FeedbackRequest
+	11, // 13: strata.recommendation.v1.RecommendationService.Train:input_type -> strata.recommendation.v1.TrainRequest
+	13, // 14: strata.recommendation.v1.RecommendationService.ListTrainingRuns:input_type -> strata.recommendation.v1.ListTrainingRunsRequest
+	7,  // 15: strata.recommendation.v1.RecommendationService.Recommend:output_type -> strata.recommendation.v1.RecommendResponse
+	7,  // 16: strata.recommendation.v1.RecommendationService.SimilarItems:output_type -> strata.recommendation.v1.RecommendResponse
+	7,  // 17: strata.recommendation.v1.RecommendationService.Popular:output_type -> strata.recommendation.v1.RecommendResponse
+	10, // 18: strata.recommendation.v1.RecommendationService.Feedback:output_type -> strata.recommendation.v1.FeedbackResponse
+	12, // 19: strata.recommendation.v1.RecommendationService.Train:output_type -> strata.recommendation.v1.TrainingRun
+	14, // 20: strata.recommendation.v1.RecommendationService.ListTrainingRuns:output_type -> strata.recommendation.v1.ListTrainingRunsResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_strata_recommendation_v1_recommendation_proto_init() }
@@ -860,13 +1284,14 @@ func file_strata_recommendation_v1_recommendation_proto_init() {
 	if File_strata_recommendation_v1_recommendation_proto != nil {
 		return
 	}
+	file_strata_recommendation_v1_recommendation_proto_msgTypes[6].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_recommendation_v1_recommendation_proto_rawDesc), len(file_strata_recommendation_v1_recommendation_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   8,
+			NumEnums:      3,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -21,10 +21,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	RecommendationService_Recommend_FullMethodName    = "/strata.recommendation.v1.RecommendationService/Recommend"
-	RecommendationService_SimilarItems_FullMethodName = "/strata.recommendation.v1.RecommendationService/SimilarItems"
-	RecommendationService_Popular_FullMethodName      = "/strata.recommendation.v1.RecommendationService/Popular"
-	RecommendationService_Train_FullMethodName        = "/strata.recommendation.v1.RecommendationService/Train"
+	RecommendationService_Recommend_FullMethodName        = "/strata.recommendation.v1.RecommendationService/Recommend"
+	RecommendationService_SimilarItems_FullMethodName     = "/strata.recommendation.v1.RecommendationService/SimilarItems"
+	RecommendationService_Popular_FullMethodName          = "/strata.recommendation.v1.RecommendationService/Popular"
+	RecommendationService_Feedback_FullMethodName         = "/strata.recommendation.v1.RecommendationService/Feedback"
+	RecommendationService_Train_FullMethodName            = "/strata.recommendation.v1.RecommendationService/Train"
+	RecommendationService_ListTrainingRuns_FullMethodName = "/strata.recommendation.v1.RecommendationService/ListTrainingRuns"
 )
 
 // RecommendationServiceClient is the client API for RecommendationService service.
@@ -40,9 +42,17 @@ type RecommendationServiceClient interface {
 	// Popular returns the most popular items, optionally within a segment (what its members
 	// favour, as of the last training).
 	Popular(ctx context.Context, in *PopularRequest, opts ...grpc.CallOption) (*RecommendResponse, error)
+	// Feedback records what a user did with a recommended item: a click or a like is a
+	// positive implicit signal; a dismissal ("not interested") excludes the item from the
+	// user's future lists and refreshes their cached lists at once. Retries of the same
+	// feedback are recorded once.
+	Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error)
 	// Train retrains the models on the interactions consumed so far, then refreshes the
 	// precomputed lists of active users. Admin only.
 	Train(ctx context.Context, in *TrainRequest, opts ...grpc.CallOption) (*TrainingRun, error)
+	// ListTrainingRuns returns the latest recorded training runs with their holdout
+	// metrics, newest first. Admin only.
+	ListTrainingRuns(ctx context.Context, in *ListTrainingRunsRequest, opts ...grpc.CallOption) (*ListTrainingRunsResponse, error)
 }
 
 type recommendationServiceClient struct {
@@ -83,10 +93,30 @@ func (c *recommendationServiceClient) Popular(ctx context.Context, in *PopularRe
 	return out, nil
 }
 
+func (c *recommendationServiceClient) Feedback(ctx context.Context, in *FeedbackRequest, opts ...grpc.CallOption) (*FeedbackResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FeedbackResponse)
+	err := c.cc.Invoke(ctx, RecommendationService_Feedback_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *recommendationServiceClient) Train(ctx context.Context, in *TrainRequest, opts ...grpc.CallOption) (*TrainingRun, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(TrainingRun)
 	err := c.cc.Invoke(ctx, RecommendationService_Train_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *recommendationServiceClient) ListTrainingRuns(ctx context.Context, in *ListTrainingRunsRequest, opts ...grpc.CallOption) (*ListTrainingRunsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTrainingRunsResponse)
+	err := c.cc.Invoke(ctx, RecommendationService_ListTrainingRuns_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -106,9 +136,17 @@ type RecommendationServiceServer interface {
 	// Popular returns the most popular items, optionally within a segment (what its members
 	// favour, as of the last training).
 	Popular(context.Context, *PopularRequest) (*RecommendResponse, error)
+	// Feedback records what a user did with a recommended item: a click or a like is a
+	// positive implicit signal; a dismissal ("not interested") excludes the item from the
+	// user's future lists and refreshes their cached lists at once. Retries of the same
+	// feedback are recorded once.
+	Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error)
 	// Train retrains the models on the interactions consumed so far, then refreshes the
 	// precomputed lists of active users. Admin only.
 	Train(context.Context, *TrainRequest) (*TrainingRun, error)
+	// ListTrainingRuns returns the latest recorded training runs with their holdout
+	// metrics, newest first. Admin only.
+	ListTrainingRuns(context.Context, *ListTrainingRunsRequest) (*ListTrainingRunsResponse, error)
 	mustEmbedUnimplementedRecommendationServiceServer()
 }
 
@@ -128,8 +166,14 @@ func (UnimplementedRecommendationServiceServer) SimilarItems(context.Context, *S
 func (UnimplementedRecommendationServiceServer) Popular(context.Context, *PopularRequest) (*RecommendResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Popular not implemented")
 }
+func (UnimplementedRecommendationServiceServer) Feedback(context.Context, *FeedbackRequest) (*FeedbackResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Feedback not implemented")
+}
 func (UnimplementedRecommendationServiceServer) Train(context.Context, *TrainRequest) (*TrainingRun, error) {
 	return nil, status.Error(codes.Unimplemented, "method Train not implemented")
+}
+func (UnimplementedRecommendationServiceServer) ListTrainingRuns(context.Context, *ListTrainingRunsRequest) (*ListTrainingRunsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTrainingRuns not implemented")
 }
 func (UnimplementedRecommendationServiceServer) mustEmbedUnimplementedRecommendationServiceServer() {}
 func (UnimplementedRecommendationServiceServer) testEmbeddedByValue()                               {}
@@ -206,6 +250,24 @@ func _RecommendationService_Popular_Handler(srv interface{}, ctx context.Context
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RecommendationService_Feedback_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FeedbackRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).Feedback(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_Feedback_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).Feedback(ctx, req.(*FeedbackRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RecommendationService_Train_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(TrainRequest)
 	if err := dec(in); err != nil {
@@ -220,6 +282,24 @@ func _RecommendationService_Train_Handler(srv interface{}, ctx context.Context, 
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(RecommendationServiceServer).Train(ctx, req.(*TrainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RecommendationService_ListTrainingRuns_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTrainingRunsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RecommendationServiceServer).ListTrainingRuns(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RecommendationService_ListTrainingRuns_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RecommendationServiceServer).ListTrainingRuns(ctx, req.(*ListTrainingRunsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -244,8 +324,16 @@ var RecommendationService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _RecommendationService_Popular_Handler,
 		},
 		{
+			MethodName: "Feedback",
+			Handler:    _RecommendationService_Feedback_Handler,
+		},
+		{
 			MethodName: "Train",
 			Handler:    _RecommendationService_Train_Handler,
+		},
+		{
+			MethodName: "ListTrainingRuns",
+			Handler:    _RecommendationService_ListTrainingRuns_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -2,7 +2,8 @@
 // metrics, the AUC across versions, training on demand and rollback, and the report of
 // each promoted version: headline metrics, the calibration curve (reliability diagram),
 // the ROC curve and feature importance, as far as the model has them (lifetime value
-// has no validation curves). Recommendation quality over time has no API yet.
+// has no validation curves), and the recommender's quality over time: nDCG@10 and
+// precision@10 of each training run's served model on its holdout, against popularity.
 import { get, post, enc } from '../api.js';
 import { h, card, kpi, num, fmtInt, fmtNum, fmtPct, fmtTime, fmtDate, table, errorBox, settle } from '../dom.js';
 import { chart } from '../charts.js';
@@ -92,7 +93,51 @@ export async function render(root) {
         h('p', {}, h('strong', {}, t('models.features') + ': '), h('span', { class: 'muted' }, promoted.features.join(', '))) : null,
       reports[model] ? reportView(model, reports[model]) : null));
   }
-  root.append(card(t('models.missingTitle'), h('p', { class: 'muted', id: 'models-missing' }, t('models.missing'))));
+  root.append(recQuality(await settle(get('/admin/recommendation/runs?limit=100'))));
+}
+
+// recQuality charts the recommender's holdout metrics of each recorded run, oldest first.
+function recQuality(res) {
+  const title = t('models.recQuality');
+  if (!res.ok) return card(title, errorBox(res.error));
+  const runs = (res.value.runs || []).filter((r) => num(r.holdout_users) > 0).reverse();
+  if (runs.length === 0) return card(title, h('p', { class: 'muted', id: 'models-rec-empty' }, t('models.recNone')));
+  const x = runs.map((r) => fmtTime(r.finished_at || r.started_at));
+  const line = (name, key, dashed) => ({
+    name, type: 'line', data: runs.map((r) => Math.round(num(r[key]) * 1e4) / 1e4),
+    lineStyle: dashed ? { type: 'dashed' } : undefined,
+  });
+  const last = runs[runs.length - 1];
+  return card(title,
+    h('p', { class: 'muted' }, t('models.recNote')),
+    h('div', { class: 'kpis' },
+      kpi('nDCG@10', fmtNum(last.ndcg_at_10, 3), t('models.popularity') + ' ' + fmtNum(last.popularity_ndcg_at_10, 3)),
+      kpi(t('models.precision10'), fmtPct(last.precision_at_10), t('models.popularity') + ' ' + fmtPct(last.popularity_precision_at_10)),
+      kpi(t('models.recall10'), fmtPct(last.recall_at_10), t('models.popularity') + ' ' + fmtPct(last.popularity_recall_at_10)),
+      kpi(t('models.coverage'), fmtPct(last.coverage), t('models.popularity') + ' ' + fmtPct(last.popularity_coverage))),
+    chart({
+      legend: {},
+      tooltip: { trigger: 'axis' },
+      grid: { left: 50, right: 20, top: 40, bottom: 30 },
+      xAxis: { type: 'category', data: x },
+      yAxis: { type: 'value', min: 0 },
+      series: [
+        line('nDCG@10', 'ndcg_at_10'),
+        line(t('models.precision10'), 'precision_at_10'),
+        line('nDCG@10 · ' + t('models.popularity'), 'popularity_ndcg_at_10', true),
+        line(t('models.precision10') + ' · ' + t('models.popularity'), 'popularity_precision_at_10', true),
+      ],
+    }, 280, 'models-rec-quality'),
+    table([
+      [t('models.trained'), (r) => fmtTime(r.finished_at || r.started_at)],
+      [t('models.model'), (r) => r.model || '—'],
+      [t('models.recUsers'), (r) => fmtInt(r.holdout_users), { num: true }],
+      ['nDCG@10', (r) => fmtNum(r.ndcg_at_10, 4), { num: true }],
+      [t('models.precision10'), (r) => fmtNum(r.precision_at_10, 4), { num: true }],
+      [t('models.recall10'), (r) => fmtNum(r.recall_at_10, 4), { num: true }],
+      [t('models.coverage'), (r) => fmtPct(r.coverage), { num: true }],
+      [t('models.duration'), (r) => fmtNum(r.duration_seconds, 1) + 's', { num: true }],
+    ], [...runs].reverse().slice(0, 10), { id: 'models-rec-runs' }));
 }
 
 // reportView shows the validation report of a model's promoted version.
