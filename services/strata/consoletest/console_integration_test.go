@@ -85,6 +85,16 @@ func TestConsole(t *testing.T) {
 	b.waitCharts()
 	b.shot("02-rfm")
 
+	// The recalibration above may have waited for a sweep that started while the
+	// pipeline was still building profiles, and clustered too few of them: recalibrate
+	// until the clusters are there.
+	suitetest.Eventually(t, 60*time.Second, "behaviour clusters", func() bool {
+		if code, m := s.GetJSON(t, "/api/v1/admin/clusters"); code == http.StatusOK && len(asList(m["clusters"])) > 0 {
+			return true
+		}
+		postJSON(t, s, "/api/v1/admin/rfm:recalibrate", map[string]any{})
+		return false
+	})
 	b.open("#/clusters")
 	b.run("clusters", visible("#clusters-table"))
 	b.waitCharts()
