@@ -289,7 +289,7 @@ const forgetScanBatch = 1000
 // Later events of an anonymous id that was linked start afresh, as an unknown id would.
 func (l *Ledger) ForgetUser(ctx context.Context, userID string) (int, error) {
 	anonPattern := cache.IngestAnonKey("*")
-	dedupPattern := strings.TrimSuffix(cache.IngestDedupKey(globEscape(userID), "", ""), ":") + "*"
+	dedupPattern := strings.TrimSuffix(cache.IngestDedupKey(cache.GlobEscape(userID), "", ""), ":") + "*"
 	var n int
 	scanNode := func(ctx context.Context, c redis.UniversalClient) error {
 		for _, pattern := range []string{anonPattern, dedupPattern} {
@@ -329,16 +329,4 @@ func (l *Ledger) ForgetUser(ctx context.Context, userID string) (int, error) {
 		return n, err
 	}
 	return n, scanNode(ctx, l.rdb)
-}
-
-// globEscape escapes the glob characters of a SCAN MATCH pattern in s.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -489,7 +489,7 @@ func (s *Store) SegmentNames(ctx context.Context) (map[string]string, error) {
 // scans the keyspace for the user's list keys: a cost paid once per erasure request.
 func (s *Store) EraseUser(ctx context.Context, user string) (int64, error) {
 	keys := []string{cache.RecHistoryKey(user), cache.RecEventsKey(user), cache.RecOrdersKey(user), traitsKey(user)}
-	pattern := cache.RecListKey(globEscape(user), "*")
+	pattern := cache.RecListKey(cache.GlobEscape(user), "*")
 	scanNode := func(ctx context.Context, c redis.UniversalClient) ([]string, error) {
 		var found []string
 		var cursor uint64
@@ -533,16 +533,4 @@ func (s *Store) EraseUser(ctx context.Context, user string) (int64, error) {
 		return 0, fmt.Errorf("store: erase user: %w", err)
 	}
 	return del.Val() + rem.Val(), nil
-}
-
-// globEscape escapes the glob characters of a SCAN MATCH pattern in s.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }
