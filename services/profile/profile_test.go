@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -23,7 +22,7 @@ import (
 	"github.com/stratahq/strata/pkg/bus"
 	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/cache"
-	"github.com/stratahq/strata/pkg/server"
+	"github.com/stratahq/strata/pkg/server/servertest"
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
@@ -45,22 +44,14 @@ type instance struct {
 // start runs the service with cfg (Server is filled in) until the test ends or stop.
 func start(t testing.TB, cfg profile.Config) *instance {
 	t.Helper()
-	g, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server = server.Config{GRPCListener: g, HTTPListener: h, ShutdownTimeout: 5 * time.Second}
+	cfg.Server = servertest.Loopback(t, 5*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = bustest.Logger(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- profile.Run(ctx, cfg) }()
-	conn, err := grpc.NewClient(g.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(cfg.Server.GRPCListener.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,12 +6,11 @@ package gatewaytest
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/stratahq/strata/pkg/server"
+	"github.com/stratahq/strata/pkg/server/servertest"
 	"github.com/stratahq/strata/services/gateway"
 	"github.com/stratahq/strata/services/gateway/keystore/keystoretest"
 )
@@ -27,15 +26,7 @@ type Gateway struct {
 // are dialled lazily, so a test of the gateway's own API needs none running.
 func Start(t testing.TB, cfg gateway.Config) Gateway {
 	t.Helper()
-	g, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Server = server.Config{GRPCListener: g, HTTPListener: h, ShutdownTimeout: 5 * time.Second}
+	cfg.Server = servertest.Loopback(t, 5*time.Second)
 	if cfg.Keys.PostgresURL == "" && cfg.Keys.SQLitePath == "" {
 		cfg.Keys = keystoretest.SQLite(t)
 	}
@@ -48,7 +39,7 @@ func Start(t testing.TB, cfg gateway.Config) Gateway {
 			t.Errorf("gateway: %v", err)
 		}
 	})
-	gw := Gateway{GRPC: g.Addr().String(), HTTP: "http://" + h.Addr().String()}
+	gw := Gateway{GRPC: cfg.Server.GRPCListener.Addr().String(), HTTP: "http://" + cfg.Server.HTTPListener.Addr().String()}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		select {

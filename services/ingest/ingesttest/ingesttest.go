@@ -7,7 +7,6 @@ package ingesttest
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -21,7 +20,7 @@ import (
 	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/cache"
 	"github.com/stratahq/strata/pkg/devstack"
-	"github.com/stratahq/strata/pkg/server"
+	"github.com/stratahq/strata/pkg/server/servertest"
 	"github.com/stratahq/strata/pkg/topics"
 	"github.com/stratahq/strata/services/ingest"
 )
@@ -87,16 +86,8 @@ func (i *Instance) URL() string { return "http://" + i.HTTP }
 // (nil keeps it). It returns once the service reports ready.
 func Start(t testing.TB, s Stack, edit func(*ingest.Config)) *Instance {
 	t.Helper()
-	g, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := ingest.DefaultConfig()
-	cfg.Server = server.Config{GRPCListener: g, HTTPListener: h, ShutdownTimeout: 10 * time.Second}
+	cfg.Server = servertest.Loopback(t, 10*time.Second)
 	cfg.Kafka = bus.Config{Brokers: s.Brokers}
 	cfg.Redis = cache.Config{Addrs: []string{s.RedisAddr}}
 	cfg.WriteKeys = map[string]string{WriteKey: Source}
@@ -119,7 +110,7 @@ func Start(t testing.TB, s Stack, edit func(*ingest.Config)) *Instance {
 			t.Errorf("ingest did not stop within 30s")
 		}
 	})
-	inst := &Instance{HTTP: h.Addr().String(), GRPC: g.Addr().String()}
+	inst := &Instance{HTTP: cfg.Server.HTTPListener.Addr().String(), GRPC: cfg.Server.GRPCListener.Addr().String()}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		select {
