@@ -286,3 +286,33 @@ func TestGRPCCounts(t *testing.T) {
 		t.Error("calls carried no Bearer ak")
 	}
 }
+
+func TestWorkersBoundAndReuse(t *testing.T) {
+	t.Parallel()
+	const limit = 4
+	var running, peak, done atomic.Int64
+	w := newWorkers(limit, func(job) {
+		n := running.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		running.Add(-1)
+		done.Add(1)
+	})
+	accepted := 0
+	for k := range 200 {
+		if w.submit(job{k: int64(k)}) {
+			accepted++
+		}
+	}
+	w.wait()
+	if got := done.Load(); got != int64(accepted) || accepted == 0 {
+		t.Errorf("ran %d jobs, want the %d accepted", got, accepted)
+	}
+	if p := peak.Load(); p > limit {
+		t.Errorf("%d jobs ran at once, want at most %d", p, limit)
+	}
+	if w.started > limit {
+		t.Errorf("started %d goroutines, want at most %d", w.started, limit)
+	}
+}

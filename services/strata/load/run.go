@@ -49,8 +49,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		maxReqs = (cfg.Count + int64(perReq) - 1) / int64(perReq)
 	}
 	rec := newRecorder()
-	sem := make(chan struct{}, cfg.MaxInFlight)
-	var wg sync.WaitGroup
+	pool := newWorkers(cfg.MaxInFlight, func(j job) {
+		rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		err := req.do(rctx, j.k, j.ops)
+		cancel()
+		if err != nil {
+			rec.fail(errorKind(err), err)
+			return
+		}
+		// Latency runs from when the request was due, or from when it was sent if
+		// that was earlier (a request may go out up to sendAhead early).
+		rec.ok(time.Since(j.from), j.ops)
+	})
 	start := time.Now()
 	var scheduled, sentOps int64
 	for k := int64(0); k < maxReqs; k++ {
@@ -59,7 +69,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			break
 		}
 		due := start.Add(offset)
-		if wait := time.Until(due); wait > 0 {
+		if wait := time.Until(due); wait > sendAhead {
 			t := time.NewTimer(wait)
 			select {
 			case <-ctx.Done():
@@ -75,28 +85,17 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			ops = int(min(int64(perReq), cfg.Count-k*int64(perReq)))
 		}
 		scheduled++
-		select {
-		case sem <- struct{}{}:
-		default:
+		from := due
+		if now := time.Now(); now.Before(due) {
+			from = now
+		}
+		if !pool.submit(job{k: k, ops: ops, from: from}) {
 			rec.fail("overload", fmt.Errorf("%d requests already in flight", cfg.MaxInFlight))
 			continue
 		}
 		sentOps += int64(ops)
-		wg.Add(1)
-		go func(k int64, due time.Time, ops int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-			err := req.do(rctx, k, ops)
-			cancel()
-			if err != nil {
-				rec.fail(errorKind(err), err)
-				return
-			}
-			rec.ok(time.Since(due), ops)
-		}(k, due, ops)
 	}
-	wg.Wait()
+	pool.wait()
 	elapsed := time.Since(start)
 
 	target, transport := cfg.HTTP, "http"
@@ -115,6 +114,69 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.AchievedRate = float64(r.OKOperations) / s
 	}
 	return r, ctx.Err()
+}
+
+// sendAhead is how early a request may be sent: the loop sleeps only until the first
+// request due more than sendAhead from now and sends the ones due before that at once,
+// so that it wakes at most a few thousand times a second whatever the rate (a wake-up per
+// request costs a load generator on a shared machine more CPU than the request).
+const sendAhead = 250 * time.Microsecond
+
+// job is one request for a worker; from is when its latency starts.
+type job struct {
+	k    int64
+	ops  int
+	from time.Time
+}
+
+// workers runs jobs on at most limit goroutines, started as needed and then reused (a new
+// goroutine per request would grow a new stack per request).
+type workers struct {
+	jobs    chan job
+	limit   int
+	started int
+	busy    chan struct{} // one token per job submitted and not finished
+	run     func(job)
+	wg      sync.WaitGroup
+}
+
+func newWorkers(limit int, run func(job)) *workers {
+	return &workers{jobs: make(chan job), limit: limit, busy: make(chan struct{}, limit), run: run}
+}
+
+// submit hands j to a worker; it reports false when limit jobs are already in flight.
+func (w *workers) submit(j job) bool {
+	select {
+	case w.busy <- struct{}{}:
+	default:
+		return false
+	}
+	select {
+	case w.jobs <- j:
+		return true
+	default:
+	}
+	if w.started < w.limit {
+		w.started++
+		w.wg.Add(1)
+		go w.loop()
+	}
+	w.jobs <- j
+	return true
+}
+
+func (w *workers) loop() {
+	defer w.wg.Done()
+	for j := range w.jobs {
+		w.run(j)
+		<-w.busy
+	}
+}
+
+// wait waits for the submitted jobs and stops the workers.
+func (w *workers) wait() {
+	close(w.jobs)
+	w.wg.Wait()
 }
 
 // Report is the outcome of a run. Latencies are of successful requests, from when each
