@@ -99,6 +99,12 @@ type PropensityReport struct {
 	Seed      uint64 `json:"seed"`
 	// Models maps learner name to out-of-fold metrics of its calibrated scores.
 	Models map[string]metrics.Report `json:"models"`
+	// Selected is the learner with the highest Validation AUC: the one chosen
+	// without reading a test label.
+	Selected string `json:"selected"`
+	// Validation maps learner name to its mean AUC on the time-based validation
+	// split before the cutoff (ValidatePropensity, ValidationCutoffs).
+	Validation map[string]float64 `json:"validation"`
 	// Baselines are models that are not learners of this package, for comparison:
 	// bgnbd_expected_purchases ranks by the BG/NBD's expected purchases over the
 	// horizon, fitted on each training fold.
@@ -136,13 +142,17 @@ func Propensity(ctx context.Context, events []*eventv1.Event, opts PropensityOpt
 	rep := PropensityReport{
 		Cutoff: opts.Cutoff.Format(time.DateOnly), Horizon: "until end of data",
 		Customers: len(ts.Y), Folds: opts.Folds, Seed: opts.Seed,
-		Models: map[string]metrics.Report{}, Baselines: map[string]metrics.Report{},
+		Models: map[string]metrics.Report{}, Baselines: map[string]metrics.Report{}, Validation: map[string]float64{},
 	}
 	if opts.Horizon > 0 {
 		rep.Horizon = opts.Horizon.String()
 	}
 	for _, v := range ts.Y {
 		rep.Positives += int(v)
+	}
+	var err error
+	if rep.Selected, err = selectLearner(ctx, events, opts, rep.Validation); err != nil {
+		return PropensityReport{}, err
 	}
 	folds := learn.StratifiedFolds(ts.Y, opts.Folds, opts.Seed)
 	for _, l := range opts.Learners {
@@ -170,6 +180,28 @@ func Propensity(ctx context.Context, events []*eventv1.Event, opts PropensityOpt
 		return PropensityReport{}, err
 	}
 	return rep, nil
+}
+
+// selectLearner scores every learner of opts on the validation split before
+// opts.Cutoff, records the AUCs in auc and returns the best learner's name (the
+// earlier in opts.Learners on a tie).
+func selectLearner(ctx context.Context, events []*eventv1.Event, opts PropensityOptions, auc map[string]float64) (string, error) {
+	specs := make([]model.Spec, len(opts.Learners))
+	for i, l := range opts.Learners {
+		specs[i] = model.PropensitySpec(l, opts.Seed)
+	}
+	res, err := ValidatePropensity(ctx, events, opts.Cutoff, opts.Folds, opts.Seed, specs)
+	if err != nil {
+		return "", err
+	}
+	best := -1
+	for i, r := range res {
+		auc[string(r.Spec.Learner)] = r.AUC
+		if best < 0 || r.AUC > res[best].AUC {
+			best = i
+		}
+	}
+	return string(res[best].Spec.Learner), nil
 }
 
 // bgnbdScores scores each user by the BG/NBD's expected purchases over the horizon,

@@ -62,6 +62,10 @@ func TestPropensityLogisticOnCDNOWSample(t *testing.T) {
 	if auc := rep.Models[string(model.LogisticRegression)].AUC; !(auc > 0.778) {
 		t.Errorf("logistic regression AUC: got %.4f, want > 0.778", auc)
 	}
+	// Validation AUC in the README: 0.7229.
+	if v := rep.Validation[string(model.LogisticRegression)]; rep.Selected != string(model.LogisticRegression) || math.Abs(v-0.7229) > 0.0005 {
+		t.Errorf("selected %q with validation AUC %.4f; want logistic_regression, 0.7229", rep.Selected, v)
+	}
 }
 
 func TestPropensityCutoffs(t *testing.T) {
@@ -95,6 +99,39 @@ func TestPropensityCutoffs(t *testing.T) {
 	}
 }
 
+// TestPropensitySelectsByValidation checks that the report's selected learner is the
+// best on the validation split, measured without the events from the cutoff on.
+func TestPropensitySelectsByValidation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	txs := syntheticTransactions()
+	cut := time.Date(1997, 9, 1, 0, 0, 0, 0, time.UTC)
+	learners := []model.Learner{model.LogisticRegression, model.GradientBoostedTrees}
+	rep, err := evaluate.Propensity(ctx, cdnow.Events(txs), evaluate.PropensityOptions{Cutoff: cut, Folds: 3, Seed: 1, Learners: learners})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var past []cdnow.Transaction
+	for _, tx := range txs {
+		if tx.Date.Before(cut) {
+			past = append(past, tx)
+		}
+	}
+	specs := []model.Spec{model.PropensitySpec(learners[0], 1), model.PropensitySpec(learners[1], 1)}
+	val, err := evaluate.ValidatePropensity(ctx, cdnow.Events(past), cut, 3, 1, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := learners[0]
+	if val[1].AUC > val[0].AUC {
+		want = learners[1]
+	}
+	if rep.Selected != string(want) || len(rep.Validation) != 2 ||
+		rep.Validation[string(learners[0])] != val[0].AUC || rep.Validation[string(learners[1])] != val[1].AUC {
+		t.Errorf("selected %q, validation %v; want %q of %v, %v", rep.Selected, rep.Validation, want, val[0].AUC, val[1].AUC)
+	}
+}
+
 // syntheticTransactions is a small CDNOW-like history: 300 customers over 1997-1998,
 // frequent buyers keep buying.
 func syntheticTransactions() []cdnow.Transaction {
@@ -111,7 +148,8 @@ func syntheticTransactions() []cdnow.Transaction {
 }
 
 // BenchmarkPropensityCDNOWSample runs `strata eval propensity` on the README's task
-// with every learner and reports each AUC (auc_<learner>); it fails below the
+// with every learner and reports each AUC (auc_<learner>) and the selected learner's
+// validation AUC; it fails below the
 // scikit-learn random-forest references (0.766).
 func BenchmarkPropensityCDNOWSample(b *testing.B) {
 	events := cdnow.Events(sample(b, "CDNOW_sample.txt"))
@@ -122,6 +160,7 @@ func BenchmarkPropensityCDNOWSample(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.ReportMetric(rep.Validation[rep.Selected], "validation_auc_selected")
 		for name, r := range rep.Models {
 			b.ReportMetric(r.AUC, "auc_"+name)
 			if r.AUC <= 0.766 {

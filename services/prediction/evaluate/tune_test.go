@@ -106,3 +106,29 @@ func TestValidationReadsNoTestLabel(t *testing.T) {
 		t.Fatal("synthetic history has nothing after the cutoff; the test proves nothing")
 	}
 }
+
+// TestEnsembleWeightsAreTheValidationChoice compares the ensemble's equal mean with
+// weights fitted to the members' out-of-fold scores on the validation split.
+//
+//	go test ./evaluate -run TestEnsembleWeightsAreTheValidationChoice -tune -v
+func TestEnsembleWeightsAreTheValidationChoice(t *testing.T) {
+	if !*tune {
+		t.Skip("slow: run with -tune")
+	}
+	events := cdnow.Events(sample(t, "CDNOW_sample.txt"))
+	cut := time.Date(1997, 10, 1, 0, 0, 0, 0, time.UTC)
+	chosen := model.PropensitySpec(model.Ensemble, 42)
+	other := chosen
+	other.FitWeights = !chosen.FitWeights
+	specs := []model.Spec{chosen, other, model.PropensitySpec(model.LogisticRegression, 42)}
+	res, err := evaluate.ValidatePropensity(context.Background(), events, cut, 5, 42, specs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		t.Logf("%s fit weights %v: validation AUC %.4f %v", r.Spec.Learner, r.Spec.FitWeights, r.AUC, r.PerCutoff)
+	}
+	if res[1].AUC > res[0].AUC {
+		t.Errorf("validation prefers FitWeights=%v (%.4f) to PropensitySpec's %v (%.4f)", other.FitWeights, res[1].AUC, chosen.FitWeights, res[0].AUC)
+	}
+}

@@ -153,6 +153,9 @@ func cmpFloat(a, b float64) int {
 type Calibrated struct {
 	Model      Classifier
 	Calibrator Calibrator
+	// OutOfFold are the raw out-of-fold scores of the training examples that the
+	// calibrator was fitted on, in training order.
+	OutOfFold []float64
 }
 
 // Predict implements Classifier.
@@ -197,5 +200,5 @@ func FitCalibrated(ctx context.Context, train Trainer, X [][]float64, y []float6
 	if err != nil {
 		return nil, err
 	}
-	return &Calibrated{Model: model, Calibrator: cal}, nil
+	return &Calibrated{Model: model, Calibrator: cal, OutOfFold: oof}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/stratahq/strata/services/prediction/features"
@@ -25,10 +26,21 @@ const (
 	GradientBoostedTrees Learner = "gradient_boosted_trees"
 	RandomForest         Learner = "random_forest"
 	LogisticRegression   Learner = "logistic_regression"
+	// Ensemble averages the calibrated probabilities of one model of each of the
+	// other learners, trained on the same data with the spec's settings for each
+	// (Spec.FitWeights weighs them).
+	Ensemble Learner = "ensemble"
 )
 
 // Learners lists every learner, in report order.
-func Learners() []Learner { return []Learner{GradientBoostedTrees, RandomForest, LogisticRegression} }
+func Learners() []Learner {
+	return []Learner{GradientBoostedTrees, RandomForest, LogisticRegression, Ensemble}
+}
+
+// EnsembleMembers lists the learners an Ensemble averages, in order.
+func EnsembleMembers() []Learner {
+	return []Learner{GradientBoostedTrees, RandomForest, LogisticRegression}
+}
 
 // ErrUnknownLearner is returned for a learner name this package does not know.
 var ErrUnknownLearner = errors.New("model: unknown learner")
@@ -44,7 +56,11 @@ type Spec struct {
 	// CalibrationFolds is the number of inner folds whose out-of-fold scores fit the
 	// calibrator; default 3.
 	CalibrationFolds int
-	Seed             uint64
+	// FitWeights, for an Ensemble, weighs the members by the convex combination of
+	// their calibrated out-of-fold training scores with the lowest log loss; false
+	// averages them equally.
+	FitWeights bool
+	Seed       uint64
 }
 
 // PropensitySpec returns the settings chosen on the CDNOW propensity task (small, noisy
@@ -79,7 +95,7 @@ func defaultSpec(l Learner, seed uint64, mono []int8) Spec {
 	}
 }
 
-// Trainer returns the spec's uncalibrated learner.
+// trainer returns the spec's uncalibrated learner; an Ensemble has none of its own.
 func (s Spec) trainer() (learn.Trainer, error) {
 	switch s.Learner {
 	case GradientBoostedTrees:
@@ -107,6 +123,10 @@ type Classifier struct {
 	Logistic *learn.Logistic `json:"logistic,omitempty"`
 	Platt    *learn.Platt    `json:"platt,omitempty"`
 	Isotonic *learn.Isotonic `json:"isotonic,omitempty"`
+	// Members are the calibrated classifiers an Ensemble averages, with Weights
+	// (summing to 1); no weights is the plain mean.
+	Members []*Classifier `json:"members,omitempty"`
+	Weights []float64     `json:"weights,omitempty"`
 	// Constant is set instead of a learner when the training labels had a single
 	// class: the smoothed positive rate.
 	Constant *float64 `json:"constant,omitempty"`
@@ -117,12 +137,18 @@ type Classifier struct {
 // class has fewer examples than calibration folds, so that any cutoff of a history
 // yields a model.
 func Train(ctx context.Context, spec Spec, X [][]float64, y []float64) (*Classifier, error) {
-	train, err := spec.trainer()
-	if err != nil {
-		return nil, err
+	c, _, err := train(ctx, spec, X, y)
+	return c, err
+}
+
+// train is Train that also returns the calibrated out-of-fold scores of X the
+// calibrator was fitted on, or nil when calibration was skipped.
+func train(ctx context.Context, spec Spec, X [][]float64, y []float64) (*Classifier, []float64, error) {
+	if !slices.Contains(Learners(), spec.Learner) {
+		return nil, nil, fmt.Errorf("%w: %q", ErrUnknownLearner, spec.Learner)
 	}
 	if len(X) == 0 {
-		return nil, learn.ErrNoData
+		return nil, nil, learn.ErrNoData
 	}
 	var pos int
 	for _, v := range y {
@@ -132,7 +158,16 @@ func Train(ctx context.Context, spec Spec, X [][]float64, y []float64) (*Classif
 	}
 	if pos == 0 || pos == len(y) {
 		rate := (float64(pos) + 0.5) / (float64(len(y)) + 1)
-		return &Classifier{Learner: spec.Learner, Constant: &rate}, nil
+		return &Classifier{Learner: spec.Learner, Constant: &rate}, nil, nil
+	}
+	if spec.Learner == Ensemble {
+		// Each member is calibrated; their mean needs no calibrator of its own.
+		c, err := trainEnsemble(ctx, spec, X, y)
+		return c, nil, err
+	}
+	fit, err := spec.trainer()
+	if err != nil {
+		return nil, nil, err
 	}
 	folds := spec.CalibrationFolds
 	if folds < 2 {
@@ -144,20 +179,22 @@ func Train(ctx context.Context, spec Spec, X [][]float64, y []float64) (*Classif
 	var (
 		raw learn.Classifier
 		cal learn.Calibrator
+		oof []float64
 	)
 	if spec.Calibration != "" {
-		c, err := learn.FitCalibrated(ctx, train, X, y, spec.Calibration, spec.CalibrationFolds, spec.Seed)
+		c, err := learn.FitCalibrated(ctx, fit, X, y, spec.Calibration, spec.CalibrationFolds, spec.Seed)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		raw, cal = c.Model, c.Calibrator
-	} else if raw, err = train(ctx, X, y); err != nil {
-		return nil, err
+		oof = make([]float64, len(c.OutOfFold))
+		for i, v := range c.OutOfFold {
+			oof[i] = cal.Calibrate(v)
+		}
+	} else if raw, err = fit(ctx, X, y); err != nil {
+		return nil, nil, err
 	}
-	c := &Classifier{Learner: spec.Learner, Features: features.Names[:]}
-	if len(X[0]) != len(c.Features) {
-		c.Features = nil // a caller's own feature set; names unknown
-	}
+	c := &Classifier{Learner: spec.Learner, Features: featureNames(X)}
 	switch m := raw.(type) {
 	case *learn.GBT:
 		c.GBT = m
@@ -172,14 +209,105 @@ func Train(ctx context.Context, spec Spec, X [][]float64, y []float64) (*Classif
 	case learn.Isotonic:
 		c.Isotonic = &k
 	}
+	return c, oof, nil
+}
+
+// featureNames returns features.Names for inputs of that width and nil for a caller's
+// own feature set, whose names are unknown.
+func featureNames(X [][]float64) []string {
+	if len(X[0]) != features.Count {
+		return nil
+	}
+	return features.Names[:]
+}
+
+// trainEnsemble trains one classifier per EnsembleMembers learner on X, y with spec's
+// settings for it and, with spec.FitWeights, weighs them by their out-of-fold scores.
+func trainEnsemble(ctx context.Context, spec Spec, X [][]float64, y []float64) (*Classifier, error) {
+	c := &Classifier{Learner: Ensemble, Features: featureNames(X)}
+	var scores [][]float64
+	for _, l := range EnsembleMembers() {
+		s := spec
+		s.Learner = l
+		m, oof, err := train(ctx, s, X, y)
+		if err != nil {
+			return nil, fmt.Errorf("model: ensemble member %s: %w", l, err)
+		}
+		c.Members = append(c.Members, m)
+		if oof != nil {
+			scores = append(scores, oof)
+		}
+	}
+	if spec.FitWeights && len(scores) == len(c.Members) {
+		c.Weights = mixtureWeights(scores, y, 20)
+	}
 	return c, nil
 }
 
-// raw returns the uncalibrated probability.
+// mixtureWeights returns the convex combination of the members' probabilities
+// scores[k][i] with the lowest log loss on labels y, searched on the simplex grid of
+// step 1/steps; the first of equal losses wins, the grid starting from all weight on
+// the last member.
+func mixtureWeights(scores [][]float64, y []float64, steps int) []float64 {
+	k := len(scores)
+	best, bestLoss := make([]float64, k), math.Inf(1)
+	w := make([]float64, k)
+	var walk func(j, left int)
+	walk = func(j, left int) {
+		if j == k-1 {
+			w[j] = float64(left) / float64(steps)
+			if l := mixtureLogLoss(scores, w, y); l < bestLoss {
+				bestLoss = l
+				copy(best, w)
+			}
+			return
+		}
+		for n := 0; n <= left; n++ {
+			w[j] = float64(n) / float64(steps)
+			walk(j+1, left-n)
+		}
+	}
+	walk(0, steps)
+	return best
+}
+
+func mixtureLogLoss(scores [][]float64, w, y []float64) float64 {
+	var loss float64
+	for i, v := range y {
+		var p float64
+		for k, s := range scores {
+			p += w[k] * s[i]
+		}
+		p = math.Min(math.Max(p, 1e-12), 1-1e-12)
+		if v == 1 {
+			loss -= math.Log(p)
+		} else {
+			loss -= math.Log(1 - p)
+		}
+	}
+	return loss
+}
+
+// weight returns member k's weight in an ensemble.
+func (c *Classifier) weight(k int) float64 {
+	if len(c.Weights) == len(c.Members) {
+		return c.Weights[k]
+	}
+	return 1 / float64(len(c.Members))
+}
+
+// raw returns the uncalibrated probability (for an ensemble, the mean of its members'
+// calibrated probabilities).
 func (c *Classifier) raw(x []float64) float64 {
 	switch {
 	case c.Constant != nil:
 		return *c.Constant
+	case len(c.Members) > 0:
+		var s float64
+		for k, m := range c.Members {
+			s += c.weight(k) * m.Predict(x)
+		}
+		return s
 	case c.GBT != nil:
 		return c.GBT.Predict(x)
 	case c.Forest != nil:
@@ -201,8 +329,18 @@ func (c *Classifier) calibrate(p float64) float64 {
 }
 
 // Calibration names the classifier's probability calibration: "platt", "isotonic", or
-// "" when scores are uncalibrated.
+// "" when scores are uncalibrated. An ensemble reports its members' calibration when
+// they share one.
 func (c *Classifier) Calibration() learn.Method {
+	if len(c.Members) > 0 {
+		m := c.Members[0].Calibration()
+		for _, o := range c.Members[1:] {
+			if o.Calibration() != m {
+				return ""
+			}
+		}
+		return m
+	}
 	switch {
 	case c.Platt != nil:
 		return learn.MethodPlatt
@@ -228,6 +366,11 @@ type Explanation struct {
 // linear model) — log-odds for boosting and logistic regression, probability for the
 // forest — rescaled by one common factor into probability units so that they add up
 // to Score − Base, where Base is the calibrated probability at the raw base value.
+//
+// An ensemble's explanation is on the probability scale: the weighted mean of its
+// members' explanations (each already in calibrated probability units, weighted as
+// the members' probabilities are), so its Base is the weighted mean of their bases
+// and its contributions add up to Score − Base.
 func (c *Classifier) Explain(x []float64) Explanation {
 	var (
 		e      learn.Explanation
@@ -236,6 +379,8 @@ func (c *Classifier) Explain(x []float64) Explanation {
 	switch {
 	case c.Constant != nil:
 		return Explanation{Base: *c.Constant, Score: *c.Constant, Contributions: make([]float64, len(x))}
+	case len(c.Members) > 0:
+		return c.explainEnsemble(x)
 	case c.GBT != nil:
 		e = c.GBT.Explain(x)
 	case c.Forest != nil:
@@ -259,6 +404,20 @@ func (c *Classifier) Explain(x []float64) Explanation {
 	out.Contributions = make([]float64, len(e.Contributions))
 	for i, v := range e.Contributions {
 		out.Contributions[i] = v * scale
+	}
+	return out
+}
+
+func (c *Classifier) explainEnsemble(x []float64) Explanation {
+	out := Explanation{Contributions: make([]float64, len(x))}
+	for k, m := range c.Members {
+		w := c.weight(k)
+		e := m.Explain(x)
+		out.Base += w * e.Base
+		out.Score += w * e.Score
+		for j, v := range e.Contributions {
+			out.Contributions[j] += w * v
+		}
 	}
 	return out
 }

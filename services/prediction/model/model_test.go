@@ -128,3 +128,94 @@ func TestDegenerateLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsembleAveragesItsMembers checks that an ensemble scores the (weighted) mean of
+// its members' calibrated probabilities, that its members are the models each learner
+// trains on its own, and that its explanation is the same mean of theirs.
+func TestEnsembleAveragesItsMembers(t *testing.T) {
+	t.Parallel()
+	X, y := data(600)
+	ctx := context.Background()
+	for _, fit := range []bool{false, true} {
+		spec := model.PropensitySpec(model.Ensemble, 1)
+		spec.GBT.Trees, spec.Forest.Trees, spec.FitWeights = 40, 20, fit
+		c, err := model.Train(ctx, spec, X, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Members) != len(model.EnsembleMembers()) || c.Calibration() != "platt" {
+			t.Fatalf("fit weights %v: got %d members, calibration %q; want %d, platt", fit, len(c.Members), c.Calibration(), len(model.EnsembleMembers()))
+		}
+		w := c.Weights
+		if !fit {
+			if w != nil {
+				t.Fatalf("equal mean: got weights %v, want none", w)
+			}
+			w = []float64{1.0 / 3, 1.0 / 3, 1.0 / 3}
+		}
+		var total float64
+		for k, l := range model.EnsembleMembers() {
+			total += w[k]
+			if w[k] < 0 || c.Members[k].Learner != l {
+				t.Fatalf("member %d: learner %s, weight %v; want %s, non-negative", k, c.Members[k].Learner, w[k], l)
+			}
+		}
+		if math.Abs(total-1) > 1e-9 {
+			t.Fatalf("weights %v add up to %v, want 1", w, total)
+		}
+		alone := spec
+		alone.Learner = model.LogisticRegression
+		own, err := model.Train(ctx, alone, X, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range X[:20] {
+			var p, base float64
+			contrib := make([]float64, len(x))
+			for k, m := range c.Members {
+				p += w[k] * m.Predict(x)
+				e := m.Explain(x)
+				base += w[k] * e.Base
+				for j, v := range e.Contributions {
+					contrib[j] += w[k] * v
+				}
+			}
+			if got := c.Predict(x); math.Abs(got-p) > 1e-12 {
+				t.Fatalf("fit weights %v: Predict %v, weighted mean of members %v", fit, got, p)
+			}
+			if a, b := c.Members[2].Predict(x), own.Predict(x); a != b {
+				t.Fatalf("logistic member scores %v, logistic regression trained alone %v; want equal", a, b)
+			}
+			e := c.Explain(x)
+			sum := e.Base
+			for j, v := range e.Contributions {
+				sum += v
+				if math.Abs(v-contrib[j]) > 1e-12 {
+					t.Fatalf("contribution %d: got %v, weighted mean of members %v", j, v, contrib[j])
+				}
+			}
+			if math.Abs(e.Base-base) > 1e-12 || math.Abs(sum-e.Score) > 1e-9 || math.Abs(e.Score-p) > 1e-12 {
+				t.Fatalf("Explain: base %v (members %v), base + Σ = %v, score %v, predict %v", e.Base, base, sum, e.Score, p)
+			}
+		}
+	}
+}
+
+func TestMixtureWeightsFavourTheInformativeScore(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	n := 2000
+	y := make([]float64, n)
+	good, noise := make([]float64, n), make([]float64, n)
+	for i := range n {
+		good[i] = 0.1 + 0.8*rng.Float64()
+		if rng.Float64() < good[i] {
+			y[i] = 1
+		}
+		noise[i] = 0.1 + 0.8*rng.Float64()
+	}
+	w := model.MixtureWeights([][]float64{noise, good}, y, 20)
+	if len(w) != 2 || math.Abs(w[0]+w[1]-1) > 1e-9 || !(w[1] >= 0.9) {
+		t.Errorf("weights of noise and informative scores: got %v, want at least 0.9 on the informative one, summing to 1", w)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/prediction/features"
+	"github.com/stratahq/strata/services/prediction/model"
 	"github.com/stratahq/strata/services/prediction/registry"
 	"github.com/stratahq/strata/services/prediction/scoring"
 )
@@ -321,6 +322,9 @@ func TestTrainPromoteExplainRollback(t *testing.T) {
 		if err != nil {
 			t.Fatalf("report of %s: %v", name, err)
 		}
+		if got := ent.Version.Learner; got != string(model.LogisticRegression) {
+			t.Errorf("%s learner by default: got %q, want %q (the validation choice)", name, got, model.LogisticRegression)
+		}
 		val := ent.Version.Validation
 		if val == nil || val.Calibration != "platt" || val.Examples == 0 || len(val.Curve) == 0 {
 			t.Fatalf("%s validation: got %+v, want a Platt-calibrated curve", name, val)
@@ -420,6 +424,42 @@ func TestTrainPromoteExplainRollback(t *testing.T) {
 	}
 }
 
+// TestEnsembleTrainsServesAndExplains runs the ensemble learner through the engine:
+// registered as an ensemble, scored, and explained additively like the other learners.
+func TestEnsembleTrainsServesAndExplains(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e, _, _, reg := newEngine(t, scoring.Config{Seed: 1, MinExamples: 100, Learner: model.Ensemble})
+	population(e, 300, 7)
+	if _, err := e.Train(ctx); err != nil {
+		t.Fatalf("Train: %v", err)
+	}
+	ent, err := reg.Get(scoring.ModelPropensity, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := ent.Version; v.Learner != string(model.Ensemble) || v.Validation == nil || v.Validation.Calibration != "platt" || !(v.Metrics["auc"] > 0.6) {
+		t.Fatalf("propensity version: got learner %q, validation %+v, metrics %v; want a Platt-calibrated ensemble with AUC > 0.6", v.Learner, v.Validation, v.Metrics)
+	}
+	for _, u := range []string{"user-0001", "user-0100"} {
+		ex, err := e.Explain(ctx, u, predictionv1.Model_MODEL_PURCHASE_PROPENSITY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := e.Predict(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := ex.GetBaseValue()
+		for _, c := range ex.GetContributions() {
+			sum += c.GetContribution()
+		}
+		if math.Abs(sum-ex.GetScore()) > 1e-6 || math.Abs(ex.GetScore()-p.GetPurchasePropensity()) > 1e-9 {
+			t.Errorf("%s: base + Σ = %.9f, explained score %.9f, predicted %.9f; want all equal", u, sum, ex.GetScore(), p.GetPurchasePropensity())
+		}
+	}
+}
+
 func TestTrainWithTooLittleDataReportsWhy(t *testing.T) {
 	t.Parallel()
 	e, _, _, _ := newEngine(t, scoring.Config{})
@@ -449,6 +489,7 @@ func TestConfigValidate(t *testing.T) {
 		{"negative debounce", scoring.Config{Debounce: -time.Second}, false},
 		{"unknown learner", scoring.Config{Learner: "svm"}, false},
 		{"forest", scoring.Config{Learner: "random_forest"}, true},
+		{"ensemble", scoring.Config{Learner: "ensemble"}, true},
 	}
 	for _, tt := range tests {
 		if err := tt.cfg.Validate(); (err == nil) != tt.ok {

@@ -64,9 +64,13 @@ func TestEvalCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &prop); err != nil {
 		t.Fatalf("eval propensity output is not the report: %v\n%s", err, out)
 	}
-	for _, name := range []string{"gradient_boosted_trees", "random_forest", "logistic_regression"} {
+	for _, name := range []string{"gradient_boosted_trees", "random_forest", "logistic_regression", "ensemble"} {
 		if r, ok := prop.Models[name]; !ok || !(r.AUC >= 0 && r.AUC <= 1) {
 			t.Errorf("eval propensity %s: got %+v, want an AUC in [0, 1]", name, r)
+		}
+		if v, ok := prop.Validation[name]; !ok || v > prop.Validation[prop.Selected] {
+			t.Errorf("eval propensity %s: validation AUC %v (present %v), selected %q has %v; want the selected one best",
+				name, v, ok, prop.Selected, prop.Validation[prop.Selected])
 		}
 	}
 

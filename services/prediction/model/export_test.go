@@ -1,0 +1,4 @@
+package model
+
+// MixtureWeights exposes mixtureWeights to the external tests.
+var MixtureWeights = mixtureWeights
