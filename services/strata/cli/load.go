@@ -28,6 +28,8 @@ client or server shows) and errors by kind.
                   (--grpc), --batch events a request; --rate counts events
   --op profile    GetProfile (gRPC) or GET /api/v1/users/{id}/profile (REST)
   --op recommend  Recommend (gRPC) or GET /api/v1/users/{id}/recommendations (REST)
+  --op health     the gateway's own health check (gRPC Check, GET /livez): no backend,
+                  the floor under any call through the gateway on this machine
 
 Users are drawn from the ids 'strata seed' gives (u0000001 … --users), so seed first for
 profile and recommend. The run stops after --duration or --count, whichever comes first.
@@ -55,7 +57,7 @@ Only loopback targets (127.0.0.0/8, ::1, localhost) are accepted.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&op, "op", string(load.Track), "what to send: track, profile or recommend")
+	f.StringVar(&op, "op", string(load.Track), "what to send: track, profile, recommend or health")
 	f.StringVar(&cfg.HTTP, "http", "", "gateway HTTP base URL, e.g. http://127.0.0.1:8080")
 	f.StringVar(&cfg.GRPC, "grpc", "", "gateway gRPC address, e.g. 127.0.0.1:9090")
 	f.Float64Var(&cfg.Rate, "rate", 1000, "target operations per second (events for track, requests otherwise)")

@@ -34,6 +34,10 @@ const (
 	Profile Operation = "profile"
 	// Recommend asks for a user's recommendations.
 	Recommend Operation = "recommend"
+	// Health asks the gateway itself whether it is serving (gRPC health Check, GET
+	// /livez): one hop through the gateway's server stack and no backend, the floor
+	// under what any API call through the gateway costs on the machine.
+	Health Operation = "health"
 )
 
 // Configuration errors returned by Validate.
@@ -42,7 +46,7 @@ var (
 	ErrNoTarget      = errors.New("load: exactly one of an HTTP URL and a gRPC address is required")
 	ErrInvalidRate   = errors.New("load: rate must be positive")
 	ErrUnbounded     = errors.New("load: a duration or a count is required")
-	ErrUnknownOp     = errors.New("load: unknown operation (want track, profile or recommend)")
+	ErrUnknownOp     = errors.New("load: unknown operation (want track, profile, recommend or health)")
 	ErrInvalidNumber = errors.New("load: batch, users and max in-flight must be positive")
 )
 
@@ -96,7 +100,7 @@ func (c *Config) defaults() {
 func (c Config) Validate() error {
 	c.defaults()
 	switch c.Op {
-	case Track, Profile, Recommend:
+	case Track, Profile, Recommend, Health:
 	default:
 		return fmt.Errorf("%w: %q", ErrUnknownOp, c.Op)
 	}

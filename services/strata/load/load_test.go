@@ -17,6 +17,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -138,6 +140,7 @@ func TestHTTPCounts(t *testing.T) {
 		{"track with 503s", Config{Op: Track, Batch: 5, Count: 400, Rate: 20000, WriteKey: "wk"}, 4, 80, 300, "/v1/batch", "basic wk"},
 		{"profile", Config{Op: Profile, Count: 150, Rate: 5000, APIKey: "ak"}, 0, 150, 0, "/api/v1", "Bearer ak"},
 		{"recommend bounded by duration", Config{Op: Recommend, Duration: 250 * time.Millisecond, Rate: 200, APIKey: "ak"}, 0, 50, 0, "/api/v1", "Bearer ak"},
+		{"health", Config{Op: Health, Count: 120, Rate: 5000, APIKey: "ak"}, 0, 120, 0, "/livez", "Bearer ak"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +255,9 @@ func TestGRPCCounts(t *testing.T) {
 	ingestv1.RegisterIngestServiceServer(srv, fake)
 	profilev1.RegisterProfileServiceServer(srv, fake)
 	recommendationv1.RegisterRecommendationServiceServer(srv, fake)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	healthpb.RegisterHealthServer(srv, hs)
 	go func() { _ = srv.Serve(lis) }()
 	t.Cleanup(srv.Stop)
 
@@ -278,6 +284,11 @@ func TestGRPCCounts(t *testing.T) {
 	rep = runOp(Recommend, 0, 200)
 	if rep.OK != 200 {
 		t.Errorf("recommend: %d ok, errors %v; want 200", rep.OK, rep.ErrorsByKind)
+	}
+	// Health is asked of the gateway itself; an answer of any status counts as ok.
+	rep = runOp(Health, 0, 100)
+	if rep.OK != 100 {
+		t.Errorf("health: %d ok, errors %v; want 100", rep.OK, rep.ErrorsByKind)
 	}
 	if got := fake.calls.Load(); got != 540 {
 		t.Errorf("server saw %d calls, want 540", got)

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -64,6 +65,7 @@ func newRequester(cfg Config) (requester, error) {
 		ingest:  ingestv1.NewIngestServiceClient(conn),
 		profile: profilev1.NewProfileServiceClient(conn),
 		recs:    recommendationv1.NewRecommendationServiceClient(conn),
+		health:  healthpb.NewHealthClient(conn),
 	}, nil
 }
 
@@ -99,6 +101,8 @@ func (h *httpRequester) do(ctx context.Context, k int64, ops int) error {
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/api/v1/users/"+h.ids.user(k, 0)+"/profile", nil)
 	case Recommend:
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/api/v1/users/"+h.ids.user(k, 0)+"/recommendations?n=10", nil)
+	case Health:
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, h.base+"/livez", nil)
 	}
 	if err != nil {
 		return err
@@ -131,6 +135,7 @@ type grpcRequester struct {
 	ingest  ingestv1.IngestServiceClient
 	profile profilev1.ProfileServiceClient
 	recs    recommendationv1.RecommendationServiceClient
+	health  healthpb.HealthClient
 }
 
 func (g *grpcRequester) do(ctx context.Context, k int64, ops int) error {
@@ -159,6 +164,9 @@ func (g *grpcRequester) do(ctx context.Context, k int64, ops int) error {
 		return err
 	case Profile:
 		_, err := g.profile.GetProfile(ctx, &profilev1.GetProfileRequest{UserId: g.ids.user(k, 0)})
+		return err
+	case Health:
+		_, err := g.health.Check(ctx, &healthpb.HealthCheckRequest{})
 		return err
 	default:
 		_, err := g.recs.Recommend(ctx, &recommendationv1.RecommendRequest{
