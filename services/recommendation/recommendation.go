@@ -193,9 +193,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("recommendation: producer: %w", err)
 	}
 	defer producer.Close()
-	consumer, err := bus.NewConsumer(
+	// Batches are committed once each (a commit per message held the consumer to a
+	// few hundred events a second); Handle is idempotent, so a failed batch that the
+	// consumer re-runs message by message applies nothing twice.
+	consumer, err := bus.NewBatchConsumer(
 		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Catalog, tp.Segments, tp.SegmentDefinitions, tp.Privacy}},
-		eng.Handle,
+		eng.HandleBatch,
 		bus.Reliable(producer, bus.RetryPolicy{}, log)...,
 	)
 	if err != nil {

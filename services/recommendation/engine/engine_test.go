@@ -436,6 +436,30 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 	}
 }
 
+func TestHandleBatchStopsAtTheFirstError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, Config{})
+	view := func(id, item string) bus.Message {
+		p, _ := structpb.NewStruct(map[string]any{"product_id": item})
+		b, _ := proto.Marshal(&eventv1.Event{EventId: id, Type: eventv1.EventType_EVENT_TYPE_TRACK, Event: "Product Viewed", UserId: "u", Timestamp: timestamppb.New(now), Properties: p})
+		return bus.Message{Topic: topics.Events, Key: []byte("u"), Value: b}
+	}
+	batch := []bus.Message{view("b1", "x"), {Topic: topics.Events, Key: []byte("u"), Value: []byte{0xff}}, view("b2", "y")}
+	if err := f.eng.HandleBatch(t.Context(), batch); !bus.IsPermanent(err) {
+		t.Fatalf("batch with an undecodable event: got %v, want its permanent error", err)
+	}
+	if got := f.eng.applied.Load(); got != 1 {
+		t.Errorf("events applied by the failed batch: got %d, want 1 (the one before the bad one)", got)
+	}
+	// The consumer then re-runs the batch message by message: nothing counts twice.
+	for _, m := range batch {
+		_ = f.eng.HandleBatch(t.Context(), []bus.Message{m})
+	}
+	if got := f.eng.applied.Load(); got != 2 {
+		t.Errorf("events applied after the re-run: got %d, want 2", got)
+	}
+}
+
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
