@@ -156,7 +156,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if !cfg.DisableRawConsumer {
 		cc := cfg.Consumer
 		cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, topics.GroupIngestRaw, []string{topics.EventsRaw}
-		consumer, err := bus.NewConsumer(cc, raw.New(pipe, items, log).Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+		// Batches: one pipeline call and one commit for up to cc.BatchSize records.
+		consumer, err := bus.NewBatchConsumer(cc, raw.New(pipe, items, log).HandleBatch, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 		if err != nil {
 			return fmt.Errorf("ingest: raw consumer: %w", err)
 		}

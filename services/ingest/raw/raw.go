@@ -18,7 +18,7 @@
 //
 // # Failures
 //
-// A record is handled whole: when any of its messages is invalid, nothing of it is
+// Records are consumed in batches ([Handler.HandleBatch]) and a record is handled whole: when any of its messages is invalid, nothing of it is
 // published and the handler returns a [bus.Permanent] error naming every bad message, so
 // the [bus.Reliable] middleware dead-letters the record to strata.events.dlq.v1 (headers
 // strata-error, strata-source-topic, strata-source-partition, strata-source-offset) and
@@ -96,8 +96,44 @@ type envelope struct {
 
 // Handle is a bus.Handler for strata.events.raw.v1.
 func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
+	return h.retrying(ctx, msg, func() error {
+		rec, err := h.decode(msg)
+		if err != nil {
+			return err
+		}
+		return h.apply(ctx, []record{rec})
+	})
+}
+
+// maxEventsPerProcess bounds the events of one pipeline call when a batch is applied.
+const maxEventsPerProcess = 5000
+
+// HandleBatch is a bus.BatchHandler for strata.events.raw.v1: it decodes every record
+// first and, when all are valid, publishes their events through the pipeline in a few
+// calls (in record order) and applies catalog changes where they stand. When any record
+// is invalid it publishes nothing and returns that record's permanent error, so that the
+// consumer re-runs the batch record by record and dead-letters just the bad one (the
+// dedup window drops what a re-run publishes twice).
+func (h *Handler) HandleBatch(ctx context.Context, msgs []bus.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	recs := make([]record, len(msgs))
+	for i, msg := range msgs {
+		rec, err := h.decode(msg)
+		if err != nil {
+			return err
+		}
+		recs[i] = rec
+	}
+	return h.retrying(ctx, msgs[0], func() error { return h.apply(ctx, recs) })
+}
+
+// retrying runs f until it succeeds, fails other than for an unavailable bus, or ctx
+// ends; msg names the record in the log.
+func (h *Handler) retrying(ctx context.Context, msg bus.Message, f func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := h.handle(ctx, msg)
+		err := f()
 		if err == nil || !(errors.Is(err, pipeline.ErrUnavailable) || errors.Is(err, catalog.ErrUnavailable)) {
 			return err
 		}
@@ -112,23 +148,35 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 	}
 }
 
-func (h *Handler) handle(ctx context.Context, msg bus.Message) error {
+// record is a decoded raw record: events, or a catalog change.
+type record struct {
+	events  []*eventv1.Event
+	upserts []*eventv1.CatalogItem
+	deletes []string
+}
+
+// decode reads a raw record; an invalid one is a permanent error.
+func (h *Handler) decode(msg bus.Message) (record, error) {
 	value := bytes.TrimSpace(msg.Value)
 	if len(value) == 0 || value[0] != '{' {
-		return invalid("value: not a JSON object")
+		return record{}, invalid("value: not a JSON object")
 	}
 	if len(value) > segment.MaxBatchBytes {
-		return invalid(fmt.Sprintf("value: %d bytes, limit %d", len(value), segment.MaxBatchBytes))
+		return record{}, invalid(fmt.Sprintf("value: %d bytes, limit %d", len(value), segment.MaxBatchBytes))
 	}
 	var env envelope
 	if err := json.Unmarshal(value, &env); err != nil {
-		return invalid("value: malformed JSON: " + err.Error())
+		return record{}, invalid("value: malformed JSON: " + err.Error())
 	}
 	switch strings.ToLower(strings.TrimSpace(env.Type)) {
 	case TypeCatalogUpsert:
-		return h.upsert(ctx, env.Items)
+		items, err := decodeItems(env.Items)
+		return record{upserts: items}, err
 	case TypeCatalogDelete:
-		return h.delete(ctx, env.ItemIDs)
+		if len(env.ItemIDs) == 0 {
+			return record{}, invalid("itemIds: at least one item id is required")
+		}
+		return record{deletes: env.ItemIDs}, nil
 	}
 	source := DefaultSource
 	if s, ok := msg.Header(HeaderSource); ok && strings.TrimSpace(s) != "" {
@@ -142,7 +190,7 @@ func (h *Handler) handle(ctx context.Context, msg bus.Message) error {
 	if env.Batch != nil {
 		decoded, err := segment.DecodeBatch(value, received)
 		if err != nil {
-			return invalid(err.Error())
+			return record{}, invalid(err.Error())
 		}
 		var problems []string
 		for _, d := range decoded {
@@ -153,18 +201,63 @@ func (h *Handler) handle(ctx context.Context, msg bus.Message) error {
 			events = append(events, d.Event)
 		}
 		if len(problems) > 0 {
-			return invalid(strings.Join(problems, "; "))
+			return record{}, invalid(strings.Join(problems, "; "))
 		}
 	} else {
 		ev, err := segment.Decode(value, "", -1, received, "", nil)
 		if err != nil {
-			return invalid(err.Error())
+			return record{}, invalid(err.Error())
 		}
 		events = append(events, ev)
 	}
 	for _, ev := range events {
 		ev.SourceId = source
 	}
+	return record{events: events}, nil
+}
+
+// apply publishes the records' events, in order and in calls of at most
+// maxEventsPerProcess, and applies each catalog change after the events before it.
+func (h *Handler) apply(ctx context.Context, recs []record) error {
+	var pending []*eventv1.Event
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		err := h.process(ctx, pending)
+		pending = nil
+		return err
+	}
+	for _, rec := range recs {
+		switch {
+		case rec.upserts != nil:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := h.catalogErr(h.catalog.Upsert(ctx, rec.upserts)); err != nil {
+				return err
+			}
+		case rec.deletes != nil:
+			if err := flush(); err != nil {
+				return err
+			}
+			if err := h.catalogErr(h.catalog.Delete(ctx, rec.deletes)); err != nil {
+				return err
+			}
+		default:
+			if len(pending)+len(rec.events) > maxEventsPerProcess {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			pending = append(pending, rec.events...)
+		}
+	}
+	return flush()
+}
+
+// process runs events through the pipeline; events it rejects make a permanent error.
+func (h *Handler) process(ctx context.Context, events []*eventv1.Event) error {
 	_, err := h.proc.Process(ctx, events)
 	var re *pipeline.RejectedError
 	if errors.As(err, &re) {
@@ -177,9 +270,9 @@ func (h *Handler) handle(ctx context.Context, msg bus.Message) error {
 	return err
 }
 
-func (h *Handler) upsert(ctx context.Context, raws []json.RawMessage) error {
+func decodeItems(raws []json.RawMessage) ([]*eventv1.CatalogItem, error) {
 	if len(raws) == 0 {
-		return invalid("items: at least one item is required")
+		return nil, invalid("items: at least one item is required")
 	}
 	items := make([]*eventv1.CatalogItem, len(raws))
 	var problems []string
@@ -190,16 +283,9 @@ func (h *Handler) upsert(ctx context.Context, raws []json.RawMessage) error {
 		}
 	}
 	if len(problems) > 0 {
-		return invalid(strings.Join(problems, "; "))
+		return nil, invalid(strings.Join(problems, "; "))
 	}
-	return h.catalogErr(h.catalog.Upsert(ctx, items))
-}
-
-func (h *Handler) delete(ctx context.Context, ids []string) error {
-	if len(ids) == 0 {
-		return invalid("itemIds: at least one item id is required")
-	}
-	return h.catalogErr(h.catalog.Delete(ctx, ids))
+	return items, nil
 }
 
 func (h *Handler) catalogErr(err error) error {

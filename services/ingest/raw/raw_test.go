@@ -169,3 +169,46 @@ func TestHandleRetriesUnavailable(t *testing.T) {
 		t.Errorf("Handle while stopping: got %v, want the transient ErrUnavailable", err)
 	}
 }
+
+func TestHandleBatch(t *testing.T) {
+	t.Parallel()
+	msgs := []bus.Message{
+		record(`{"type":"track","event":"Lesson Started","userId":"u1","messageId":"m1"}`),
+		record(`{"batch":[{"type":"identify","userId":"u2","messageId":"m2"},{"type":"page","anonymousId":"a1","messageId":"m3"}]}`),
+		record(`{"type":"catalog.delete","itemIds":["c1"]}`),
+		record(`{"type":"track","event":"X","userId":"u3","messageId":"m4"}`, bus.Header{Key: raw.HeaderSource, Value: []byte("crm")}),
+		record(`{"type":"track","event":"Y","userId":"u3","messageId":"m5"}`),
+	}
+	proc, cat := &fakeProcessor{}, &fakeCatalog{}
+	if err := raw.New(proc, cat, nil).HandleBatch(t.Context(), msgs); err != nil {
+		t.Fatalf("HandleBatch: %v", err)
+	}
+	var ids []string
+	for _, ev := range proc.events {
+		ids = append(ids, ev.GetEventId()+"@"+ev.GetSourceId())
+	}
+	if got, want := strings.Join(ids, ","), "m1@kafka,m2@kafka,m3@kafka,m4@crm,m5@kafka"; got != want {
+		t.Errorf("events: got %s, want %s", got, want)
+	}
+	// The events before the catalog change go in one call, those after it in another.
+	if proc.calls != 2 || len(cat.deleted) != 1 {
+		t.Errorf("got %d pipeline calls and deletes %v, want 2 calls around the delete of c1", proc.calls, cat.deleted)
+	}
+}
+
+func TestHandleBatchWithAnInvalidRecordPublishesNothing(t *testing.T) {
+	t.Parallel()
+	msgs := []bus.Message{
+		record(`{"type":"track","event":"Lesson Started","userId":"u1","messageId":"m1"}`),
+		record(`{"type":"track","event":"X","messageId":"no-user"}`),
+		record(`{"type":"track","event":"Y","userId":"u3","messageId":"m3"}`),
+	}
+	proc := &fakeProcessor{}
+	err := raw.New(proc, &fakeCatalog{}, nil).HandleBatch(t.Context(), msgs)
+	if !bus.IsPermanent(err) || !errors.Is(err, raw.ErrInvalid) {
+		t.Fatalf("HandleBatch: got %v, want the bad record's permanent ErrInvalid (the consumer then re-runs the batch record by record)", err)
+	}
+	if proc.calls != 0 {
+		t.Errorf("pipeline called %d times, want none before every record decoded", proc.calls)
+	}
+}
