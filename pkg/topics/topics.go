@@ -46,6 +46,10 @@ const (
 	CRMMessages = "strata.crm.messages.v1"
 	// Privacy carries right-to-erasure and consent requests, keyed by user id.
 	Privacy = "strata.privacy.v1"
+	// PrivacyReceipts carries the services' erasure receipts (one per service and
+	// request, after its erasure succeeded), keyed by request id + "/" + service;
+	// the CRM collects them to report whether an erasure is complete.
+	PrivacyReceipts = "strata.privacy.receipts.v1"
 )
 
 // Consumer group names. One group per consuming service: instances of a
@@ -59,6 +63,10 @@ const (
 	// GroupIngestPrivacy is ingest's consumer of [Privacy] (the raw events have
 	// their own group, [GroupIngestRaw]).
 	GroupIngestPrivacy = "strata-ingest-privacy"
+	// GroupPredictionPrivacy is the prediction service's consumer of [Privacy]: a
+	// group of its own, so that adding the topic did not change the assignment of
+	// [GroupPrediction]'s partitions, and an erasure is not queued behind events.
+	GroupPredictionPrivacy = "strata-prediction-privacy"
 )
 
 // CleanupPolicy is a topic's cleanup.policy.
@@ -129,6 +137,10 @@ func All() []Spec {
 		{Name: Predictions, Partitions: DefaultPartitions, Retention: Forever, CleanupPolicy: Compact},
 		{Name: CRMMessages, Partitions: DefaultPartitions, Retention: 7 * day, CleanupPolicy: Delete},
 		{Name: Privacy, Partitions: DefaultPartitions, Retention: 30 * day, CleanupPolicy: Delete},
+		// Delete, not compact: a receipt names the erased user, and a compacted topic
+		// would keep that id for ever. The CRM stores the receipts it consumes, so the
+		// topic only has to outlive consumer downtime; 30 days, as the requests.
+		{Name: PrivacyReceipts, Partitions: DefaultPartitions, Retention: 30 * day, CleanupPolicy: Delete},
 	}
 }
 
@@ -144,5 +156,6 @@ func Lookup(name string) (Spec, bool) {
 
 // Groups returns every consumer group name.
 func Groups() []string {
-	return []string{GroupIngestRaw, GroupProfile, GroupPrediction, GroupRecommendation, GroupCRM}
+	return []string{GroupIngestRaw, GroupProfile, GroupPrediction, GroupRecommendation, GroupCRM,
+		GroupIngestPrivacy, GroupPredictionPrivacy}
 }

@@ -27,7 +27,7 @@ func TestAllNamesAreVersionedAndUnique(t *testing.T) {
 			t.Errorf("compacted topic %q: got retention %v, want Forever", s.Name, s.Retention)
 		}
 	}
-	if got, want := len(seen), 10; got != want {
+	if got, want := len(seen), 11; got != want {
 		t.Errorf("got %d topics, want %d", got, want)
 	}
 }
@@ -86,7 +86,7 @@ func TestGroupsAreUnique(t *testing.T) {
 		}
 		seen[g] = true
 	}
-	if got, want := len(seen), 5; got != want {
+	if got, want := len(seen), 7; got != want {
 		t.Errorf("got %d groups, want %d", got, want)
 	}
 }

@@ -135,6 +135,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, topics.GroupCRM, customer.Topics()
 	handler := customer.NewHandler(db, log)
 	handler.OnSegmentEntry(campaigns.WakeScheduler)
+	handler.PublishReceipts(producer)
 	// Batches: one database transaction per batch keeps the CRM abreast of the event
 	// stream (one per message managed tens of events a second on PostgreSQL).
 	consumer, err := bus.NewBatchConsumer(cc, handler.HandleBatch, bus.Reliable(producer, bus.RetryPolicy{}, log)...)

@@ -165,7 +165,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	pcc := cfg.Consumer
 	pcc.Config, pcc.GroupID, pcc.Topics = cfg.Kafka, topics.GroupIngestPrivacy, []string{topics.Privacy}
-	erasures, err := bus.NewConsumer(pcc, privacy.NewHandler(led, log).Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+	erasures, err := bus.NewConsumer(pcc, privacy.NewHandler(led, producer, log).Handle, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 	if err != nil {
 		return fmt.Errorf("ingest: privacy consumer: %w", err)
 	}

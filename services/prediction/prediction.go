@@ -8,7 +8,10 @@
 // strata.profiles.v1 (a profile change makes its user due for rescoring), scores due
 // users after a debounce interval with the promoted versions of the model registry
 // (package registry; STRATA_PREDICTION_MODEL_DIR, in memory when unset) and publishes
-// the scores to the compacted strata.predictions.v1 keyed by user id. It serves
+// the scores to the compacted strata.predictions.v1 keyed by user id. A second consumer
+// group reads strata.privacy.v1 and carries out erasure requests (scoring.Engine.Erase:
+// the user's state is dropped and the prediction tombstoned); the warm-up reads the
+// retained requests first, so that a restart does not rebuild erased users. It serves
 // PredictionService over gRPC: Predict, Explain, ListModels, TrainModels and
 // RollbackModel. Training runs on a schedule (STRATA_PREDICTION_RETRAIN_INTERVAL,
 // daily by default) and on demand.
@@ -24,6 +27,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/stratahq/strata/pkg/bus"
 	"github.com/stratahq/strata/pkg/server"
@@ -55,6 +59,8 @@ type Config struct {
 // Topics names what the service consumes and produces.
 type Topics struct {
 	Events, Profiles, Predictions, Group string
+	// Privacy is read by its own group, PrivacyGroup; erasure receipts go to Receipts.
+	Privacy, PrivacyGroup, Receipts string
 }
 
 func (t Topics) withDefaults() Topics {
@@ -67,6 +73,9 @@ func (t Topics) withDefaults() Topics {
 	def(&t.Profiles, topics.Profiles)
 	def(&t.Predictions, topics.Predictions)
 	def(&t.Group, topics.GroupPrediction)
+	def(&t.Privacy, topics.Privacy)
+	def(&t.PrivacyGroup, topics.GroupPredictionPrivacy)
+	def(&t.Receipts, topics.PrivacyReceipts)
 	return t
 }
 
@@ -107,10 +116,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer producer.Close()
 	tp := cfg.Topics.withDefaults()
-	cfg.Scoring.ProfilesTopic, cfg.Scoring.PredictionsTopic = tp.Profiles, tp.Predictions
+	cfg.Scoring.ProfilesTopic, cfg.Scoring.PredictionsTopic, cfg.Scoring.ReceiptsTopic = tp.Profiles, tp.Predictions, tp.Receipts
 	if cfg.Scoring.WarmUp == nil {
-		cfg.Scoring.WarmUp = func(ctx context.Context, apply func(int32, *eventv1.Event)) (int, error) {
+		cfg.Scoring.WarmUp = func(ctx context.Context, apply func(int32, time.Time, *eventv1.Event)) (int, error) {
 			return readRetained(ctx, cfg.Kafka, tp.Events, apply)
+		}
+		cfg.Scoring.WarmUpErasures = func(ctx context.Context, erase func(string, time.Time)) (int, error) {
+			return readErasures(ctx, cfg.Kafka, tp.Privacy, erase)
 		}
 	}
 	engine, err := scoring.New(cfg.Scoring, reg, producer, log)
@@ -123,10 +135,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("prediction: consumer: %w", err)
 	}
+	pc := cfg.Consumer
+	pc.Config, pc.GroupID, pc.Topics = cfg.Kafka, tp.PrivacyGroup, []string{tp.Privacy}
+	erasures, err := bus.NewConsumer(pc, engine.HandlePrivacy, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+	if err != nil {
+		return fmt.Errorf("prediction: privacy consumer: %w", err)
+	}
 	srv, err := server.New(cfg.Server, log, server.WithName("prediction"), server.WithMetrics(cfg.Metrics))
 	if err != nil {
 		return err
 	}
 	predictionv1.RegisterPredictionServiceServer(srv.GRPC(), grpcapi.New(engine, reg))
-	return srv.Run(ctx, consumer.Run, engine.Run)
+	return srv.Run(ctx, consumer.Run, erasures.Run, engine.Run)
 }

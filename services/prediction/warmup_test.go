@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -34,7 +35,7 @@ func TestReadRetained(t *testing.T) {
 
 	var got []string
 	partitionOf := map[string]int32{}
-	n, err := readRetained(t.Context(), bus.Config{Brokers: brokers}, topic, func(partition int32, ev *eventv1.Event) {
+	n, err := readRetained(t.Context(), bus.Config{Brokers: brokers}, topic, func(partition int32, _ time.Time, ev *eventv1.Event) {
 		got = append(got, ev.GetEventId())
 		if p, ok := partitionOf[ev.GetUserId()]; ok && p != partition {
 			t.Errorf("user %s: events from partitions %d and %d, want one", ev.GetUserId(), p, partition)

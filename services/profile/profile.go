@@ -107,6 +107,8 @@ func (s Settings) Validate() error {
 // (package topics). Tests override them to run apart on shared infrastructure.
 type Topics struct {
 	Events, Predictions, Profiles, Segments, SegmentDefinitions, Privacy, Group string
+	// Receipts is where erasure receipts go (strata.privacy.receipts.v1).
+	Receipts string
 }
 
 func (t Topics) withDefaults() Topics {
@@ -121,6 +123,7 @@ func (t Topics) withDefaults() Topics {
 	def(&t.Segments, topics.Segments)
 	def(&t.SegmentDefinitions, topics.SegmentDefinitions)
 	def(&t.Privacy, topics.Privacy)
+	def(&t.Receipts, topics.PrivacyReceipts)
 	def(&t.Group, topics.GroupProfile)
 	return t
 }
@@ -223,7 +226,7 @@ func Run(ctx context.Context, cfg Config) error {
 		updater.WithRestoreGate(restorer.Ensure),
 		updater.WithErasures(st),
 		updater.WithTopics(updater.Topics{Events: tp.Events, Predictions: tp.Predictions, Profiles: tp.Profiles, Segments: tp.Segments,
-			Privacy: tp.Privacy}),
+			Privacy: tp.Privacy, Receipts: tp.Receipts}),
 		updater.WithLogger(log),
 	)
 	sweeper := sweep.New(sweep.Config{RFMInterval: cfg.Profile.RFMInterval, PollInterval: cfg.Profile.SegmentPollInterval, Owner: owner,

@@ -36,6 +36,8 @@ import (
 // (tests use their own).
 type Topics struct {
 	Events, Catalog, Segments, SegmentDefinitions, Privacy, Group string
+	// PrivacyReceipts receives the service's erasure receipts.
+	PrivacyReceipts string
 }
 
 func (t Topics) withDefaults() Topics {
@@ -53,6 +55,9 @@ func (t Topics) withDefaults() Topics {
 	}
 	if t.Privacy == "" {
 		t.Privacy = topics.Privacy
+	}
+	if t.PrivacyReceipts == "" {
+		t.PrivacyReceipts = topics.PrivacyReceipts
 	}
 	if t.Group == "" {
 		t.Group = topics.GroupRecommendation
@@ -179,6 +184,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("recommendation: %w", err)
 	}
 	defer rdb.Close()
+	producer, err := bus.NewProducer(bus.ProducerConfig{Config: cfg.Kafka})
+	if err != nil {
+		return fmt.Errorf("recommendation: producer: %w", err)
+	}
+	defer producer.Close()
+	ec.Receipts, ec.ReceiptsTopic = producer, tp.PrivacyReceipts
 	eng, err := engine.New(ec, store.New(rdb, store.Limits{HalfLife: ec.HalfLife}), log)
 	if err != nil {
 		return fmt.Errorf("recommendation: %w", err)
@@ -188,11 +199,6 @@ func Run(ctx context.Context, cfg Config) error {
 		log.WarnContext(ctx, "catalog not loaded from Redis; it fills from strata.catalog.v1", "err", err)
 	}
 
-	producer, err := bus.NewProducer(bus.ProducerConfig{Config: cfg.Kafka})
-	if err != nil {
-		return fmt.Errorf("recommendation: producer: %w", err)
-	}
-	defer producer.Close()
 	// Batches are committed once each (a commit per message held the consumer to a
 	// few hundred events a second); Handle is idempotent, so a failed batch that the
 	// consumer re-runs message by message applies nothing twice.

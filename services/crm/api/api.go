@@ -23,6 +23,7 @@ import (
 	"github.com/stratahq/strata/pkg/rpcerr"
 	crmv1 "github.com/stratahq/strata/proto/strata/crm/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/crm/campaign"
 	"github.com/stratahq/strata/services/crm/revenue"
@@ -35,8 +36,13 @@ type Customers interface {
 	Customer(ctx context.Context, userID string, limit int) (store.Customer, error)
 	SetDoNotContact(ctx context.Context, userID string, dnc bool, reason string, at time.Time) error
 	Tasks(ctx context.Context, openOnly bool, limit int) ([]store.Task, error)
+	ErasureReceipts(ctx context.Context, requestID string) ([]store.ErasureReceipt, error)
 	satisfaction.Reader
 }
+
+// ErasureServices are the services that hold personal data, in name order: an erasure
+// is complete once each has published its receipt.
+var ErasureServices = []string{"crm", "ingest", "prediction", "profile", "recommendation"}
 
 // Server implements crmv1.CRMServiceServer.
 type Server struct {
@@ -97,6 +103,32 @@ func ts(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+// GetErasureStatus reports which services have carried out an erasure request, from
+// their receipts; NotFound while none has.
+func (s *Server) GetErasureStatus(ctx context.Context, req *crmv1.GetErasureStatusRequest) (*crmv1.ErasureStatus, error) {
+	receipts, err := s.customers.ErasureReceipts(ctx, req.GetRequestId())
+	if err != nil {
+		return nil, s.toStatus(ctx, err)
+	}
+	if len(receipts) == 0 {
+		return nil, status.Errorf(codes.NotFound, "no service has reported on erasure request %q", req.GetRequestId())
+	}
+	out := &crmv1.ErasureStatus{RequestId: req.GetRequestId(), UserId: receipts[0].UserID}
+	reported := map[string]bool{}
+	for _, r := range receipts {
+		reported[r.Service] = true
+		out.Receipts = append(out.Receipts, &privacyv1.ErasureReceipt{RequestId: r.RequestID, UserId: r.UserID, Service: r.Service,
+			CompletedAt: ts(r.CompletedAt), Items: r.Items})
+	}
+	for _, svc := range ErasureServices {
+		if !reported[svc] {
+			out.Missing = append(out.Missing, svc)
+		}
+	}
+	out.Complete = len(out.Missing) == 0
+	return out, nil
 }
 
 // GetCustomer returns the 360 view of a customer.

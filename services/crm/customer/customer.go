@@ -6,7 +6,10 @@
 // (strata.segments.v1) the segment memberships campaigns target; catalog items
 // (strata.catalog.v1) the creator of each item, for reports. Right-to-erasure requests
 // (strata.privacy.v1) anonymise the user's rows (see store.Tx.EraseUser), keeping every
-// aggregate and amount.
+// aggregate and amount, and record the CRM's own erasure receipt in the same
+// transaction; once committed, the receipt is published to strata.privacy.receipts.v1
+// (see PublishReceipts). Receipts of every service (strata.privacy.receipts.v1) are
+// recorded for GetErasureStatus.
 //
 // [Handler.Handle] is a plain bus handler. It is idempotent: each message is applied in
 // one transaction together with its Kafka position (see store.Store.Apply), so a
@@ -29,6 +32,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stratahq/strata/pkg/bus"
 	"github.com/stratahq/strata/pkg/topics"
@@ -64,8 +68,12 @@ const (
 
 // Topics are the topics a Handler consumes.
 func Topics() []string {
-	return []string{topics.Events, topics.Profiles, topics.Predictions, topics.Segments, topics.Catalog, topics.Privacy}
+	return []string{topics.Events, topics.Profiles, topics.Predictions, topics.Segments, topics.Catalog, topics.Privacy,
+		topics.PrivacyReceipts}
 }
+
+// ReceiptService is the service name of the CRM's erasure receipts.
+const ReceiptService = "crm"
 
 // ErrMissingUser is returned (as a permanent error) for a message naming no user.
 var ErrMissingUser = errors.New("customer: message names no user")
@@ -76,13 +84,27 @@ type Applier interface {
 	ApplyBatch(ctx context.Context, steps []store.Step) ([]bool, error)
 }
 
+// Publisher publishes messages; *bus.Producer implements it.
+type Publisher interface {
+	Publish(ctx context.Context, msgs ...bus.Message) error
+}
+
 // Handler applies consumed messages to the store.
 type Handler struct {
-	store   Applier
-	log     *slog.Logger
-	now     func() time.Time
-	onEntry func()
+	store    Applier
+	log      *slog.Logger
+	now      func() time.Time
+	onEntry  func()
+	receipts Publisher
 }
+
+// PublishReceipts sets where the CRM's erasure receipts are published
+// (strata.privacy.receipts.v1): after the transaction of an erasure commits, before the
+// batch is acknowledged, so a failed publish makes the batch run again (its erasures
+// then find their positions applied, and their receipts are published again with no
+// items). Without it, receipts are only recorded in the store. Call it before the
+// handler is used.
+func (h *Handler) PublishReceipts(pub Publisher) { h.receipts = pub }
 
 // OnSegmentEntry sets fn to be called after a segment entry was applied (to wake the
 // campaign scheduler, which messages entries for segment-entry campaigns). Call it
@@ -116,12 +138,16 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 func (h *Handler) HandleBatch(ctx context.Context, msgs []bus.Message) error {
 	steps := make([]store.Step, len(msgs))
 	entered := make([]bool, len(msgs))
+	var receipts []*privacyv1.ErasureReceipt
 	for i, msg := range msgs {
 		fn, enter, err := h.step(ctx, msg)
 		if err != nil {
 			return err
 		}
-		steps[i] = store.Step{Pos: store.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}, Fn: fn}
+		if fn.receipt != nil {
+			receipts = append(receipts, fn.receipt)
+		}
+		steps[i] = store.Step{Pos: store.Position{Topic: msg.Topic, Partition: msg.Partition, Offset: msg.Offset}, Fn: fn.apply}
 		entered[i] = enter
 	}
 	applied, err := h.store.ApplyBatch(ctx, steps)
@@ -141,22 +167,51 @@ func (h *Handler) HandleBatch(ctx context.Context, msgs []bus.Message) error {
 	if wake && h.onEntry != nil {
 		h.onEntry()
 	}
+	return h.publishReceipts(ctx, receipts)
+}
+
+// publishReceipts publishes the receipts of the batch's erasures, committed.
+func (h *Handler) publishReceipts(ctx context.Context, receipts []*privacyv1.ErasureReceipt) error {
+	if h.receipts == nil || len(receipts) == 0 {
+		return nil
+	}
+	msgs := make([]bus.Message, len(receipts))
+	for i, r := range receipts {
+		b, err := proto.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("customer: encode erasure receipt: %w", err)
+		}
+		msgs[i] = bus.Message{Topic: topics.PrivacyReceipts, Key: []byte(r.GetRequestId() + "/" + ReceiptService), Value: b}
+	}
+	if err := h.receipts.Publish(ctx, msgs...); err != nil {
+		return fmt.Errorf("customer: publish %d erasure receipt(s): %w", len(msgs), err)
+	}
 	return nil
+}
+
+// stepFunc is what applying one message writes; receipt, for an erasure request, is
+// the CRM's receipt, its items counted when apply runs.
+type stepFunc struct {
+	apply   func(context.Context, *store.Tx) error
+	receipt *privacyv1.ErasureReceipt
 }
 
 // step decodes msg into what applying it writes, and reports whether it is a segment
 // entry.
-func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Context, *store.Tx) error, bool, error) {
-	var fn func(context.Context, *store.Tx) error
+func (h *Handler) step(ctx context.Context, msg bus.Message) (stepFunc, bool, error) {
+	var (
+		fn      func(context.Context, *store.Tx) error
+		receipt *privacyv1.ErasureReceipt
+	)
 	entered := false
 	switch msg.Topic {
 	case topics.Events:
 		var ev eventv1.Event
 		if err := bus.DecodeProto(msg, &ev); err != nil {
-			return nil, false, err
+			return stepFunc{}, false, err
 		}
 		if userOf(&ev) == "" {
-			return nil, false, bus.Permanent(fmt.Errorf("event %s: %w", ev.GetEventId(), ErrMissingUser))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("event %s: %w", ev.GetEventId(), ErrMissingUser))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyEvent(ctx, tx, &ev) }
 	case topics.Profiles:
@@ -168,10 +223,10 @@ func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Conte
 		}
 		var p profilev1.Profile
 		if err := bus.DecodeProto(msg, &p); err != nil {
-			return nil, false, err
+			return stepFunc{}, false, err
 		}
 		if p.GetUserId() == "" {
-			return nil, false, bus.Permanent(fmt.Errorf("profile at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("profile at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyProfile(ctx, tx, &p) }
 	case topics.Predictions:
@@ -181,19 +236,19 @@ func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Conte
 		}
 		var p predictionv1.Prediction
 		if err := bus.DecodeProto(msg, &p); err != nil {
-			return nil, false, err
+			return stepFunc{}, false, err
 		}
 		if p.GetUserId() == "" {
-			return nil, false, bus.Permanent(fmt.Errorf("prediction at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("prediction at %s/%d/%d: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return applyPrediction(ctx, tx, &p) }
 	case topics.Segments:
 		var e profilev1.SegmentEvent
 		if err := bus.DecodeProto(msg, &e); err != nil {
-			return nil, false, err
+			return stepFunc{}, false, err
 		}
 		if e.GetUserId() == "" || e.GetSegmentId() == "" {
-			return nil, false, bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: user or segment missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: user or segment missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		var enter bool
 		switch e.GetType() {
@@ -201,7 +256,7 @@ func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Conte
 			enter = true
 		case profilev1.SegmentEventType_SEGMENT_EVENT_TYPE_EXIT:
 		default:
-			return nil, false, bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: unknown type %v", msg.Topic, msg.Partition, msg.Offset, e.GetType()))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("segment event at %s/%d/%d: unknown type %v", msg.Topic, msg.Partition, msg.Offset, e.GetType()))
 		}
 		entered = enter
 		change := store.SegmentChange{UserID: e.GetUserId(), SegmentID: e.GetSegmentId(), Enter: enter,
@@ -212,26 +267,26 @@ func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Conte
 		if !it.Deleted {
 			var c eventv1.CatalogItem
 			if err := bus.DecodeProto(msg, &c); err != nil {
-				return nil, false, err
+				return stepFunc{}, false, err
 			}
 			it = store.CatalogItem{ItemID: c.GetItemId(), CreatorID: c.GetCreatorId(), Category: c.GetCategory(),
 				PriceMinor: c.GetPriceMinor(), Currency: c.GetCurrency()}
 		}
 		if it.ItemID == "" {
-			return nil, false, bus.Permanent(fmt.Errorf("catalog item at %s/%d/%d has no id", msg.Topic, msg.Partition, msg.Offset))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("catalog item at %s/%d/%d has no id", msg.Topic, msg.Partition, msg.Offset))
 		}
 		fn = func(ctx context.Context, tx *store.Tx) error { return tx.PutCatalogItem(ctx, it) }
 	case topics.Privacy:
 		var r privacyv1.PrivacyRequest
 		if err := bus.DecodeProto(msg, &r); err != nil {
-			return nil, false, err
+			return stepFunc{}, false, err
 		}
 		user := r.GetUserId()
 		if user == "" {
 			user = string(msg.Key)
 		}
 		if user == "" || r.GetRequestId() == "" {
-			return nil, false, bus.Permanent(fmt.Errorf("privacy request at %s/%d/%d: user or request id missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("privacy request at %s/%d/%d: user or request id missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
 		}
 		if r.GetAction() != privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE {
 			h.log.DebugContext(ctx, "privacy request without an action for the CRM, skipped", "request_id", r.GetRequestId())
@@ -239,18 +294,33 @@ func (h *Handler) step(ctx context.Context, msg bus.Message) (func(context.Conte
 			break
 		}
 		at := h.now()
+		receipt = &privacyv1.ErasureReceipt{RequestId: r.GetRequestId(), UserId: user, Service: ReceiptService, CompletedAt: timestamppb.New(at)}
 		fn = func(ctx context.Context, tx *store.Tx) error {
 			e, err := tx.EraseUser(ctx, r.GetRequestId(), user, Pseudonym(), at)
-			if err == nil {
-				// The log names the request, never the user.
-				h.log.InfoContext(ctx, "customer erased", "request_id", r.GetRequestId(), "rows", e.Rows)
+			if err != nil {
+				return err
 			}
-			return err
+			receipt.Items = e.Rows
+			// The log names the request, never the user.
+			h.log.InfoContext(ctx, "customer erased", "request_id", r.GetRequestId(), "rows", e.Rows)
+			return tx.PutErasureReceipt(ctx, store.ErasureReceipt{RequestID: r.GetRequestId(), UserID: user, Service: ReceiptService,
+				CompletedAt: at, Items: e.Rows})
 		}
+	case topics.PrivacyReceipts:
+		var r privacyv1.ErasureReceipt
+		if err := bus.DecodeProto(msg, &r); err != nil {
+			return stepFunc{}, false, err
+		}
+		if r.GetRequestId() == "" || r.GetService() == "" || r.GetUserId() == "" {
+			return stepFunc{}, false, bus.Permanent(fmt.Errorf("erasure receipt at %s/%d/%d: request, service or user missing: %w", msg.Topic, msg.Partition, msg.Offset, ErrMissingUser))
+		}
+		rc := store.ErasureReceipt{RequestID: r.GetRequestId(), UserID: r.GetUserId(), Service: r.GetService(),
+			CompletedAt: r.GetCompletedAt().AsTime(), Items: r.GetItems()}
+		fn = func(ctx context.Context, tx *store.Tx) error { return tx.PutErasureReceipt(ctx, rc) }
 	default:
-		return nil, false, bus.Permanent(fmt.Errorf("customer: unexpected topic %q", msg.Topic))
+		return stepFunc{}, false, bus.Permanent(fmt.Errorf("customer: unexpected topic %q", msg.Topic))
 	}
-	return fn, entered, nil
+	return stepFunc{apply: fn, receipt: receipt}, entered, nil
 }
 
 // userOf returns the id the CRM files an event under: the user id, or the anonymous id

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/stratahq/strata/pkg/bus"
+	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
@@ -395,4 +396,80 @@ func mustMarshal(t *testing.T, m proto.Message) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestPredictionTombstoneIsSkipped: the prediction service tombstones an erased user's
+// prediction on strata.predictions.v1; the CRM applies it as a no-op (the erasure request
+// itself anonymises the rows), without an error that would dead-letter it, and files no
+// customer under the erased id.
+func TestPredictionTombstoneIsSkipped(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	f := &feed{t: t, h: customer.NewHandler(s, nil), offsets: map[string]int64{}}
+	for range 2 { // a second tombstone changes nothing either
+		if err := f.send(topics.Predictions, "erased", nil); err != nil {
+			t.Fatalf("Handle(prediction tombstone): got %v, want nil", err)
+		}
+	}
+	if _, err := s.Customer(context.Background(), "erased", 10); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Customer after a prediction tombstone: got %v, want ErrNotFound", err)
+	}
+}
+
+func TestErasureReceipts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openStore(t)
+	h := customer.NewHandler(s, nil)
+	pub := &bustest.Recorder{}
+	h.PublishReceipts(pub)
+	f := &feed{t: t, h: h, offsets: map[string]int64{}}
+	u := "receipt-user"
+	f.must(topics.Events, u, track("re1", u, "Order Completed", t0, map[string]any{"order_id": "ro1", "revenue": 9.9, "currency": "CNY"}))
+	erase := &privacyv1.PrivacyRequest{RequestId: "req-r", UserId: u, Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}
+	f.must(topics.Privacy, u, erase)
+
+	// The CRM's own receipt: recorded with the erasure, then published.
+	msgs := pub.Messages()
+	if len(msgs) != 1 || msgs[0].Topic != topics.PrivacyReceipts || string(msgs[0].Key) != "req-r/crm" {
+		t.Fatalf("published: got %v, want one receipt keyed req-r/crm on %s", msgs, topics.PrivacyReceipts)
+	}
+	var published privacyv1.ErasureReceipt
+	if err := proto.Unmarshal(msgs[0].Value, &published); err != nil || published.GetUserId() != u ||
+		published.GetService() != customer.ReceiptService || published.GetItems() == 0 || published.GetCompletedAt() == nil {
+		t.Errorf("published receipt: got %v (%v), want the CRM's receipt for %s with the rows it changed", &published, err, u)
+	}
+	got, err := s.ErasureReceipts(ctx, "req-r")
+	if err != nil || len(got) != 1 || got[0].Service != customer.ReceiptService || got[0].Items != published.GetItems() {
+		t.Errorf("stored receipts: got %+v %v, want the CRM's", got, err)
+	}
+
+	// Receipts of the other services, as consumed; the CRM's own, consumed back, and a
+	// redelivered one change nothing.
+	for _, svc := range []string{"profile", "ingest", "crm", "profile"} {
+		f.must(topics.PrivacyReceipts, "req-r/"+svc, &privacyv1.ErasureReceipt{RequestId: "req-r", UserId: u, Service: svc,
+			CompletedAt: timestamppb.New(t0), Items: 1})
+	}
+	if got, err = s.ErasureReceipts(ctx, "req-r"); err != nil || len(got) != 3 || got[0].Items != published.GetItems() {
+		t.Errorf("stored receipts: got %+v %v, want crm (first kept), ingest and profile", got, err)
+	}
+	for _, bad := range []*privacyv1.ErasureReceipt{{UserId: u, Service: "x"}, {RequestId: "r", UserId: u}, {RequestId: "r", Service: "x"}} {
+		if err := f.send(topics.PrivacyReceipts, "k", bad); !bus.IsPermanent(err) {
+			t.Errorf("receipt %v: got %v, want a permanent error", bad, err)
+		}
+	}
+
+	// A failed publish fails the batch; its redelivery publishes the receipt again.
+	pub.SetErr(errors.New("broker down"))
+	if err := f.h.Handle(ctx, bus.Message{Topic: topics.Privacy, Key: []byte(u), Value: mustMarshal(t, erase), Offset: 100}); err == nil {
+		t.Errorf("Handle with the receipt unpublishable: got nil, want an error")
+	}
+	pub.SetErr(nil)
+	if err := f.h.Handle(ctx, bus.Message{Topic: topics.Privacy, Key: []byte(u), Value: mustMarshal(t, erase), Offset: 100}); err != nil {
+		t.Fatalf("Handle redelivered: %v", err)
+	}
+	// The recorder keeps the failed attempt too: first, failed, redelivered.
+	if msgs := pub.Messages(); len(msgs) != 3 || string(msgs[2].Key) != "req-r/crm" {
+		t.Errorf("published after the redelivery: got %d messages, want 3, the last the receipt again", len(msgs))
+	}
 }

@@ -188,3 +188,46 @@ func (s *Store) Erasure(ctx context.Context, requestID string) (Erasure, error) 
 	e.ErasedAt = fromMicros(at)
 	return e, nil
 }
+
+// ErasureReceipt is one service's receipt of an erasure request
+// (strata.privacy.receipts.v1): the service carried the request out at CompletedAt,
+// removing or anonymising Items keys, rows or states.
+type ErasureReceipt struct {
+	RequestID   string
+	UserID      string
+	Service     string
+	CompletedAt time.Time
+	Items       int64
+}
+
+// PutErasureReceipt records r within t. The first receipt of a request and service is
+// kept: a later one (a redelivered request, which finds nothing left) changes nothing.
+func (t *Tx) PutErasureReceipt(ctx context.Context, r ErasureReceipt) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO erasure_receipts (request_id, service, user_id, completed_us, items)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (request_id, service) DO NOTHING`,
+		r.RequestID, r.Service, r.UserID, micros(r.CompletedAt), r.Items); err != nil {
+		return fmt.Errorf("store: record erasure receipt: %w", err)
+	}
+	return nil
+}
+
+// ErasureReceipts returns the receipts of an erasure request, one per service, in
+// service order; none (and no error) when no service has reported on it.
+func (s *Store) ErasureReceipts(ctx context.Context, requestID string) ([]ErasureReceipt, error) {
+	var out []ErasureReceipt
+	err := each(ctx, s.db, `SELECT service, user_id, completed_us, items FROM erasure_receipts
+		WHERE request_id = $1 ORDER BY service`, []any{requestID}, func(r *sql.Rows) error {
+		rc := ErasureReceipt{RequestID: requestID}
+		var at int64
+		if err := r.Scan(&rc.Service, &rc.UserID, &at, &rc.Items); err != nil {
+			return err
+		}
+		rc.CompletedAt = fromMicros(at)
+		out = append(out, rc)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: erasure receipts: %w", err)
+	}
+	return out, nil
+}

@@ -197,3 +197,30 @@ func countLike(ctx context.Context, t *testing.T, s *store.Store, table, col, ne
 	}
 	return n
 }
+
+func testErasureReceipts(ctx context.Context, t *testing.T, s *store.Store) {
+	at := time.Date(2032, 8, 1, 9, 0, 0, 0, time.UTC)
+	if got, err := s.ErasureReceipts(ctx, "receipts-none"); err != nil || len(got) != 0 {
+		t.Fatalf("ErasureReceipts of an unknown request: got %v, %v; want none", got, err)
+	}
+	first := []store.ErasureReceipt{
+		{RequestID: "receipts-r1", UserID: "receipts-u1", Service: "profile", CompletedAt: at, Items: 3},
+		{RequestID: "receipts-r1", UserID: "receipts-u1", Service: "crm", CompletedAt: at.Add(time.Second), Items: 12},
+		{RequestID: "receipts-r2", UserID: "receipts-u2", Service: "crm", CompletedAt: at, Items: 1},
+	}
+	// A redelivered request's receipt comes later and finds nothing left: the first stays.
+	again := store.ErasureReceipt{RequestID: "receipts-r1", UserID: "receipts-u1", Service: "profile", CompletedAt: at.Add(time.Hour)}
+	for i, r := range append(first, again) {
+		apply(ctx, t, s, store.Position{Topic: "t.receipts", Offset: int64(i)}, func(ctx context.Context, tx *store.Tx) error {
+			return tx.PutErasureReceipt(ctx, r)
+		})
+	}
+	got, err := s.ErasureReceipts(ctx, "receipts-r1")
+	if err != nil {
+		t.Fatalf("ErasureReceipts: %v", err)
+	}
+	want := []store.ErasureReceipt{first[1], first[0]} // in service order
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ErasureReceipts(receipts-r1): got %+v, want %+v", got, want)
+	}
+}

@@ -38,6 +38,7 @@ func runContract(t *testing.T, cfg store.Config) {
 	t.Run("bulk import", func(t *testing.T) { testImport(ctx, t, s) })
 	t.Run("revenue and settlement", func(t *testing.T) { testRevenue(ctx, t, s) })
 	t.Run("right to erasure", func(t *testing.T) { testErasure(ctx, t, s) })
+	t.Run("erasure receipts", func(t *testing.T) { testErasureReceipts(ctx, t, s) })
 	t.Run("revenue roll-ups equal the report from the rows", func(t *testing.T) { testRevenueRollups(ctx, t, s) })
 }
 

@@ -2,9 +2,11 @@
 // data subject's erasure request to strata.privacy.v1 (the suite's entry point, behind
 // the admin RequestErasure call), and [Handler] consumes that topic and forgets the
 // user's identity links (anonymous id ↔ user id) and dedup-window entries (their keys
-// carry the sender's id) in ingest's Redis ledger.
+// carry the sender's id) in ingest's Redis ledger, then publishes ingest's erasure
+// receipt to strata.privacy.receipts.v1.
 //
-// Handling is idempotent: a replayed request finds no link left and changes nothing.
+// Handling is idempotent: a replayed request finds no link left, changes nothing and
+// publishes the receipt again (with no items) under the same key.
 // Requester and Handler are safe for concurrent use.
 package privacy
 
@@ -79,22 +81,30 @@ type identities interface {
 	ForgetUser(ctx context.Context, userID string) (int, error)
 }
 
+// ReceiptService is the service name of ingest's erasure receipts.
+const ReceiptService = "ingest"
+
 // Handler consumes strata.privacy.v1.
 type Handler struct {
 	ids identities
+	pub publisher
+	now func() time.Time
 	log *slog.Logger
 }
 
-// NewHandler returns the consumer's handler.
-func NewHandler(ids identities, log *slog.Logger) *Handler {
+// NewHandler returns the consumer's handler; it publishes erasure receipts through pub
+// to strata.privacy.receipts.v1.
+func NewHandler(ids identities, pub publisher, log *slog.Logger) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{ids: ids, log: log}
+	return &Handler{ids: ids, pub: pub, now: time.Now, log: log}
 }
 
 // Handle is the bus handler: an erasure request forgets every anonymous id linked to, or
-// merged into, the user. Other actions are skipped; an undecodable request is permanent.
+// merged into, the user, then publishes the receipt (blocking until Kafka acknowledged
+// it; an error is retried, and the retry forgets nothing more). Other actions are
+// skipped; an undecodable request is permanent.
 func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 	r, err := Decode(msg)
 	if err != nil || r == nil {
@@ -103,6 +113,15 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 	n, err := h.ids.ForgetUser(ctx, r.GetUserId())
 	if err != nil {
 		return fmt.Errorf("privacy: forget identities: %w", err)
+	}
+	b, err := proto.Marshal(&privacyv1.ErasureReceipt{RequestId: r.GetRequestId(), UserId: r.GetUserId(), Service: ReceiptService,
+		CompletedAt: timestamppb.New(h.now()), Items: int64(n)})
+	if err != nil {
+		return fmt.Errorf("privacy: encode receipt: %w", err)
+	}
+	receipt := bus.Message{Topic: topics.PrivacyReceipts, Key: []byte(r.GetRequestId() + "/" + ReceiptService), Value: b}
+	if err := h.pub.Publish(ctx, receipt); err != nil {
+		return fmt.Errorf("privacy: publish receipt: %w", err)
 	}
 	h.log.InfoContext(ctx, "identity links erased", slog.String("request_id", r.GetRequestId()), slog.Int("links", n))
 	return nil

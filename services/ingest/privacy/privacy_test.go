@@ -68,30 +68,45 @@ func encode(t *testing.T, r *privacyv1.PrivacyRequest) bus.Message {
 func TestHandle(t *testing.T) {
 	t.Parallel()
 	erase := &privacyv1.PrivacyRequest{RequestId: "r1", UserId: "u1", Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}
+	down := errors.New("down")
 	tests := []struct {
 		name          string
 		msg           bus.Message
 		forgetErr     error
+		publishErr    error
 		wantForgot    int
 		wantErr       bool
 		wantPermanent bool
+		wantReceipt   bool
 	}{
-		{"erase", encode(t, erase), nil, 1, false, false},
-		{"other action skipped", encode(t, &privacyv1.PrivacyRequest{RequestId: "r2", UserId: "u1"}), nil, 0, false, false},
-		{"no request id", encode(t, &privacyv1.PrivacyRequest{UserId: "u1", Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}), nil, 0, true, true},
-		{"undecodable", bus.Message{Topic: topics.Privacy, Key: []byte("u1"), Value: []byte{0xff}}, nil, 0, true, true},
-		{"redis down retried", encode(t, erase), errors.New("down"), 1, true, false},
+		{"erase", encode(t, erase), nil, nil, 1, false, false, true},
+		{"other action skipped", encode(t, &privacyv1.PrivacyRequest{RequestId: "r2", UserId: "u1"}), nil, nil, 0, false, false, false},
+		{"no request id", encode(t, &privacyv1.PrivacyRequest{UserId: "u1", Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}), nil, nil, 0, true, true, false},
+		{"undecodable", bus.Message{Topic: topics.Privacy, Key: []byte("u1"), Value: []byte{0xff}}, nil, nil, 0, true, true, false},
+		{"redis down retried", encode(t, erase), down, nil, 1, true, false, false},
+		{"kafka down retried", encode(t, erase), nil, down, 1, true, false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			ids := &fakeIdentities{err: tt.forgetErr}
-			err := privacy.NewHandler(ids, nil).Handle(t.Context(), tt.msg)
+			pub := &bustest.Recorder{}
+			pub.SetErr(tt.publishErr)
+			err := privacy.NewHandler(ids, pub, nil).Handle(t.Context(), tt.msg)
 			if (err != nil) != tt.wantErr || bus.IsPermanent(err) != tt.wantPermanent {
 				t.Errorf("Handle: got %v (permanent %v), want error %v permanent %v", err, bus.IsPermanent(err), tt.wantErr, tt.wantPermanent)
 			}
 			if len(ids.forgot) != tt.wantForgot {
 				t.Errorf("ForgetUser calls: got %q, want %d", ids.forgot, tt.wantForgot)
+			}
+			if !tt.wantReceipt {
+				return
+			}
+			msgs := pub.Messages()
+			var r privacyv1.ErasureReceipt
+			if len(msgs) != 1 || msgs[0].Topic != topics.PrivacyReceipts || string(msgs[0].Key) != "r1/ingest" || proto.Unmarshal(msgs[0].Value, &r) != nil ||
+				r.GetUserId() != "u1" || r.GetService() != privacy.ReceiptService || r.GetItems() != 1 || r.GetCompletedAt() == nil {
+				t.Errorf("receipt: got %v (%v), want ingest's receipt of r1 keyed r1/ingest on %s", msgs, &r, topics.PrivacyReceipts)
 			}
 		})
 	}

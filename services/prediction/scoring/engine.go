@@ -6,8 +6,13 @@
 // strata.predictions.v1, keyed by user id. It answers Predict and Explain from the same
 // state, trains new model versions from it on demand or on a schedule, and promotes
 // them only if they are not worse than the promoted ones on the same validation window.
-// A profile tombstone (right to erasure) drops the user's state and tombstones the
-// user's prediction.
+// Right to erasure: an erasure request on strata.privacy.v1 (HandlePrivacy, on a consumer
+// group of its own) or a profile tombstone drops the user's state and tombstones the
+// user's prediction on strata.predictions.v1 (see Erase); events of the user recorded
+// before the erasure are not folded in again, neither when a lagging consumer delivers
+// them later nor when a restart replays the retained history. The service keeps no
+// per-user data anywhere else: it has no Redis, and explanations are computed on
+// request from the in-memory state.
 //
 // Delivery: handlers are idempotent (an event at or below the last applied offset of
 // its partition is skipped, and a state applies an event id once), so a redelivered
@@ -52,6 +57,7 @@ import (
 	"github.com/stratahq/strata/pkg/topics"
 	eventv1 "github.com/stratahq/strata/proto/strata/event/v1"
 	predictionv1 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	profilev1 "github.com/stratahq/strata/proto/strata/profile/v1"
 	"github.com/stratahq/strata/services/prediction/clv"
 	"github.com/stratahq/strata/services/prediction/demand"
@@ -83,6 +89,9 @@ var (
 	ErrNoModel = errors.New("scoring: no promoted model")
 	// ErrNotEnoughData is reported when a training set is too small or one-class.
 	ErrNotEnoughData = errors.New("scoring: not enough training data")
+	// ErrIncompleteRequest is returned (as permanent) for a privacy request without a
+	// user or request id.
+	ErrIncompleteRequest = errors.New("scoring: privacy request without a user or request id")
 )
 
 // Publisher publishes messages; *bus.Producer implements it.
@@ -124,10 +133,21 @@ type Config struct {
 	// topic are events.
 	ProfilesTopic    string `env:"-"`
 	PredictionsTopic string `env:"-"`
+	// ReceiptsTopic receives the erasure receipts (strata.privacy.receipts.v1 by
+	// default).
+	ReceiptsTopic string `env:"-"`
 	// WarmUp, when set, rebuilds state at the start of Run by calling apply for
-	// every retained event (the service reads strata.events.v1 from its oldest
-	// offset). Nothing is published until it returns.
-	WarmUp func(ctx context.Context, apply func(partition int32, ev *eventv1.Event)) (int, error) `env:"-"`
+	// every retained event with its record time (the service reads
+	// strata.events.v1 from its oldest offset). Nothing is published until it
+	// returns.
+	WarmUp func(ctx context.Context, apply func(partition int32, at time.Time, ev *eventv1.Event)) (int, error) `env:"-"`
+	// WarmUpErasures, when set, is called at the start of Run before WarmUp, with
+	// erase to call for every retained erasure request (user id and record time),
+	// so that the warm-up does not rebuild the state of erased users from their
+	// events recorded before the erasure; and once more after WarmUp, for the
+	// requests published meanwhile. When it fails, WarmUp is skipped: state is then
+	// built from the events consumed from here on, and no erased user comes back.
+	WarmUpErasures func(ctx context.Context, erase func(userID string, at time.Time)) (int, error) `env:"-"`
 }
 
 func (c Config) withDefaults() Config {
@@ -156,6 +176,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PredictionsTopic == "" {
 		c.PredictionsTopic = topics.Predictions
+	}
+	if c.ReceiptsTopic == "" {
+		c.ReceiptsTopic = topics.PrivacyReceipts
 	}
 	return c
 }
@@ -200,6 +223,17 @@ type Engine struct {
 	users   map[string]*user
 	dirty   map[string]time.Time
 	applied map[int32]int64 // events partition → last applied offset
+	// erased holds each erased user's latest erasure (record time): events recorded
+	// up to then are not applied. It holds the users erased since start-up and those
+	// of the requests strata.privacy.v1 retained then: erasures are rare, and Kafka
+	// drops old records by segment, so an age limit could forget an erasure while
+	// events recorded before it are still retained.
+	erased map[string]time.Time
+
+	// pubMu orders the publishing of predictions and of erasure tombstones: a
+	// prediction scored before an erasure is either dropped or published before
+	// the tombstone, never after it.
+	pubMu sync.Mutex
 
 	models atomic.Pointer[loaded]
 	scored atomic.Int64
@@ -222,7 +256,7 @@ func New(cfg Config, reg *registry.Registry, pub Publisher, log *slog.Logger) (*
 	}
 	e := &Engine{
 		cfg: cfg.withDefaults(), log: log, reg: reg, pub: pub,
-		users: map[string]*user{}, dirty: map[string]time.Time{}, applied: map[int32]int64{},
+		users: map[string]*user{}, dirty: map[string]time.Time{}, applied: map[int32]int64{}, erased: map[string]time.Time{},
 	}
 	e.life, e.stop = context.WithCancel(context.Background())
 	if _, ok := reg.Current(ModelCLV); !ok {
@@ -299,7 +333,7 @@ func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 	if err := bus.DecodeProto(msg, &ev); err != nil {
 		return err
 	}
-	e.Apply(int32(msg.Partition), msg.Offset, &ev)
+	e.apply(int32(msg.Partition), msg.Offset, msg.Time, &ev)
 	return nil
 }
 
@@ -307,6 +341,12 @@ func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 // user's state. An offset at or below the partition's last applied one is skipped; a
 // negative offset is always applied (replays from files).
 func (e *Engine) Apply(partition int32, offset int64, ev *eventv1.Event) {
+	e.apply(partition, offset, time.Time{}, ev)
+}
+
+// apply is Apply for an event recorded at the given time (zero when unknown): an event
+// recorded at or before its user's erasure is skipped.
+func (e *Engine) apply(partition int32, offset int64, at time.Time, ev *eventv1.Event) {
 	id := ev.GetUserId()
 	if id == "" {
 		return // anonymous activity has no user to score
@@ -318,6 +358,9 @@ func (e *Engine) Apply(partition int32, offset int64, ev *eventv1.Event) {
 			return
 		}
 		e.applied[partition] = offset
+	}
+	if erasedAt, ok := e.erased[id]; ok && !at.IsZero() && !at.After(erasedAt) {
+		return // recorded before the user's erasure
 	}
 	u := e.users[id]
 	if u == nil {
@@ -332,16 +375,11 @@ func (e *Engine) Apply(partition int32, offset int64, ev *eventv1.Event) {
 func (e *Engine) handleProfile(ctx context.Context, msg bus.Message) error {
 	id := string(msg.Key)
 	if msg.Value == nil {
-		// A profile tombstone erases the user: forget the state and tombstone the
-		// user's prediction in the compacted topic too.
-		e.mu.Lock()
-		delete(e.users, id)
-		delete(e.dirty, id)
-		e.mu.Unlock()
-		if err := e.pub.Publish(ctx, bus.Message{Topic: e.cfg.PredictionsTopic, Key: msg.Key}); err != nil {
-			return fmt.Errorf("scoring: tombstone prediction of erased user: %w", err)
-		}
-		return nil
+		// A profile tombstone erases the user. It is written after the erasure
+		// request, so its time is not the erasure's: the request (HandlePrivacy)
+		// records that.
+		_, err := e.Erase(ctx, id, time.Time{})
+		return err
 	}
 	var p profilev1.Profile
 	if err := bus.DecodeProto(msg, &p); err != nil {
@@ -362,20 +400,112 @@ func (e *Engine) handleProfile(ctx context.Context, msg bus.Message) error {
 	return nil
 }
 
+// ErasureOf returns the erasure request msg (a strata.privacy.v1 record) carries, with
+// the user id taken from the key when the value names none; nil and no error for a
+// request of another action; a permanent error for an undecodable request or one
+// without a user or request id.
+func ErasureOf(msg bus.Message) (*privacyv1.PrivacyRequest, error) {
+	r := &privacyv1.PrivacyRequest{}
+	if err := bus.DecodeProto(msg, r); err != nil {
+		return nil, err
+	}
+	if r.GetUserId() == "" {
+		r.UserId = string(msg.Key)
+	}
+	if r.GetUserId() == "" || r.GetRequestId() == "" {
+		return nil, bus.Permanent(fmt.Errorf("%w at %s/%d/%d", ErrIncompleteRequest, msg.Topic, msg.Partition, msg.Offset))
+	}
+	if r.GetAction() != privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE {
+		return nil, nil
+	}
+	return r, nil
+}
+
+// ReceiptService is the service name of the prediction service's erasure receipts.
+const ReceiptService = "prediction"
+
+// HandlePrivacy is the consumer handler for strata.privacy.v1: an erasure request erases
+// its user (Erase, as of the request's record time), then the receipt is published to
+// strata.privacy.receipts.v1, keyed by request id and service. Requests of other
+// actions are skipped. A redelivered request finds no state left and publishes the
+// tombstone and the receipt (with no items) again, which changes nothing.
+func (e *Engine) HandlePrivacy(ctx context.Context, msg bus.Message) error {
+	r, err := ErasureOf(msg)
+	if err != nil || r == nil {
+		return err
+	}
+	n, err := e.Erase(ctx, r.GetUserId(), msg.Time)
+	if err != nil {
+		return err
+	}
+	b, err := proto.Marshal(&privacyv1.ErasureReceipt{RequestId: r.GetRequestId(), UserId: r.GetUserId(), Service: ReceiptService,
+		CompletedAt: timestamppb.New(e.cfg.Now()), Items: int64(n)})
+	if err != nil {
+		return fmt.Errorf("scoring: encode erasure receipt: %w", err)
+	}
+	key := []byte(r.GetRequestId() + "/" + ReceiptService)
+	if err := e.pub.Publish(ctx, bus.Message{Topic: e.cfg.ReceiptsTopic, Key: key, Value: b}); err != nil {
+		return fmt.Errorf("scoring: publish erasure receipt: %w", err)
+	}
+	// The log names the request, never the user.
+	e.log.InfoContext(ctx, "prediction state erased", slog.String("request_id", r.GetRequestId()), slog.Int("items", n))
+	return nil
+}
+
+// Erase carries out the right to erasure for userID, requested at at (the record time
+// of the request; zero when unknown): it drops the user's feature state, so Predict,
+// Explain and scoring runs no longer know the user; remembers the erasure, so that
+// events recorded up to at and delivered afterwards are not applied; and publishes a
+// tombstone (nil value) keyed by the user to strata.predictions.v1, after any
+// prediction of the user being published, so that compacted readers and restores
+// forget the scores. It blocks until Kafka acknowledged the tombstone and returns how
+// many items it removed: 1 for the user's state, 0 when there was none (run again, or a
+// user never seen). Events recorded after at start a fresh state.
+func (e *Engine) Erase(ctx context.Context, userID string, at time.Time) (int, error) {
+	e.mu.Lock()
+	n := e.forget(userID, at)
+	e.mu.Unlock()
+	e.pubMu.Lock()
+	defer e.pubMu.Unlock()
+	if err := e.pub.Publish(ctx, bus.Message{Topic: e.cfg.PredictionsTopic, Key: []byte(userID)}); err != nil {
+		return n, fmt.Errorf("scoring: tombstone prediction of erased user: %w", err)
+	}
+	return n, nil
+}
+
+// forget drops userID's state and records the erasure at at; it returns how many states
+// it dropped (0 or 1). e.mu is held.
+func (e *Engine) forget(userID string, at time.Time) int {
+	n := 0
+	if e.users[userID] != nil {
+		n = 1
+	}
+	delete(e.users, userID)
+	delete(e.dirty, userID)
+	if last, ok := e.erased[userID]; !at.IsZero() && (!ok || at.After(last)) {
+		e.erased[userID] = at
+	}
+	return n
+}
+
 // Run rebuilds state with Config.WarmUp, if set, then flushes due users every half
 // debounce interval and retrains on schedule until ctx is done; without a promoted
 // propensity model it trains once right after the warm-up. On return, a running batch
 // scoring run has been cancelled.
 func (e *Engine) Run(ctx context.Context) error {
-	if e.cfg.WarmUp != nil {
+	if e.cfg.WarmUp != nil && e.warmUpErasures(ctx) {
 		start := time.Now()
-		n, err := e.cfg.WarmUp(ctx, func(p int32, ev *eventv1.Event) { e.Apply(p, -1, ev) })
+		n, err := e.cfg.WarmUp(ctx, func(p int32, at time.Time, ev *eventv1.Event) { e.apply(p, -1, at, ev) })
 		if err != nil && ctx.Err() == nil {
 			// Scoring goes on with the state the consumer builds from here.
 			e.log.Warn("scoring: warm-up failed", slog.Int("events", n), slog.Any("error", err))
 		} else {
 			e.log.Info("scoring: warm-up done", slog.Int("events", n), slog.Duration("took", time.Since(start)))
 		}
+		// Requests published while the events were read (another instance may have
+		// carried them out and committed them for the group) erase what the warm-up
+		// rebuilt.
+		e.warmUpErasures(ctx)
 	}
 	tick := time.NewTicker(max(e.cfg.Debounce/2, 10*time.Millisecond))
 	defer tick.Stop()
@@ -412,6 +542,28 @@ func (e *Engine) Run(ctx context.Context) error {
 			e.scheduledTrain(ctx)
 		}
 	}
+}
+
+// warmUpErasures runs Config.WarmUpErasures, if set, and reports whether the event
+// warm-up may run. Each erasure not known yet drops the user's state.
+func (e *Engine) warmUpErasures(ctx context.Context) bool {
+	if e.cfg.WarmUpErasures == nil {
+		return true
+	}
+	n, err := e.cfg.WarmUpErasures(ctx, func(userID string, at time.Time) {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if known, ok := e.erased[userID]; !ok || at.After(known) {
+			e.forget(userID, at)
+		}
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("scoring: erasures unreadable, warm-up skipped", slog.Int("erasures", n), slog.Any("error", err))
+		}
+		return false
+	}
+	return true
 }
 
 func (e *Engine) scheduledTrain(ctx context.Context) {
@@ -468,9 +620,26 @@ type outbox struct {
 	msgs  []bus.Message
 	ids   []string
 	preds []*predictionv1.Prediction
+	users []*user // the state each prediction was scored from
 }
 
-func (o *outbox) reset() { o.msgs, o.ids, o.preds = o.msgs[:0], o.ids[:0], o.preds[:0] }
+func (o *outbox) reset() {
+	o.msgs, o.ids, o.preds, o.users = o.msgs[:0], o.ids[:0], o.preds[:0], o.users[:0]
+}
+
+// dropErased removes the predictions whose user was erased since they were scored (the
+// user's state is no longer the one scored); e.mu is held.
+func (o *outbox) dropErased(users map[string]*user) {
+	j := 0
+	for i, id := range o.ids {
+		if users[id] != o.users[i] {
+			continue
+		}
+		o.msgs[j], o.ids[j], o.preds[j], o.users[j] = o.msgs[i], id, o.preds[i], o.users[i]
+		j++
+	}
+	o.msgs, o.ids, o.preds, o.users = o.msgs[:j], o.ids[:j], o.preds[:j], o.users[:j]
+}
 
 // queue scores u as of now and queues its prediction, unless it equals the last one
 // published and always is false; it reports whether it queued. e.mu is held.
@@ -486,12 +655,21 @@ func (e *Engine) queue(o *outbox, id string, u *user, now time.Time, always bool
 	o.msgs = append(o.msgs, bus.Message{Topic: e.cfg.PredictionsTopic, Key: []byte(id), Value: b})
 	o.ids = append(o.ids, id)
 	o.preds = append(o.preds, p)
+	o.users = append(o.users, u)
 	return true, nil
 }
 
 // send publishes the queued predictions, then, under e.mu, records each as its user's
 // last published one and calls done with the user id (done may be nil).
 func (e *Engine) send(ctx context.Context, o *outbox, done func(id string)) error {
+	if len(o.msgs) == 0 {
+		return nil
+	}
+	e.pubMu.Lock()
+	defer e.pubMu.Unlock()
+	e.mu.Lock()
+	o.dropErased(e.users)
+	e.mu.Unlock()
 	if len(o.msgs) == 0 {
 		return nil
 	}

@@ -14,10 +14,29 @@ import (
 	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	"github.com/stratahq/strata/services/profile/state"
 	"github.com/stratahq/strata/services/profile/store"
+	"github.com/stratahq/strata/services/profile/updater"
 )
 
 func eraseRequest(user string) *privacyv1.PrivacyRequest {
 	return &privacyv1.PrivacyRequest{RequestId: "r-" + user, UserId: user, Action: privacyv1.PrivacyAction_PRIVACY_ACTION_ERASE}
+}
+
+// receipts returns the erasure receipts published since *seen.
+func (f *fixture) receipts(seen *int) []*privacyv1.ErasureReceipt {
+	var out []*privacyv1.ErasureReceipt
+	msgs := f.pub.Messages()
+	for _, m := range msgs[*seen:] {
+		if m.Topic != topics.PrivacyReceipts {
+			continue
+		}
+		r := &privacyv1.ErasureReceipt{}
+		if err := proto.Unmarshal(m.Value, r); err != nil || string(m.Key) != r.GetRequestId()+"/"+updater.ReceiptService {
+			f.t.Errorf("receipt keyed %q: got %v (%v), want a receipt keyed request id/%s", m.Key, r, err, updater.ReceiptService)
+		}
+		out = append(out, r)
+	}
+	*seen = len(msgs)
+	return out
 }
 
 // tombstones counts the changelog tombstones published for user since *seen.
@@ -39,13 +58,20 @@ func TestErasureDeletesProfileAndSegments(t *testing.T) {
 	ctx := context.Background()
 	f.send("u1", state.EventOrderCompleted, map[string]any{"revenue": 99})
 	f.send("u2", state.EventOrderCompleted, map[string]any{"revenue": 10})
-	segSeen, tombSeen := 0, 0
+	segSeen, tombSeen, receiptSeen := 0, 0, 0
 	f.segmentEvents(&segSeen)
 	f.tombstones("u1", &tombSeen)
+	f.receipts(&receiptSeen)
 
 	for i, want := range [][]string{{"EXIT:buyers"}, nil} { // the replay changes nothing more
 		f.offset++
 		f.handle("u1", topics.Privacy, eraseRequest("u1"))
+		// The profile and one segment, then nothing left.
+		wantItems := int64(2 * (1 - i))
+		if got := f.receipts(&receiptSeen); len(got) != 1 || got[0].GetRequestId() != "r-u1" || got[0].GetUserId() != "u1" ||
+			got[0].GetService() != updater.ReceiptService || got[0].GetItems() != wantItems || got[0].GetCompletedAt() == nil {
+			t.Errorf("erasure #%d: receipts got %v, want one of r-u1 for u1 with %d items", i+1, got, wantItems)
+		}
 		if got := f.segmentEvents(&segSeen); !slices.Equal(got, want) {
 			t.Errorf("erasure #%d: segment events got %v, want %v", i+1, got, want)
 		}

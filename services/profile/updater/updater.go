@@ -24,8 +24,9 @@
 //
 // Right to erasure: an erasure request on strata.privacy.v1 (read by the same consumer,
 // so it is applied in order with the batch's other messages) makes the user leave every
-// segment, publishes a tombstone for the user on the changelog and deletes the profile
-// from Redis. Events of the user consumed after it start a
+// segment, publishes a tombstone for the user on the changelog, deletes the profile
+// from Redis and publishes the profile service's erasure receipt to
+// strata.privacy.receipts.v1. Events of the user consumed after it start a
 // fresh profile: the erasure forgets the past, it does not block the future.
 package updater
 
@@ -89,13 +90,18 @@ type erasures interface {
 // Topics names the topics the updater reads and writes.
 type Topics struct {
 	Events, Predictions, Profiles, Segments, Privacy string
+	// Receipts receives erasure receipts; strata.privacy.receipts.v1 when empty.
+	Receipts string
 }
 
 // DefaultTopics are the suite's topics.
 func DefaultTopics() Topics {
 	return Topics{Events: topics.Events, Predictions: topics.Predictions, Profiles: topics.Profiles, Segments: topics.Segments,
-		Privacy: topics.Privacy}
+		Privacy: topics.Privacy, Receipts: topics.PrivacyReceipts}
 }
+
+// ReceiptService is the service name of the profile service's erasure receipts.
+const ReceiptService = "profile"
 
 // Updater applies events and predictions to profiles. It is safe for concurrent use by
 // handlers of different users.
@@ -265,15 +271,22 @@ const ErasedPredictionGuard = 24 * time.Hour
 // the compacted changelog (so a restore does not bring the profile back, and compaction
 // removes it from Kafka), then the profile and its segment state are deleted from Redis.
 // Each step is idempotent, so a replay, or a redelivery after a crash between steps,
-// completes the erasure. Events of the user consumed afterwards start a fresh profile.
+// completes the erasure. Last, the receipt goes to strata.privacy.receipts.v1, counting
+// the profile deleted and the segments left (none on a replay). Events of the user
+// consumed afterwards start a fresh profile.
 func (u *Updater) eraseUser(ctx context.Context, it item) error {
 	if u.erasures == nil {
 		return bus.Permanent(errors.New("profile: erasure request, but erasures are not configured"))
 	}
+	stored, err := u.profiles.GetMany(ctx, []string{it.user})
+	if err != nil {
+		return err
+	}
 	if err := u.erasures.MarkErased(ctx, it.user, ErasedPredictionGuard); err != nil {
 		return err
 	}
-	if _, err := u.erasures.ExitAll(ctx, it.user, u.now()); err != nil {
+	exits, err := u.erasures.ExitAll(ctx, it.user, u.now())
+	if err != nil {
 		return err
 	}
 	if err := u.erasures.FlushOutbox(ctx, it.user, u.PublishSegmentEvents); err != nil {
@@ -285,7 +298,29 @@ func (u *Updater) eraseUser(ctx context.Context, it item) error {
 	if err := u.erasures.Delete(ctx, it.user); err != nil {
 		return err
 	}
-	u.log.InfoContext(ctx, "profile erased", slog.String("request_id", it.erase.GetRequestId()))
+	items := exits + int64(len(stored))
+	if err := u.publishReceipt(ctx, it, items); err != nil {
+		return err
+	}
+	u.log.InfoContext(ctx, "profile erased", slog.String("request_id", it.erase.GetRequestId()), slog.Int64("items", items))
+	return nil
+}
+
+// publishReceipt publishes the profile service's receipt of an erasure carried out.
+func (u *Updater) publishReceipt(ctx context.Context, it item, items int64) error {
+	b, err := proto.Marshal(&privacyv1.ErasureReceipt{RequestId: it.erase.GetRequestId(), UserId: it.user, Service: ReceiptService,
+		CompletedAt: timestamppb.New(u.now()), Items: items})
+	if err != nil {
+		return bus.Permanent(fmt.Errorf("encode erasure receipt: %w", err))
+	}
+	topic := u.topics.Receipts
+	if topic == "" {
+		topic = topics.PrivacyReceipts
+	}
+	key := []byte(it.erase.GetRequestId() + "/" + ReceiptService)
+	if err := u.pub.Publish(ctx, bus.Message{Topic: topic, Key: key, Value: b}); err != nil {
+		return fmt.Errorf("publish erasure receipt: %w", err)
+	}
 	return nil
 }
 

@@ -155,6 +155,10 @@ type Config struct {
 	// PrivacyTopic is the topic whose messages Handle reads as privacy requests; empty
 	// means strata.privacy.v1.
 	PrivacyTopic string
+	// Receipts publishes the erasure receipts of handled privacy requests to
+	// ReceiptsTopic (empty: strata.privacy.receipts.v1); nil publishes none.
+	Receipts      bus.Publisher
+	ReceiptsTopic string
 	// HoldoutUsers bounds the users whose latest interaction a run holds out to measure
 	// the served model against popularity; negative means no metrics.
 	HoldoutUsers int
@@ -295,6 +299,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PrivacyTopic == "" {
 		c.PrivacyTopic = topics.Privacy
+	}
+	if c.ReceiptsTopic == "" {
+		c.ReceiptsTopic = topics.PrivacyReceipts
 	}
 	return c
 }

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/stratahq/strata/pkg/bus"
 	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 )
@@ -14,8 +17,10 @@ import (
 // (Store.EraseUser). The trained models keep no per-user state that serving reads: they
 // score from the history in Redis, which is gone, so the user gets the cold-start
 // fallbacks at once; the next training leaves the user out because the index of active
-// users no longer names them. Replaying the request deletes nothing more. Events of the
-// user that arrive later start a fresh history.
+// users no longer names them. Then the service's receipt goes to
+// strata.privacy.receipts.v1, counting the keys deleted. Replaying the request deletes
+// nothing more and publishes the receipt again (0 keys, same key). Events of the user
+// that arrive later start a fresh history.
 func (e *Engine) handlePrivacy(ctx context.Context, msg bus.Message) error {
 	r := &privacyv1.PrivacyRequest{}
 	if err := bus.DecodeProto(msg, r); err != nil {
@@ -35,6 +40,20 @@ func (e *Engine) handlePrivacy(ctx context.Context, msg bus.Message) error {
 	if err != nil {
 		return err
 	}
+	if e.cfg.Receipts != nil {
+		b, err := proto.Marshal(&privacyv1.ErasureReceipt{RequestId: r.GetRequestId(), UserId: user, Service: ReceiptService,
+			CompletedAt: timestamppb.New(e.now()), Items: n})
+		if err != nil {
+			return bus.Permanent(fmt.Errorf("engine: encode erasure receipt: %w", err))
+		}
+		receipt := bus.Message{Topic: e.cfg.ReceiptsTopic, Key: []byte(r.GetRequestId() + "/" + ReceiptService), Value: b}
+		if err := e.cfg.Receipts.Publish(ctx, receipt); err != nil {
+			return fmt.Errorf("engine: publish erasure receipt: %w", err)
+		}
+	}
 	e.log.InfoContext(ctx, "recommendation state erased", slog.String("request_id", r.GetRequestId()), slog.Int64("keys", n))
 	return nil
 }
+
+// ReceiptService is the service name of the recommendation service's erasure receipts.
+const ReceiptService = "recommendation"

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/stratahq/strata/pkg/bus"
+	"github.com/stratahq/strata/pkg/bustest"
 	"github.com/stratahq/strata/pkg/topics"
 	privacyv1 "github.com/stratahq/strata/proto/strata/privacy/v1"
 	recommendationv1 "github.com/stratahq/strata/proto/strata/recommendation/v1"
@@ -23,7 +24,8 @@ func (f *fixture) erase(r *privacyv1.PrivacyRequest) error {
 
 func TestErasureForgetsTheUser(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, Config{EASE: easeLambda(1)})
+	receipts := &bustest.Recorder{}
+	f := newFixture(t, Config{EASE: easeLambda(1), Receipts: receipts})
 	world(f)
 	f.track("u00", "Signed Up", map[string]any{"interests": []any{"go"}})
 	f.train()
@@ -43,6 +45,21 @@ func TestErasureForgetsTheUser(t *testing.T) {
 	}
 	if active, _ := f.mr.SortedSet("strata:rec:active"); active["u00"] != 0 {
 		t.Errorf("u00 is still among the active users")
+	}
+	// One receipt per delivery, under one key: the keys deleted, then none.
+	var items []int64
+	for _, m := range receipts.Messages() {
+		rc := &privacyv1.ErasureReceipt{}
+		if err := proto.Unmarshal(m.Value, rc); err != nil {
+			t.Fatalf("receipt: %v", err)
+		}
+		if m.Topic != topics.PrivacyReceipts || string(m.Key) != "r1/recommendation" || rc.GetService() != ReceiptService || rc.GetUserId() != "u00" || rc.GetCompletedAt() == nil {
+			t.Errorf("receipt %s %s: %v, want r1/recommendation on %s", m.Topic, m.Key, rc, topics.PrivacyReceipts)
+		}
+		items = append(items, rc.GetItems())
+	}
+	if len(items) != 2 || items[0] == 0 || items[1] != 0 {
+		t.Errorf("receipt items: got %v, want the keys deleted then 0", items)
 	}
 	got := f.recommend(&recommendationv1.RecommendRequest{UserId: "u00", N: 3})
 	if got.GetSource() != SourcePopular {

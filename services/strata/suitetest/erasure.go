@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +28,9 @@ import (
 // profile is gone (NotFound), the CRM no longer knows the user (its rows are anonymised
 // under a pseudonym), the recommendations fall back to the popular items (the history is
 // gone), and the compacted profile changelog holds a tombstone for the user, so a
-// restore does not bring the profile back.
+// restore does not bring the profile back. The erasure is verifiable: the CRM's
+// GetErasureStatus (also GET /api/v1/admin/privacy/erasures/{request_id}) lists the
+// receipt of every service that carried it out.
 func testErasure(t *testing.T, s *Suite) {
 	user, other := UserID("erase"), UserID("erase-other")
 	bought, alsoBought, category := UserID("course"), UserID("course"), UserID("category")
@@ -107,6 +110,7 @@ func testErasure(t *testing.T, s *Suite) {
 	if !profileTombstoned(t, s.Brokers, before, user) {
 		t.Errorf("no tombstone for %s on %s after the erasure", user, topics.Profiles)
 	}
+	checkErasureReceipts(t, s, resp.GetRequestId(), user)
 	// Replaying the request, this time over REST, is harmless: the user stays erased and
 	// a fresh profile is not created.
 	code, rest := s.PostJSON(t, "/api/v1/admin/privacy/erasures", fmt.Appendf(nil, `{"user_id":%q,"request_id":%q}`, user, resp.GetRequestId()))
@@ -126,6 +130,43 @@ func testErasure(t *testing.T, s *Suite) {
 	})
 	if _, err := profiles.GetProfile(ctx, &profilev1.GetProfileRequest{UserId: user}); status.Code(err) != codes.NotFound {
 		t.Errorf("GetProfile after the replay: got %v, want NotFound", err)
+	}
+}
+
+// receiptServices are the services that carry erasures out and report them.
+var receiptServices = []string{"crm", "ingest", "prediction", "profile", "recommendation"}
+
+// checkErasureReceipts waits until the CRM reports the erasure complete, with a receipt
+// of every service in receiptServices, over gRPC, then checks the REST route shows the
+// same, admin-only.
+func checkErasureReceipts(t *testing.T, s *Suite, requestID, user string) {
+	t.Helper()
+	ctx := s.Admin(context.Background())
+	crm := crmv1.NewCRMServiceClient(s.Conn)
+	var st *crmv1.ErasureStatus
+	Eventually(t, 30*time.Second, "the erasure complete, with receipts of "+strings.Join(receiptServices, ", "), func() bool {
+		var err error
+		st, err = crm.GetErasureStatus(ctx, &crmv1.GetErasureStatusRequest{RequestId: requestID})
+		return err == nil && st.GetComplete()
+	})
+	reported := map[string]bool{}
+	for _, r := range st.GetReceipts() {
+		reported[r.GetService()] = r.GetRequestId() == requestID && r.GetUserId() == user && r.GetCompletedAt() != nil
+	}
+	for _, svc := range receiptServices {
+		if !reported[svc] {
+			t.Errorf("erasure status %v: no receipt of %s for request %s and user %s", st, svc, requestID, user)
+		}
+	}
+	if st.GetUserId() != user || len(st.GetMissing()) != 0 || len(st.GetReceipts()) != len(receiptServices) {
+		t.Errorf("erasure status: got %v, want the user and one receipt of each of the five services", st)
+	}
+	if _, err := crm.GetErasureStatus(context.Background(), &crmv1.GetErasureStatusRequest{RequestId: requestID}); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("GetErasureStatus without a key: got %v, want Unauthenticated", err)
+	}
+	code, rest := s.GetJSON(t, "/api/v1/admin/privacy/erasures/"+requestID)
+	if code != http.StatusOK || rest["request_id"] != requestID || rest["user_id"] != user || rest["complete"] != true {
+		t.Errorf("GET erasure status: got %d %v, want 200 with the request, the user and complete", code, rest)
 	}
 }
 

@@ -15,8 +15,9 @@ package crmv1
 
 import (
 	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
-	v11 "github.com/stratahq/strata/proto/strata/prediction/v1"
-	v1 "github.com/stratahq/strata/proto/strata/profile/v1"
+	v12 "github.com/stratahq/strata/proto/strata/prediction/v1"
+	v1 "github.com/stratahq/strata/proto/strata/privacy/v1"
+	v11 "github.com/stratahq/strata/proto/strata/profile/v1"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -404,6 +405,132 @@ func (RevenueDimension) EnumDescriptor() ([]byte, []int) {
 	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{5}
 }
 
+type GetErasureStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RequestId     string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetErasureStatusRequest) Reset() {
+	*x = GetErasureStatusRequest{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetErasureStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetErasureStatusRequest) ProtoMessage() {}
+
+func (x *GetErasureStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetErasureStatusRequest.ProtoReflect.Descriptor instead.
+func (*GetErasureStatusRequest) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetErasureStatusRequest) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+// ErasureStatus is the state of one erasure request across the suite.
+type ErasureStatus struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	RequestId string                 `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	UserId    string                 `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// receipts are the receipts received, one per service (the first received), in service
+	// name order.
+	Receipts []*v1.ErasureReceipt `protobuf:"bytes,3,rep,name=receipts,proto3" json:"receipts,omitempty"`
+	// complete is set once every service that holds personal data (ingest, profile,
+	// recommendation, crm, prediction) has reported.
+	Complete bool `protobuf:"varint,4,opt,name=complete,proto3" json:"complete,omitempty"`
+	// missing names the services that have not reported yet, in name order.
+	Missing       []string `protobuf:"bytes,5,rep,name=missing,proto3" json:"missing,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasureStatus) Reset() {
+	*x = ErasureStatus{}
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasureStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasureStatus) ProtoMessage() {}
+
+func (x *ErasureStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasureStatus.ProtoReflect.Descriptor instead.
+func (*ErasureStatus) Descriptor() ([]byte, []int) {
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ErasureStatus) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ErasureStatus) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ErasureStatus) GetReceipts() []*v1.ErasureReceipt {
+	if x != nil {
+		return x.Receipts
+	}
+	return nil
+}
+
+func (x *ErasureStatus) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
+func (x *ErasureStatus) GetMissing() []string {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
 type GetCustomerRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	UserId string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -415,7 +542,7 @@ type GetCustomerRequest struct {
 
 func (x *GetCustomerRequest) Reset() {
 	*x = GetCustomerRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[0]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +554,7 @@ func (x *GetCustomerRequest) String() string {
 func (*GetCustomerRequest) ProtoMessage() {}
 
 func (x *GetCustomerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[0]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +567,7 @@ func (x *GetCustomerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCustomerRequest.ProtoReflect.Descriptor instead.
 func (*GetCustomerRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{0}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *GetCustomerRequest) GetUserId() string {
@@ -473,9 +600,9 @@ type Customer struct {
 	Refunds         int64                  `protobuf:"varint,8,opt,name=refunds,proto3" json:"refunds,omitempty"`
 	RefundedMinor   int64                  `protobuf:"varint,9,opt,name=refunded_minor,json=refundedMinor,proto3" json:"refunded_minor,omitempty"`
 	// profile is the latest profile snapshot (without its folded activity buckets).
-	Profile *v1.Profile `protobuf:"bytes,10,opt,name=profile,proto3" json:"profile,omitempty"`
+	Profile *v11.Profile `protobuf:"bytes,10,opt,name=profile,proto3" json:"profile,omitempty"`
 	// prediction holds the latest scores.
-	Prediction *v11.Prediction `protobuf:"bytes,11,opt,name=prediction,proto3" json:"prediction,omitempty"`
+	Prediction *v12.Prediction `protobuf:"bytes,11,opt,name=prediction,proto3" json:"prediction,omitempty"`
 	// interactions is the timeline, newest first.
 	Interactions []*Interaction `protobuf:"bytes,12,rep,name=interactions,proto3" json:"interactions,omitempty"`
 	// recent_orders holds the latest orders, newest first.
@@ -495,7 +622,7 @@ type Customer struct {
 
 func (x *Customer) Reset() {
 	*x = Customer{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[1]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -507,7 +634,7 @@ func (x *Customer) String() string {
 func (*Customer) ProtoMessage() {}
 
 func (x *Customer) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[1]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -520,7 +647,7 @@ func (x *Customer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Customer.ProtoReflect.Descriptor instead.
 func (*Customer) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{1}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Customer) GetUserId() string {
@@ -586,14 +713,14 @@ func (x *Customer) GetRefundedMinor() int64 {
 	return 0
 }
 
-func (x *Customer) GetProfile() *v1.Profile {
+func (x *Customer) GetProfile() *v11.Profile {
 	if x != nil {
 		return x.Profile
 	}
 	return nil
 }
 
-func (x *Customer) GetPrediction() *v11.Prediction {
+func (x *Customer) GetPrediction() *v12.Prediction {
 	if x != nil {
 		return x.Prediction
 	}
@@ -674,7 +801,7 @@ type Interaction struct {
 
 func (x *Interaction) Reset() {
 	*x = Interaction{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +813,7 @@ func (x *Interaction) String() string {
 func (*Interaction) ProtoMessage() {}
 
 func (x *Interaction) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[2]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +826,7 @@ func (x *Interaction) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Interaction.ProtoReflect.Descriptor instead.
 func (*Interaction) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{2}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Interaction) GetEventId() string {
@@ -803,7 +930,7 @@ type Order struct {
 
 func (x *Order) Reset() {
 	*x = Order{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -815,7 +942,7 @@ func (x *Order) String() string {
 func (*Order) ProtoMessage() {}
 
 func (x *Order) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[3]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -828,7 +955,7 @@ func (x *Order) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Order.ProtoReflect.Descriptor instead.
 func (*Order) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{3}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Order) GetOrderId() string {
@@ -902,7 +1029,7 @@ type SatisfactionAnswer struct {
 
 func (x *SatisfactionAnswer) Reset() {
 	*x = SatisfactionAnswer{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -914,7 +1041,7 @@ func (x *SatisfactionAnswer) String() string {
 func (*SatisfactionAnswer) ProtoMessage() {}
 
 func (x *SatisfactionAnswer) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[4]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -927,7 +1054,7 @@ func (x *SatisfactionAnswer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SatisfactionAnswer.ProtoReflect.Descriptor instead.
 func (*SatisfactionAnswer) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{4}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SatisfactionAnswer) GetEventId() string {
@@ -979,7 +1106,7 @@ type CampaignTouch struct {
 
 func (x *CampaignTouch) Reset() {
 	*x = CampaignTouch{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -991,7 +1118,7 @@ func (x *CampaignTouch) String() string {
 func (*CampaignTouch) ProtoMessage() {}
 
 func (x *CampaignTouch) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[5]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1004,7 +1131,7 @@ func (x *CampaignTouch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignTouch.ProtoReflect.Descriptor instead.
 func (*CampaignTouch) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{5}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CampaignTouch) GetCampaignId() string {
@@ -1046,7 +1173,7 @@ type SetDoNotContactRequest struct {
 
 func (x *SetDoNotContactRequest) Reset() {
 	*x = SetDoNotContactRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[6]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1185,7 @@ func (x *SetDoNotContactRequest) String() string {
 func (*SetDoNotContactRequest) ProtoMessage() {}
 
 func (x *SetDoNotContactRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[6]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1198,7 @@ func (x *SetDoNotContactRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDoNotContactRequest.ProtoReflect.Descriptor instead.
 func (*SetDoNotContactRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{6}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetDoNotContactRequest) GetUserId() string {
@@ -1103,7 +1230,7 @@ type SetDoNotContactResponse struct {
 
 func (x *SetDoNotContactResponse) Reset() {
 	*x = SetDoNotContactResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[7]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1115,7 +1242,7 @@ func (x *SetDoNotContactResponse) String() string {
 func (*SetDoNotContactResponse) ProtoMessage() {}
 
 func (x *SetDoNotContactResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[7]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1128,7 +1255,7 @@ func (x *SetDoNotContactResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDoNotContactResponse.ProtoReflect.Descriptor instead.
 func (*SetDoNotContactResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{7}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{9}
 }
 
 // Campaign is a targeted message with an offer, measured against a control group.
@@ -1177,7 +1304,7 @@ type Campaign struct {
 
 func (x *Campaign) Reset() {
 	*x = Campaign{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[8]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1189,7 +1316,7 @@ func (x *Campaign) String() string {
 func (*Campaign) ProtoMessage() {}
 
 func (x *Campaign) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[8]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1202,7 +1329,7 @@ func (x *Campaign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Campaign.ProtoReflect.Descriptor instead.
 func (*Campaign) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{8}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Campaign) GetCampaignId() string {
@@ -1360,7 +1487,7 @@ type QuietHours struct {
 
 func (x *QuietHours) Reset() {
 	*x = QuietHours{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1372,7 +1499,7 @@ func (x *QuietHours) String() string {
 func (*QuietHours) ProtoMessage() {}
 
 func (x *QuietHours) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[9]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1385,7 +1512,7 @@ func (x *QuietHours) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use QuietHours.ProtoReflect.Descriptor instead.
 func (*QuietHours) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{9}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *QuietHours) GetStartHour() int32 {
@@ -1418,7 +1545,7 @@ type Target struct {
 
 func (x *Target) Reset() {
 	*x = Target{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1557,7 @@ func (x *Target) String() string {
 func (*Target) ProtoMessage() {}
 
 func (x *Target) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[10]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1570,7 @@ func (x *Target) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Target.ProtoReflect.Descriptor instead.
 func (*Target) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{10}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Target) GetSegmentIds() []string {
@@ -1496,7 +1623,7 @@ type PredictionFilter struct {
 
 func (x *PredictionFilter) Reset() {
 	*x = PredictionFilter{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1508,7 +1635,7 @@ func (x *PredictionFilter) String() string {
 func (*PredictionFilter) ProtoMessage() {}
 
 func (x *PredictionFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[11]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1521,7 +1648,7 @@ func (x *PredictionFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PredictionFilter.ProtoReflect.Descriptor instead.
 func (*PredictionFilter) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{11}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PredictionFilter) GetMinPurchasePropensity() float64 {
@@ -1583,7 +1710,7 @@ type Offer struct {
 
 func (x *Offer) Reset() {
 	*x = Offer{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1595,7 +1722,7 @@ func (x *Offer) String() string {
 func (*Offer) ProtoMessage() {}
 
 func (x *Offer) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[12]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1608,7 +1735,7 @@ func (x *Offer) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Offer.ProtoReflect.Descriptor instead.
 func (*Offer) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{12}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Offer) GetType() OfferType {
@@ -1697,7 +1824,7 @@ type Content struct {
 
 func (x *Content) Reset() {
 	*x = Content{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1836,7 @@ func (x *Content) String() string {
 func (*Content) ProtoMessage() {}
 
 func (x *Content) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[13]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1849,7 @@ func (x *Content) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Content.ProtoReflect.Descriptor instead.
 func (*Content) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{13}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Content) GetTitle() string {
@@ -1760,7 +1887,7 @@ type Variant struct {
 
 func (x *Variant) Reset() {
 	*x = Variant{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1772,7 +1899,7 @@ func (x *Variant) String() string {
 func (*Variant) ProtoMessage() {}
 
 func (x *Variant) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[14]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1785,7 +1912,7 @@ func (x *Variant) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Variant.ProtoReflect.Descriptor instead.
 func (*Variant) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{14}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Variant) GetName() string {
@@ -1833,7 +1960,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1845,7 +1972,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[15]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1858,7 +1985,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{15}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Schedule) GetType() ScheduleType {
@@ -1908,7 +2035,7 @@ type FrequencyCap struct {
 
 func (x *FrequencyCap) Reset() {
 	*x = FrequencyCap{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1920,7 +2047,7 @@ func (x *FrequencyCap) String() string {
 func (*FrequencyCap) ProtoMessage() {}
 
 func (x *FrequencyCap) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[16]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1933,7 +2060,7 @@ func (x *FrequencyCap) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FrequencyCap.ProtoReflect.Descriptor instead.
 func (*FrequencyCap) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{16}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *FrequencyCap) GetPerDay() int32 {
@@ -1962,7 +2089,7 @@ type ConversionGoal struct {
 
 func (x *ConversionGoal) Reset() {
 	*x = ConversionGoal{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1974,7 +2101,7 @@ func (x *ConversionGoal) String() string {
 func (*ConversionGoal) ProtoMessage() {}
 
 func (x *ConversionGoal) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[17]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1987,7 +2114,7 @@ func (x *ConversionGoal) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConversionGoal.ProtoReflect.Descriptor instead.
 func (*ConversionGoal) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{17}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ConversionGoal) GetEvent() string {
@@ -2013,7 +2140,7 @@ type CreateCampaignRequest struct {
 
 func (x *CreateCampaignRequest) Reset() {
 	*x = CreateCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2152,7 @@ func (x *CreateCampaignRequest) String() string {
 func (*CreateCampaignRequest) ProtoMessage() {}
 
 func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[18]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2165,7 @@ func (x *CreateCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CreateCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{18}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateCampaignRequest) GetCampaign() *Campaign {
@@ -2057,7 +2184,7 @@ type GetCampaignRequest struct {
 
 func (x *GetCampaignRequest) Reset() {
 	*x = GetCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2069,7 +2196,7 @@ func (x *GetCampaignRequest) String() string {
 func (*GetCampaignRequest) ProtoMessage() {}
 
 func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[19]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2082,7 +2209,7 @@ func (x *GetCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{19}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetCampaignRequest) GetCampaignId() string {
@@ -2103,7 +2230,7 @@ type ListCampaignsRequest struct {
 
 func (x *ListCampaignsRequest) Reset() {
 	*x = ListCampaignsRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2115,7 +2242,7 @@ func (x *ListCampaignsRequest) String() string {
 func (*ListCampaignsRequest) ProtoMessage() {}
 
 func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[20]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2128,7 +2255,7 @@ func (x *ListCampaignsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsRequest.ProtoReflect.Descriptor instead.
 func (*ListCampaignsRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{20}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListCampaignsRequest) GetPageSize() int32 {
@@ -2155,7 +2282,7 @@ type ListCampaignsResponse struct {
 
 func (x *ListCampaignsResponse) Reset() {
 	*x = ListCampaignsResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2167,7 +2294,7 @@ func (x *ListCampaignsResponse) String() string {
 func (*ListCampaignsResponse) ProtoMessage() {}
 
 func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[21]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2180,7 +2307,7 @@ func (x *ListCampaignsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCampaignsResponse.ProtoReflect.Descriptor instead.
 func (*ListCampaignsResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{21}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListCampaignsResponse) GetCampaigns() []*Campaign {
@@ -2206,7 +2333,7 @@ type PreviewAudienceRequest struct {
 
 func (x *PreviewAudienceRequest) Reset() {
 	*x = PreviewAudienceRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2218,7 +2345,7 @@ func (x *PreviewAudienceRequest) String() string {
 func (*PreviewAudienceRequest) ProtoMessage() {}
 
 func (x *PreviewAudienceRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[22]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2231,7 +2358,7 @@ func (x *PreviewAudienceRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreviewAudienceRequest.ProtoReflect.Descriptor instead.
 func (*PreviewAudienceRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{22}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PreviewAudienceRequest) GetCampaignId() string {
@@ -2265,7 +2392,7 @@ type AudiencePreview struct {
 
 func (x *AudiencePreview) Reset() {
 	*x = AudiencePreview{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2277,7 +2404,7 @@ func (x *AudiencePreview) String() string {
 func (*AudiencePreview) ProtoMessage() {}
 
 func (x *AudiencePreview) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[23]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2290,7 +2417,7 @@ func (x *AudiencePreview) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AudiencePreview.ProtoReflect.Descriptor instead.
 func (*AudiencePreview) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{23}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AudiencePreview) GetCampaignId() string {
@@ -2379,7 +2506,7 @@ type LaunchCampaignRequest struct {
 
 func (x *LaunchCampaignRequest) Reset() {
 	*x = LaunchCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2391,7 +2518,7 @@ func (x *LaunchCampaignRequest) String() string {
 func (*LaunchCampaignRequest) ProtoMessage() {}
 
 func (x *LaunchCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[24]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2404,7 +2531,7 @@ func (x *LaunchCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LaunchCampaignRequest.ProtoReflect.Descriptor instead.
 func (*LaunchCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{24}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *LaunchCampaignRequest) GetCampaignId() string {
@@ -2423,7 +2550,7 @@ type CancelCampaignRequest struct {
 
 func (x *CancelCampaignRequest) Reset() {
 	*x = CancelCampaignRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2435,7 +2562,7 @@ func (x *CancelCampaignRequest) String() string {
 func (*CancelCampaignRequest) ProtoMessage() {}
 
 func (x *CancelCampaignRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[25]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2448,7 +2575,7 @@ func (x *CancelCampaignRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCampaignRequest.ProtoReflect.Descriptor instead.
 func (*CancelCampaignRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{25}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CancelCampaignRequest) GetCampaignId() string {
@@ -2467,7 +2594,7 @@ type GetCampaignReportRequest struct {
 
 func (x *GetCampaignReportRequest) Reset() {
 	*x = GetCampaignReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2479,7 +2606,7 @@ func (x *GetCampaignReportRequest) String() string {
 func (*GetCampaignReportRequest) ProtoMessage() {}
 
 func (x *GetCampaignReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[26]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2492,7 +2619,7 @@ func (x *GetCampaignReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCampaignReportRequest.ProtoReflect.Descriptor instead.
 func (*GetCampaignReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{26}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *GetCampaignReportRequest) GetCampaignId() string {
@@ -2525,7 +2652,7 @@ type CampaignReport struct {
 
 func (x *CampaignReport) Reset() {
 	*x = CampaignReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2664,7 @@ func (x *CampaignReport) String() string {
 func (*CampaignReport) ProtoMessage() {}
 
 func (x *CampaignReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[27]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2550,7 +2677,7 @@ func (x *CampaignReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignReport.ProtoReflect.Descriptor instead.
 func (*CampaignReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{27}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *CampaignReport) GetCampaignId() string {
@@ -2652,7 +2779,7 @@ type ArmReport struct {
 
 func (x *ArmReport) Reset() {
 	*x = ArmReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2664,7 +2791,7 @@ func (x *ArmReport) String() string {
 func (*ArmReport) ProtoMessage() {}
 
 func (x *ArmReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[28]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2677,7 +2804,7 @@ func (x *ArmReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArmReport.ProtoReflect.Descriptor instead.
 func (*ArmReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{28}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ArmReport) GetName() string {
@@ -2818,7 +2945,7 @@ type GetSatisfactionReportRequest struct {
 
 func (x *GetSatisfactionReportRequest) Reset() {
 	*x = GetSatisfactionReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2830,7 +2957,7 @@ func (x *GetSatisfactionReportRequest) String() string {
 func (*GetSatisfactionReportRequest) ProtoMessage() {}
 
 func (x *GetSatisfactionReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[29]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2843,7 +2970,7 @@ func (x *GetSatisfactionReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSatisfactionReportRequest.ProtoReflect.Descriptor instead.
 func (*GetSatisfactionReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{29}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *GetSatisfactionReportRequest) GetDimension() SatisfactionDimension {
@@ -2878,7 +3005,7 @@ type SatisfactionReport struct {
 
 func (x *SatisfactionReport) Reset() {
 	*x = SatisfactionReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2890,7 +3017,7 @@ func (x *SatisfactionReport) String() string {
 func (*SatisfactionReport) ProtoMessage() {}
 
 func (x *SatisfactionReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[30]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2903,7 +3030,7 @@ func (x *SatisfactionReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SatisfactionReport.ProtoReflect.Descriptor instead.
 func (*SatisfactionReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{30}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SatisfactionReport) GetDimension() SatisfactionDimension {
@@ -2946,7 +3073,7 @@ type SatisfactionGroup struct {
 
 func (x *SatisfactionGroup) Reset() {
 	*x = SatisfactionGroup{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2958,7 +3085,7 @@ func (x *SatisfactionGroup) String() string {
 func (*SatisfactionGroup) ProtoMessage() {}
 
 func (x *SatisfactionGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[31]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2971,7 +3098,7 @@ func (x *SatisfactionGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SatisfactionGroup.ProtoReflect.Descriptor instead.
 func (*SatisfactionGroup) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{31}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SatisfactionGroup) GetKey() string {
@@ -3077,7 +3204,7 @@ type ListFollowUpTasksRequest struct {
 
 func (x *ListFollowUpTasksRequest) Reset() {
 	*x = ListFollowUpTasksRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3089,7 +3216,7 @@ func (x *ListFollowUpTasksRequest) String() string {
 func (*ListFollowUpTasksRequest) ProtoMessage() {}
 
 func (x *ListFollowUpTasksRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[32]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3102,7 +3229,7 @@ func (x *ListFollowUpTasksRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFollowUpTasksRequest.ProtoReflect.Descriptor instead.
 func (*ListFollowUpTasksRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{32}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListFollowUpTasksRequest) GetOpenOnly() bool {
@@ -3128,7 +3255,7 @@ type ListFollowUpTasksResponse struct {
 
 func (x *ListFollowUpTasksResponse) Reset() {
 	*x = ListFollowUpTasksResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3140,7 +3267,7 @@ func (x *ListFollowUpTasksResponse) String() string {
 func (*ListFollowUpTasksResponse) ProtoMessage() {}
 
 func (x *ListFollowUpTasksResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[33]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3153,7 +3280,7 @@ func (x *ListFollowUpTasksResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFollowUpTasksResponse.ProtoReflect.Descriptor instead.
 func (*ListFollowUpTasksResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{33}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListFollowUpTasksResponse) GetTasks() []*FollowUpTask {
@@ -3181,7 +3308,7 @@ type FollowUpTask struct {
 
 func (x *FollowUpTask) Reset() {
 	*x = FollowUpTask{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3320,7 @@ func (x *FollowUpTask) String() string {
 func (*FollowUpTask) ProtoMessage() {}
 
 func (x *FollowUpTask) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[34]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3333,7 @@ func (x *FollowUpTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FollowUpTask.ProtoReflect.Descriptor instead.
 func (*FollowUpTask) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{34}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FollowUpTask) GetTaskId() string {
@@ -3284,7 +3411,7 @@ type CampaignMessage struct {
 
 func (x *CampaignMessage) Reset() {
 	*x = CampaignMessage{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3296,7 +3423,7 @@ func (x *CampaignMessage) String() string {
 func (*CampaignMessage) ProtoMessage() {}
 
 func (x *CampaignMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[35]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3309,7 +3436,7 @@ func (x *CampaignMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CampaignMessage.ProtoReflect.Descriptor instead.
 func (*CampaignMessage) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{35}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CampaignMessage) GetMessageId() string {
@@ -3425,7 +3552,7 @@ type GetRevenueReportRequest struct {
 
 func (x *GetRevenueReportRequest) Reset() {
 	*x = GetRevenueReportRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3564,7 @@ func (x *GetRevenueReportRequest) String() string {
 func (*GetRevenueReportRequest) ProtoMessage() {}
 
 func (x *GetRevenueReportRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[36]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3577,7 @@ func (x *GetRevenueReportRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRevenueReportRequest.ProtoReflect.Descriptor instead.
 func (*GetRevenueReportRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{36}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetRevenueReportRequest) GetDimension() RevenueDimension {
@@ -3493,7 +3620,7 @@ type RevenueReport struct {
 
 func (x *RevenueReport) Reset() {
 	*x = RevenueReport{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3505,7 +3632,7 @@ func (x *RevenueReport) String() string {
 func (*RevenueReport) ProtoMessage() {}
 
 func (x *RevenueReport) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[37]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3518,7 +3645,7 @@ func (x *RevenueReport) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevenueReport.ProtoReflect.Descriptor instead.
 func (*RevenueReport) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{37}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RevenueReport) GetDimension() RevenueDimension {
@@ -3575,7 +3702,7 @@ type RevenueRow struct {
 
 func (x *RevenueRow) Reset() {
 	*x = RevenueRow{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3587,7 +3714,7 @@ func (x *RevenueRow) String() string {
 func (*RevenueRow) ProtoMessage() {}
 
 func (x *RevenueRow) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[38]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3600,7 +3727,7 @@ func (x *RevenueRow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevenueRow.ProtoReflect.Descriptor instead.
 func (*RevenueRow) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{38}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RevenueRow) GetKey() string {
@@ -3719,7 +3846,7 @@ type RevenueShareRule struct {
 
 func (x *RevenueShareRule) Reset() {
 	*x = RevenueShareRule{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3731,7 +3858,7 @@ func (x *RevenueShareRule) String() string {
 func (*RevenueShareRule) ProtoMessage() {}
 
 func (x *RevenueShareRule) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[39]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3744,7 +3871,7 @@ func (x *RevenueShareRule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevenueShareRule.ProtoReflect.Descriptor instead.
 func (*RevenueShareRule) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{39}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RevenueShareRule) GetRuleId() string {
@@ -3819,7 +3946,7 @@ type SetRevenueShareRuleRequest struct {
 
 func (x *SetRevenueShareRuleRequest) Reset() {
 	*x = SetRevenueShareRuleRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3831,7 +3958,7 @@ func (x *SetRevenueShareRuleRequest) String() string {
 func (*SetRevenueShareRuleRequest) ProtoMessage() {}
 
 func (x *SetRevenueShareRuleRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[40]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3844,7 +3971,7 @@ func (x *SetRevenueShareRuleRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRevenueShareRuleRequest.ProtoReflect.Descriptor instead.
 func (*SetRevenueShareRuleRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{40}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SetRevenueShareRuleRequest) GetRule() *RevenueShareRule {
@@ -3864,7 +3991,7 @@ type ListRevenueShareRulesRequest struct {
 
 func (x *ListRevenueShareRulesRequest) Reset() {
 	*x = ListRevenueShareRulesRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3876,7 +4003,7 @@ func (x *ListRevenueShareRulesRequest) String() string {
 func (*ListRevenueShareRulesRequest) ProtoMessage() {}
 
 func (x *ListRevenueShareRulesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[41]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3889,7 +4016,7 @@ func (x *ListRevenueShareRulesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevenueShareRulesRequest.ProtoReflect.Descriptor instead.
 func (*ListRevenueShareRulesRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{41}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListRevenueShareRulesRequest) GetCreatorId() string {
@@ -3908,7 +4035,7 @@ type ListRevenueShareRulesResponse struct {
 
 func (x *ListRevenueShareRulesResponse) Reset() {
 	*x = ListRevenueShareRulesResponse{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3920,7 +4047,7 @@ func (x *ListRevenueShareRulesResponse) String() string {
 func (*ListRevenueShareRulesResponse) ProtoMessage() {}
 
 func (x *ListRevenueShareRulesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[42]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3933,7 +4060,7 @@ func (x *ListRevenueShareRulesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRevenueShareRulesResponse.ProtoReflect.Descriptor instead.
 func (*ListRevenueShareRulesResponse) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{42}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *ListRevenueShareRulesResponse) GetRules() []*RevenueShareRule {
@@ -3956,7 +4083,7 @@ type GetCreatorStatementRequest struct {
 
 func (x *GetCreatorStatementRequest) Reset() {
 	*x = GetCreatorStatementRequest{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3968,7 +4095,7 @@ func (x *GetCreatorStatementRequest) String() string {
 func (*GetCreatorStatementRequest) ProtoMessage() {}
 
 func (x *GetCreatorStatementRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[43]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3981,7 +4108,7 @@ func (x *GetCreatorStatementRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCreatorStatementRequest.ProtoReflect.Descriptor instead.
 func (*GetCreatorStatementRequest) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{43}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *GetCreatorStatementRequest) GetCreatorId() string {
@@ -4027,7 +4154,7 @@ type CreatorStatement struct {
 
 func (x *CreatorStatement) Reset() {
 	*x = CreatorStatement{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4039,7 +4166,7 @@ func (x *CreatorStatement) String() string {
 func (*CreatorStatement) ProtoMessage() {}
 
 func (x *CreatorStatement) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[44]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4052,7 +4179,7 @@ func (x *CreatorStatement) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreatorStatement.ProtoReflect.Descriptor instead.
 func (*CreatorStatement) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{44}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CreatorStatement) GetCreatorId() string {
@@ -4142,7 +4269,7 @@ type StatementLine struct {
 
 func (x *StatementLine) Reset() {
 	*x = StatementLine{}
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[45]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4154,7 +4281,7 @@ func (x *StatementLine) String() string {
 func (*StatementLine) ProtoMessage() {}
 
 func (x *StatementLine) ProtoReflect() protoreflect.Message {
-	mi := &file_strata_crm_v1_crm_proto_msgTypes[45]
+	mi := &file_strata_crm_v1_crm_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4167,7 +4294,7 @@ func (x *StatementLine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatementLine.ProtoReflect.Descriptor instead.
 func (*StatementLine) Descriptor() ([]byte, []int) {
-	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{45}
+	return file_strata_crm_v1_crm_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *StatementLine) GetKind() string {
@@ -4244,7 +4371,18 @@ var File_strata_crm_v1_crm_proto protoreflect.FileDescriptor
 
 const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\n" +
-	"\x17strata/crm/v1/crm.proto\x12\rstrata.crm.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%strata/prediction/v1/prediction.proto\x1a\x1fstrata/profile/v1/profile.proto\"t\n" +
+	"\x17strata/crm/v1/crm.proto\x12\rstrata.crm.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a%strata/prediction/v1/prediction.proto\x1a\x1fstrata/privacy/v1/privacy.proto\x1a\x1fstrata/profile/v1/profile.proto\"D\n" +
+	"\x17GetErasureStatusRequest\x12)\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\"\xbc\x01\n" +
+	"\rErasureStatus\x12\x1d\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tR\trequestId\x12\x17\n" +
+	"\auser_id\x18\x02 \x01(\tR\x06userId\x12=\n" +
+	"\breceipts\x18\x03 \x03(\v2!.strata.privacy.v1.ErasureReceiptR\breceipts\x12\x1a\n" +
+	"\bcomplete\x18\x04 \x01(\bR\bcomplete\x12\x18\n" +
+	"\amissing\x18\x05 \x03(\tR\amissing\"t\n" +
 	"\x12GetCustomerRequest\x12#\n" +
 	"\auser_id\x18\x01 \x01(\tB\n" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x129\n" +
@@ -4675,7 +4813,7 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\x17REVENUE_DIMENSION_MONTH\x10\x01\x12\x1d\n" +
 	"\x19REVENUE_DIMENSION_SEGMENT\x10\x02\x12\x1e\n" +
 	"\x1aREVENUE_DIMENSION_RFM_TIER\x10\x03\x12\x1c\n" +
-	"\x18REVENUE_DIMENSION_COHORT\x10\x042\xd1\x10\n" +
+	"\x18REVENUE_DIMENSION_COHORT\x10\x042\xe1\x11\n" +
 	"\n" +
 	"CRMService\x12t\n" +
 	"\vGetCustomer\x12!.strata.crm.v1.GetCustomerRequest\x1a\x17.strata.crm.v1.Customer\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/customers/{user_id}\x12\x9d\x01\n" +
@@ -4692,7 +4830,8 @@ const file_strata_crm_v1_crm_proto_rawDesc = "" +
 	"\x10GetRevenueReport\x12&.strata.crm.v1.GetRevenueReportRequest\x1a\x1c.strata.crm.v1.RevenueReport\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/admin/revenue\x12\xa1\x01\n" +
 	"\x13SetRevenueShareRule\x12).strata.crm.v1.SetRevenueShareRuleRequest\x1a\x1f.strata.crm.v1.RevenueShareRule\">\x82\xd3\xe4\x93\x028:\x04rule\x1a0/api/v1/admin/revenue-share-rules/{rule.rule_id}\x12\x9d\x01\n" +
 	"\x15ListRevenueShareRules\x12+.strata.crm.v1.ListRevenueShareRulesRequest\x1a,.strata.crm.v1.ListRevenueShareRulesResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/admin/revenue-share-rules\x12\xa1\x01\n" +
-	"\x13GetCreatorStatement\x12).strata.crm.v1.GetCreatorStatementRequest\x1a\x1f.strata.crm.v1.CreatorStatement\">\x82\xd3\xe4\x93\x028\x126/api/v1/admin/creators/{creator_id}/statements/{month}B6Z4github.com/stratahq/strata/proto/strata/crm/v1;crmv1b\x06proto3"
+	"\x13GetCreatorStatement\x12).strata.crm.v1.GetCreatorStatementRequest\x1a\x1f.strata.crm.v1.CreatorStatement\">\x82\xd3\xe4\x93\x028\x126/api/v1/admin/creators/{creator_id}/statements/{month}\x12\x8d\x01\n" +
+	"\x10GetErasureStatus\x12&.strata.crm.v1.GetErasureStatusRequest\x1a\x1c.strata.crm.v1.ErasureStatus\"3\x82\xd3\xe4\x93\x02-\x12+/api/v1/admin/privacy/erasures/{request_id}B6Z4github.com/stratahq/strata/proto/strata/crm/v1;crmv1b\x06proto3"
 
 var (
 	file_strata_crm_v1_crm_proto_rawDescOnce sync.Once
@@ -4707,7 +4846,7 @@ func file_strata_crm_v1_crm_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_crm_v1_crm_proto_enumTypes = make([]protoimpl.EnumInfo, 6)
-var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_strata_crm_v1_crm_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_strata_crm_v1_crm_proto_goTypes = []any{
 	(Channel)(0),                          // 0: strata.crm.v1.Channel
 	(CampaignState)(0),                    // 1: strata.crm.v1.CampaignState
@@ -4715,152 +4854,158 @@ var file_strata_crm_v1_crm_proto_goTypes = []any{
 	(ScheduleType)(0),                     // 3: strata.crm.v1.ScheduleType
 	(SatisfactionDimension)(0),            // 4: strata.crm.v1.SatisfactionDimension
 	(RevenueDimension)(0),                 // 5: strata.crm.v1.RevenueDimension
-	(*GetCustomerRequest)(nil),            // 6: strata.crm.v1.GetCustomerRequest
-	(*Customer)(nil),                      // 7: strata.crm.v1.Customer
-	(*Interaction)(nil),                   // 8: strata.crm.v1.Interaction
-	(*Order)(nil),                         // 9: strata.crm.v1.Order
-	(*SatisfactionAnswer)(nil),            // 10: strata.crm.v1.SatisfactionAnswer
-	(*CampaignTouch)(nil),                 // 11: strata.crm.v1.CampaignTouch
-	(*SetDoNotContactRequest)(nil),        // 12: strata.crm.v1.SetDoNotContactRequest
-	(*SetDoNotContactResponse)(nil),       // 13: strata.crm.v1.SetDoNotContactResponse
-	(*Campaign)(nil),                      // 14: strata.crm.v1.Campaign
-	(*QuietHours)(nil),                    // 15: strata.crm.v1.QuietHours
-	(*Target)(nil),                        // 16: strata.crm.v1.Target
-	(*PredictionFilter)(nil),              // 17: strata.crm.v1.PredictionFilter
-	(*Offer)(nil),                         // 18: strata.crm.v1.Offer
-	(*Content)(nil),                       // 19: strata.crm.v1.Content
-	(*Variant)(nil),                       // 20: strata.crm.v1.Variant
-	(*Schedule)(nil),                      // 21: strata.crm.v1.Schedule
-	(*FrequencyCap)(nil),                  // 22: strata.crm.v1.FrequencyCap
-	(*ConversionGoal)(nil),                // 23: strata.crm.v1.ConversionGoal
-	(*CreateCampaignRequest)(nil),         // 24: strata.crm.v1.CreateCampaignRequest
-	(*GetCampaignRequest)(nil),            // 25: strata.crm.v1.GetCampaignRequest
-	(*ListCampaignsRequest)(nil),          // 26: strata.crm.v1.ListCampaignsRequest
-	(*ListCampaignsResponse)(nil),         // 27: strata.crm.v1.ListCampaignsResponse
-	(*PreviewAudienceRequest)(nil),        // 28: strata.crm.v1.PreviewAudienceRequest
-	(*AudiencePreview)(nil),               // 29: strata.crm.v1.AudiencePreview
-	(*LaunchCampaignRequest)(nil),         // 30: strata.crm.v1.LaunchCampaignRequest
-	(*CancelCampaignRequest)(nil),         // 31: strata.crm.v1.CancelCampaignRequest
-	(*GetCampaignReportRequest)(nil),      // 32: strata.crm.v1.GetCampaignReportRequest
-	(*CampaignReport)(nil),                // 33: strata.crm.v1.CampaignReport
-	(*ArmReport)(nil),                     // 34: strata.crm.v1.ArmReport
-	(*GetSatisfactionReportRequest)(nil),  // 35: strata.crm.v1.GetSatisfactionReportRequest
-	(*SatisfactionReport)(nil),            // 36: strata.crm.v1.SatisfactionReport
-	(*SatisfactionGroup)(nil),             // 37: strata.crm.v1.SatisfactionGroup
-	(*ListFollowUpTasksRequest)(nil),      // 38: strata.crm.v1.ListFollowUpTasksRequest
-	(*ListFollowUpTasksResponse)(nil),     // 39: strata.crm.v1.ListFollowUpTasksResponse
-	(*FollowUpTask)(nil),                  // 40: strata.crm.v1.FollowUpTask
-	(*CampaignMessage)(nil),               // 41: strata.crm.v1.CampaignMessage
-	(*GetRevenueReportRequest)(nil),       // 42: strata.crm.v1.GetRevenueReportRequest
-	(*RevenueReport)(nil),                 // 43: strata.crm.v1.RevenueReport
-	(*RevenueRow)(nil),                    // 44: strata.crm.v1.RevenueRow
-	(*RevenueShareRule)(nil),              // 45: strata.crm.v1.RevenueShareRule
-	(*SetRevenueShareRuleRequest)(nil),    // 46: strata.crm.v1.SetRevenueShareRuleRequest
-	(*ListRevenueShareRulesRequest)(nil),  // 47: strata.crm.v1.ListRevenueShareRulesRequest
-	(*ListRevenueShareRulesResponse)(nil), // 48: strata.crm.v1.ListRevenueShareRulesResponse
-	(*GetCreatorStatementRequest)(nil),    // 49: strata.crm.v1.GetCreatorStatementRequest
-	(*CreatorStatement)(nil),              // 50: strata.crm.v1.CreatorStatement
-	(*StatementLine)(nil),                 // 51: strata.crm.v1.StatementLine
-	nil,                                   // 52: strata.crm.v1.Customer.ConsentEntry
-	nil,                                   // 53: strata.crm.v1.AudiencePreview.TreatedEntry
-	(*timestamppb.Timestamp)(nil),         // 54: google.protobuf.Timestamp
-	(*v1.Profile)(nil),                    // 55: strata.profile.v1.Profile
-	(*v11.Prediction)(nil),                // 56: strata.prediction.v1.Prediction
+	(*GetErasureStatusRequest)(nil),       // 6: strata.crm.v1.GetErasureStatusRequest
+	(*ErasureStatus)(nil),                 // 7: strata.crm.v1.ErasureStatus
+	(*GetCustomerRequest)(nil),            // 8: strata.crm.v1.GetCustomerRequest
+	(*Customer)(nil),                      // 9: strata.crm.v1.Customer
+	(*Interaction)(nil),                   // 10: strata.crm.v1.Interaction
+	(*Order)(nil),                         // 11: strata.crm.v1.Order
+	(*SatisfactionAnswer)(nil),            // 12: strata.crm.v1.SatisfactionAnswer
+	(*CampaignTouch)(nil),                 // 13: strata.crm.v1.CampaignTouch
+	(*SetDoNotContactRequest)(nil),        // 14: strata.crm.v1.SetDoNotContactRequest
+	(*SetDoNotContactResponse)(nil),       // 15: strata.crm.v1.SetDoNotContactResponse
+	(*Campaign)(nil),                      // 16: strata.crm.v1.Campaign
+	(*QuietHours)(nil),                    // 17: strata.crm.v1.QuietHours
+	(*Target)(nil),                        // 18: strata.crm.v1.Target
+	(*PredictionFilter)(nil),              // 19: strata.crm.v1.PredictionFilter
+	(*Offer)(nil),                         // 20: strata.crm.v1.Offer
+	(*Content)(nil),                       // 21: strata.crm.v1.Content
+	(*Variant)(nil),                       // 22: strata.crm.v1.Variant
+	(*Schedule)(nil),                      // 23: strata.crm.v1.Schedule
+	(*FrequencyCap)(nil),                  // 24: strata.crm.v1.FrequencyCap
+	(*ConversionGoal)(nil),                // 25: strata.crm.v1.ConversionGoal
+	(*CreateCampaignRequest)(nil),         // 26: strata.crm.v1.CreateCampaignRequest
+	(*GetCampaignRequest)(nil),            // 27: strata.crm.v1.GetCampaignRequest
+	(*ListCampaignsRequest)(nil),          // 28: strata.crm.v1.ListCampaignsRequest
+	(*ListCampaignsResponse)(nil),         // 29: strata.crm.v1.ListCampaignsResponse
+	(*PreviewAudienceRequest)(nil),        // 30: strata.crm.v1.PreviewAudienceRequest
+	(*AudiencePreview)(nil),               // 31: strata.crm.v1.AudiencePreview
+	(*LaunchCampaignRequest)(nil),         // 32: strata.crm.v1.LaunchCampaignRequest
+	(*CancelCampaignRequest)(nil),         // 33: strata.crm.v1.CancelCampaignRequest
+	(*GetCampaignReportRequest)(nil),      // 34: strata.crm.v1.GetCampaignReportRequest
+	(*CampaignReport)(nil),                // 35: strata.crm.v1.CampaignReport
+	(*ArmReport)(nil),                     // 36: strata.crm.v1.ArmReport
+	(*GetSatisfactionReportRequest)(nil),  // 37: strata.crm.v1.GetSatisfactionReportRequest
+	(*SatisfactionReport)(nil),            // 38: strata.crm.v1.SatisfactionReport
+	(*SatisfactionGroup)(nil),             // 39: strata.crm.v1.SatisfactionGroup
+	(*ListFollowUpTasksRequest)(nil),      // 40: strata.crm.v1.ListFollowUpTasksRequest
+	(*ListFollowUpTasksResponse)(nil),     // 41: strata.crm.v1.ListFollowUpTasksResponse
+	(*FollowUpTask)(nil),                  // 42: strata.crm.v1.FollowUpTask
+	(*CampaignMessage)(nil),               // 43: strata.crm.v1.CampaignMessage
+	(*GetRevenueReportRequest)(nil),       // 44: strata.crm.v1.GetRevenueReportRequest
+	(*RevenueReport)(nil),                 // 45: strata.crm.v1.RevenueReport
+	(*RevenueRow)(nil),                    // 46: strata.crm.v1.RevenueRow
+	(*RevenueShareRule)(nil),              // 47: strata.crm.v1.RevenueShareRule
+	(*SetRevenueShareRuleRequest)(nil),    // 48: strata.crm.v1.SetRevenueShareRuleRequest
+	(*ListRevenueShareRulesRequest)(nil),  // 49: strata.crm.v1.ListRevenueShareRulesRequest
+	(*ListRevenueShareRulesResponse)(nil), // 50: strata.crm.v1.ListRevenueShareRulesResponse
+	(*GetCreatorStatementRequest)(nil),    // 51: strata.crm.v1.GetCreatorStatementRequest
+	(*CreatorStatement)(nil),              // 52: strata.crm.v1.CreatorStatement
+	(*StatementLine)(nil),                 // 53: strata.crm.v1.StatementLine
+	nil,                                   // 54: strata.crm.v1.Customer.ConsentEntry
+	nil,                                   // 55: strata.crm.v1.AudiencePreview.TreatedEntry
+	(*v1.ErasureReceipt)(nil),             // 56: strata.privacy.v1.ErasureReceipt
+	(*timestamppb.Timestamp)(nil),         // 57: google.protobuf.Timestamp
+	(*v11.Profile)(nil),                   // 58: strata.profile.v1.Profile
+	(*v12.Prediction)(nil),                // 59: strata.prediction.v1.Prediction
 }
 var file_strata_crm_v1_crm_proto_depIdxs = []int32{
-	54, // 0: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
-	54, // 1: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
-	55, // 2: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
-	56, // 3: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
-	8,  // 4: strata.crm.v1.Customer.interactions:type_name -> strata.crm.v1.Interaction
-	9,  // 5: strata.crm.v1.Customer.recent_orders:type_name -> strata.crm.v1.Order
-	10, // 6: strata.crm.v1.Customer.satisfaction:type_name -> strata.crm.v1.SatisfactionAnswer
-	11, // 7: strata.crm.v1.Customer.campaigns:type_name -> strata.crm.v1.CampaignTouch
-	52, // 8: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
-	40, // 9: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
-	54, // 10: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
-	54, // 11: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
-	54, // 12: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
-	54, // 13: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
-	16, // 14: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
-	0,  // 15: strata.crm.v1.Campaign.channel:type_name -> strata.crm.v1.Channel
-	1,  // 16: strata.crm.v1.Campaign.state:type_name -> strata.crm.v1.CampaignState
-	54, // 17: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
-	18, // 18: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
-	19, // 19: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
-	20, // 20: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
-	21, // 21: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
-	22, // 22: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
-	23, // 23: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
-	54, // 24: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
-	15, // 25: strata.crm.v1.Campaign.quiet_hours:type_name -> strata.crm.v1.QuietHours
-	54, // 26: strata.crm.v1.Campaign.next_run_at:type_name -> google.protobuf.Timestamp
-	17, // 27: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
-	2,  // 28: strata.crm.v1.Offer.type:type_name -> strata.crm.v1.OfferType
-	19, // 29: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
-	18, // 30: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
-	3,  // 31: strata.crm.v1.Schedule.type:type_name -> strata.crm.v1.ScheduleType
-	54, // 32: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
-	54, // 33: strata.crm.v1.Schedule.until:type_name -> google.protobuf.Timestamp
-	14, // 34: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
-	14, // 35: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
-	53, // 36: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
-	34, // 37: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
-	34, // 38: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
-	54, // 39: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
-	54, // 40: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
-	4,  // 41: strata.crm.v1.GetSatisfactionReportRequest.dimension:type_name -> strata.crm.v1.SatisfactionDimension
-	54, // 42: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
-	54, // 43: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
-	4,  // 44: strata.crm.v1.SatisfactionReport.dimension:type_name -> strata.crm.v1.SatisfactionDimension
-	37, // 45: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
-	40, // 46: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
-	54, // 47: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
-	0,  // 48: strata.crm.v1.CampaignMessage.channel:type_name -> strata.crm.v1.Channel
-	54, // 49: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
-	5,  // 50: strata.crm.v1.GetRevenueReportRequest.dimension:type_name -> strata.crm.v1.RevenueDimension
-	5,  // 51: strata.crm.v1.RevenueReport.dimension:type_name -> strata.crm.v1.RevenueDimension
-	44, // 52: strata.crm.v1.RevenueReport.rows:type_name -> strata.crm.v1.RevenueRow
-	54, // 53: strata.crm.v1.RevenueShareRule.updated_at:type_name -> google.protobuf.Timestamp
-	45, // 54: strata.crm.v1.SetRevenueShareRuleRequest.rule:type_name -> strata.crm.v1.RevenueShareRule
-	45, // 55: strata.crm.v1.ListRevenueShareRulesResponse.rules:type_name -> strata.crm.v1.RevenueShareRule
-	51, // 56: strata.crm.v1.CreatorStatement.lines:type_name -> strata.crm.v1.StatementLine
-	54, // 57: strata.crm.v1.StatementLine.at:type_name -> google.protobuf.Timestamp
-	6,  // 58: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
-	12, // 59: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
-	24, // 60: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
-	25, // 61: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
-	26, // 62: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
-	28, // 63: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
-	30, // 64: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
-	31, // 65: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
-	32, // 66: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
-	35, // 67: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
-	38, // 68: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
-	42, // 69: strata.crm.v1.CRMService.GetRevenueReport:input_type -> strata.crm.v1.GetRevenueReportRequest
-	46, // 70: strata.crm.v1.CRMService.SetRevenueShareRule:input_type -> strata.crm.v1.SetRevenueShareRuleRequest
-	47, // 71: strata.crm.v1.CRMService.ListRevenueShareRules:input_type -> strata.crm.v1.ListRevenueShareRulesRequest
-	49, // 72: strata.crm.v1.CRMService.GetCreatorStatement:input_type -> strata.crm.v1.GetCreatorStatementRequest
-	7,  // 73: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
-	13, // 74: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
-	14, // 75: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
-	14, // 76: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
-	27, // 77: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
-	29, // 78: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
-	14, // 79: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
-	14, // 80: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
-	33, // 81: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
-	36, // 82: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
-	39, // 83: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
-	43, // 84: strata.crm.v1.CRMService.GetRevenueReport:output_type -> strata.crm.v1.RevenueReport
-	45, // 85: strata.crm.v1.CRMService.SetRevenueShareRule:output_type -> strata.crm.v1.RevenueShareRule
-	48, // 86: strata.crm.v1.CRMService.ListRevenueShareRules:output_type -> strata.crm.v1.ListRevenueShareRulesResponse
-	50, // 87: strata.crm.v1.CRMService.GetCreatorStatement:output_type -> strata.crm.v1.CreatorStatement
-	73, // [73:88] is the sub-list for method output_type
-	58, // [58:73] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	56, // 0: strata.crm.v1.ErasureStatus.receipts:type_name -> strata.privacy.v1.ErasureReceipt
+	57, // 1: strata.crm.v1.Customer.last_interaction:type_name -> google.protobuf.Timestamp
+	57, // 2: strata.crm.v1.Customer.first_seen:type_name -> google.protobuf.Timestamp
+	58, // 3: strata.crm.v1.Customer.profile:type_name -> strata.profile.v1.Profile
+	59, // 4: strata.crm.v1.Customer.prediction:type_name -> strata.prediction.v1.Prediction
+	10, // 5: strata.crm.v1.Customer.interactions:type_name -> strata.crm.v1.Interaction
+	11, // 6: strata.crm.v1.Customer.recent_orders:type_name -> strata.crm.v1.Order
+	12, // 7: strata.crm.v1.Customer.satisfaction:type_name -> strata.crm.v1.SatisfactionAnswer
+	13, // 8: strata.crm.v1.Customer.campaigns:type_name -> strata.crm.v1.CampaignTouch
+	54, // 9: strata.crm.v1.Customer.consent:type_name -> strata.crm.v1.Customer.ConsentEntry
+	42, // 10: strata.crm.v1.Customer.open_tasks:type_name -> strata.crm.v1.FollowUpTask
+	57, // 11: strata.crm.v1.Interaction.occurred_at:type_name -> google.protobuf.Timestamp
+	57, // 12: strata.crm.v1.Order.completed_at:type_name -> google.protobuf.Timestamp
+	57, // 13: strata.crm.v1.SatisfactionAnswer.answered_at:type_name -> google.protobuf.Timestamp
+	57, // 14: strata.crm.v1.CampaignTouch.at:type_name -> google.protobuf.Timestamp
+	18, // 15: strata.crm.v1.Campaign.target:type_name -> strata.crm.v1.Target
+	0,  // 16: strata.crm.v1.Campaign.channel:type_name -> strata.crm.v1.Channel
+	1,  // 17: strata.crm.v1.Campaign.state:type_name -> strata.crm.v1.CampaignState
+	57, // 18: strata.crm.v1.Campaign.created_at:type_name -> google.protobuf.Timestamp
+	20, // 19: strata.crm.v1.Campaign.offer:type_name -> strata.crm.v1.Offer
+	21, // 20: strata.crm.v1.Campaign.content:type_name -> strata.crm.v1.Content
+	22, // 21: strata.crm.v1.Campaign.variants:type_name -> strata.crm.v1.Variant
+	23, // 22: strata.crm.v1.Campaign.schedule:type_name -> strata.crm.v1.Schedule
+	24, // 23: strata.crm.v1.Campaign.frequency_cap:type_name -> strata.crm.v1.FrequencyCap
+	25, // 24: strata.crm.v1.Campaign.goal:type_name -> strata.crm.v1.ConversionGoal
+	57, // 25: strata.crm.v1.Campaign.launched_at:type_name -> google.protobuf.Timestamp
+	17, // 26: strata.crm.v1.Campaign.quiet_hours:type_name -> strata.crm.v1.QuietHours
+	57, // 27: strata.crm.v1.Campaign.next_run_at:type_name -> google.protobuf.Timestamp
+	19, // 28: strata.crm.v1.Target.predictions:type_name -> strata.crm.v1.PredictionFilter
+	2,  // 29: strata.crm.v1.Offer.type:type_name -> strata.crm.v1.OfferType
+	21, // 30: strata.crm.v1.Variant.content:type_name -> strata.crm.v1.Content
+	20, // 31: strata.crm.v1.Variant.offer:type_name -> strata.crm.v1.Offer
+	3,  // 32: strata.crm.v1.Schedule.type:type_name -> strata.crm.v1.ScheduleType
+	57, // 33: strata.crm.v1.Schedule.at:type_name -> google.protobuf.Timestamp
+	57, // 34: strata.crm.v1.Schedule.until:type_name -> google.protobuf.Timestamp
+	16, // 35: strata.crm.v1.CreateCampaignRequest.campaign:type_name -> strata.crm.v1.Campaign
+	16, // 36: strata.crm.v1.ListCampaignsResponse.campaigns:type_name -> strata.crm.v1.Campaign
+	55, // 37: strata.crm.v1.AudiencePreview.treated:type_name -> strata.crm.v1.AudiencePreview.TreatedEntry
+	36, // 38: strata.crm.v1.CampaignReport.variants:type_name -> strata.crm.v1.ArmReport
+	36, // 39: strata.crm.v1.CampaignReport.control:type_name -> strata.crm.v1.ArmReport
+	57, // 40: strata.crm.v1.CampaignReport.launched_at:type_name -> google.protobuf.Timestamp
+	57, // 41: strata.crm.v1.CampaignReport.computed_at:type_name -> google.protobuf.Timestamp
+	4,  // 42: strata.crm.v1.GetSatisfactionReportRequest.dimension:type_name -> strata.crm.v1.SatisfactionDimension
+	57, // 43: strata.crm.v1.GetSatisfactionReportRequest.from:type_name -> google.protobuf.Timestamp
+	57, // 44: strata.crm.v1.GetSatisfactionReportRequest.to:type_name -> google.protobuf.Timestamp
+	4,  // 45: strata.crm.v1.SatisfactionReport.dimension:type_name -> strata.crm.v1.SatisfactionDimension
+	39, // 46: strata.crm.v1.SatisfactionReport.groups:type_name -> strata.crm.v1.SatisfactionGroup
+	42, // 47: strata.crm.v1.ListFollowUpTasksResponse.tasks:type_name -> strata.crm.v1.FollowUpTask
+	57, // 48: strata.crm.v1.FollowUpTask.created_at:type_name -> google.protobuf.Timestamp
+	0,  // 49: strata.crm.v1.CampaignMessage.channel:type_name -> strata.crm.v1.Channel
+	57, // 50: strata.crm.v1.CampaignMessage.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 51: strata.crm.v1.GetRevenueReportRequest.dimension:type_name -> strata.crm.v1.RevenueDimension
+	5,  // 52: strata.crm.v1.RevenueReport.dimension:type_name -> strata.crm.v1.RevenueDimension
+	46, // 53: strata.crm.v1.RevenueReport.rows:type_name -> strata.crm.v1.RevenueRow
+	57, // 54: strata.crm.v1.RevenueShareRule.updated_at:type_name -> google.protobuf.Timestamp
+	47, // 55: strata.crm.v1.SetRevenueShareRuleRequest.rule:type_name -> strata.crm.v1.RevenueShareRule
+	47, // 56: strata.crm.v1.ListRevenueShareRulesResponse.rules:type_name -> strata.crm.v1.RevenueShareRule
+	53, // 57: strata.crm.v1.CreatorStatement.lines:type_name -> strata.crm.v1.StatementLine
+	57, // 58: strata.crm.v1.StatementLine.at:type_name -> google.protobuf.Timestamp
+	8,  // 59: strata.crm.v1.CRMService.GetCustomer:input_type -> strata.crm.v1.GetCustomerRequest
+	14, // 60: strata.crm.v1.CRMService.SetDoNotContact:input_type -> strata.crm.v1.SetDoNotContactRequest
+	26, // 61: strata.crm.v1.CRMService.CreateCampaign:input_type -> strata.crm.v1.CreateCampaignRequest
+	27, // 62: strata.crm.v1.CRMService.GetCampaign:input_type -> strata.crm.v1.GetCampaignRequest
+	28, // 63: strata.crm.v1.CRMService.ListCampaigns:input_type -> strata.crm.v1.ListCampaignsRequest
+	30, // 64: strata.crm.v1.CRMService.PreviewAudience:input_type -> strata.crm.v1.PreviewAudienceRequest
+	32, // 65: strata.crm.v1.CRMService.LaunchCampaign:input_type -> strata.crm.v1.LaunchCampaignRequest
+	33, // 66: strata.crm.v1.CRMService.CancelCampaign:input_type -> strata.crm.v1.CancelCampaignRequest
+	34, // 67: strata.crm.v1.CRMService.GetCampaignReport:input_type -> strata.crm.v1.GetCampaignReportRequest
+	37, // 68: strata.crm.v1.CRMService.GetSatisfactionReport:input_type -> strata.crm.v1.GetSatisfactionReportRequest
+	40, // 69: strata.crm.v1.CRMService.ListFollowUpTasks:input_type -> strata.crm.v1.ListFollowUpTasksRequest
+	44, // 70: strata.crm.v1.CRMService.GetRevenueReport:input_type -> strata.crm.v1.GetRevenueReportRequest
+	48, // 71: strata.crm.v1.CRMService.SetRevenueShareRule:input_type -> strata.crm.v1.SetRevenueShareRuleRequest
+	49, // 72: strata.crm.v1.CRMService.ListRevenueShareRules:input_type -> strata.crm.v1.ListRevenueShareRulesRequest
+	51, // 73: strata.crm.v1.CRMService.GetCreatorStatement:input_type -> strata.crm.v1.GetCreatorStatementRequest
+	6,  // 74: strata.crm.v1.CRMService.GetErasureStatus:input_type -> strata.crm.v1.GetErasureStatusRequest
+	9,  // 75: strata.crm.v1.CRMService.GetCustomer:output_type -> strata.crm.v1.Customer
+	15, // 76: strata.crm.v1.CRMService.SetDoNotContact:output_type -> strata.crm.v1.SetDoNotContactResponse
+	16, // 77: strata.crm.v1.CRMService.CreateCampaign:output_type -> strata.crm.v1.Campaign
+	16, // 78: strata.crm.v1.CRMService.GetCampaign:output_type -> strata.crm.v1.Campaign
+	29, // 79: strata.crm.v1.CRMService.ListCampaigns:output_type -> strata.crm.v1.ListCampaignsResponse
+	31, // 80: strata.crm.v1.CRMService.PreviewAudience:output_type -> strata.crm.v1.AudiencePreview
+	16, // 81: strata.crm.v1.CRMService.LaunchCampaign:output_type -> strata.crm.v1.Campaign
+	16, // 82: strata.crm.v1.CRMService.CancelCampaign:output_type -> strata.crm.v1.Campaign
+	35, // 83: strata.crm.v1.CRMService.GetCampaignReport:output_type -> strata.crm.v1.CampaignReport
+	38, // 84: strata.crm.v1.CRMService.GetSatisfactionReport:output_type -> strata.crm.v1.SatisfactionReport
+	41, // 85: strata.crm.v1.CRMService.ListFollowUpTasks:output_type -> strata.crm.v1.ListFollowUpTasksResponse
+	45, // 86: strata.crm.v1.CRMService.GetRevenueReport:output_type -> strata.crm.v1.RevenueReport
+	47, // 87: strata.crm.v1.CRMService.SetRevenueShareRule:output_type -> strata.crm.v1.RevenueShareRule
+	50, // 88: strata.crm.v1.CRMService.ListRevenueShareRules:output_type -> strata.crm.v1.ListRevenueShareRulesResponse
+	52, // 89: strata.crm.v1.CRMService.GetCreatorStatement:output_type -> strata.crm.v1.CreatorStatement
+	7,  // 90: strata.crm.v1.CRMService.GetErasureStatus:output_type -> strata.crm.v1.ErasureStatus
+	75, // [75:91] is the sub-list for method output_type
+	59, // [59:75] is the sub-list for method input_type
+	59, // [59:59] is the sub-list for extension type_name
+	59, // [59:59] is the sub-list for extension extendee
+	0,  // [0:59] is the sub-list for field type_name
 }
 
 func init() { file_strata_crm_v1_crm_proto_init() }
@@ -4868,14 +5013,14 @@ func file_strata_crm_v1_crm_proto_init() {
 	if File_strata_crm_v1_crm_proto != nil {
 		return
 	}
-	file_strata_crm_v1_crm_proto_msgTypes[11].OneofWrappers = []any{}
+	file_strata_crm_v1_crm_proto_msgTypes[13].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_crm_v1_crm_proto_rawDesc), len(file_strata_crm_v1_crm_proto_rawDesc)),
 			NumEnums:      6,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -41,6 +41,7 @@ const (
 	CRMService_SetRevenueShareRule_FullMethodName   = "/strata.crm.v1.CRMService/SetRevenueShareRule"
 	CRMService_ListRevenueShareRules_FullMethodName = "/strata.crm.v1.CRMService/ListRevenueShareRules"
 	CRMService_GetCreatorStatement_FullMethodName   = "/strata.crm.v1.CRMService/GetCreatorStatement"
+	CRMService_GetErasureStatus_FullMethodName      = "/strata.crm.v1.CRMService/GetErasureStatus"
 )
 
 // CRMServiceClient is the client API for CRMService service.
@@ -93,6 +94,10 @@ type CRMServiceClient interface {
 	// GetCreatorStatement returns a creator's monthly settlement statement with its line
 	// items: the creator's share of each sale, and the clawback of each refund.
 	GetCreatorStatement(ctx context.Context, in *GetCreatorStatementRequest, opts ...grpc.CallOption) (*CreatorStatement, error)
+	// GetErasureStatus reports which services have carried out an erasure request (their
+	// strata.privacy.receipts.v1 receipts) and which are still missing; NotFound while no
+	// service has reported on the request.
+	GetErasureStatus(ctx context.Context, in *GetErasureStatusRequest, opts ...grpc.CallOption) (*ErasureStatus, error)
 }
 
 type cRMServiceClient struct {
@@ -253,6 +258,16 @@ func (c *cRMServiceClient) GetCreatorStatement(ctx context.Context, in *GetCreat
 	return out, nil
 }
 
+func (c *cRMServiceClient) GetErasureStatus(ctx context.Context, in *GetErasureStatusRequest, opts ...grpc.CallOption) (*ErasureStatus, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErasureStatus)
+	err := c.cc.Invoke(ctx, CRMService_GetErasureStatus_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CRMServiceServer is the server API for CRMService service.
 // All implementations must embed UnimplementedCRMServiceServer
 // for forward compatibility.
@@ -303,6 +318,10 @@ type CRMServiceServer interface {
 	// GetCreatorStatement returns a creator's monthly settlement statement with its line
 	// items: the creator's share of each sale, and the clawback of each refund.
 	GetCreatorStatement(context.Context, *GetCreatorStatementRequest) (*CreatorStatement, error)
+	// GetErasureStatus reports which services have carried out an erasure request (their
+	// strata.privacy.receipts.v1 receipts) and which are still missing; NotFound while no
+	// service has reported on the request.
+	GetErasureStatus(context.Context, *GetErasureStatusRequest) (*ErasureStatus, error)
 	mustEmbedUnimplementedCRMServiceServer()
 }
 
@@ -357,6 +376,9 @@ func (UnimplementedCRMServiceServer) ListRevenueShareRules(context.Context, *Lis
 }
 func (UnimplementedCRMServiceServer) GetCreatorStatement(context.Context, *GetCreatorStatementRequest) (*CreatorStatement, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetCreatorStatement not implemented")
+}
+func (UnimplementedCRMServiceServer) GetErasureStatus(context.Context, *GetErasureStatusRequest) (*ErasureStatus, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetErasureStatus not implemented")
 }
 func (UnimplementedCRMServiceServer) mustEmbedUnimplementedCRMServiceServer() {}
 func (UnimplementedCRMServiceServer) testEmbeddedByValue()                    {}
@@ -649,6 +671,24 @@ func _CRMService_GetCreatorStatement_Handler(srv interface{}, ctx context.Contex
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CRMService_GetErasureStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetErasureStatusRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CRMServiceServer).GetErasureStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CRMService_GetErasureStatus_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CRMServiceServer).GetErasureStatus(ctx, req.(*GetErasureStatusRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CRMService_ServiceDesc is the grpc.ServiceDesc for CRMService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -715,6 +755,10 @@ var CRMService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetCreatorStatement",
 			Handler:    _CRMService_GetCreatorStatement_Handler,
+		},
+		{
+			MethodName: "GetErasureStatus",
+			Handler:    _CRMService_GetErasureStatus_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -6,7 +6,9 @@
 
 // Package strata.privacy.v1 is the suite's privacy contract: the requests of data
 // subjects (right to erasure) that every service holding personal data carries out.
-// Records of the topic strata.privacy.v1 are PrivacyRequest values keyed by user id.
+// Records of the topic strata.privacy.v1 are PrivacyRequest values keyed by user id;
+// records of strata.privacy.receipts.v1 are ErasureReceipt values keyed by
+// request_id + "/" + service.
 
 package privacyv1
 
@@ -149,6 +151,92 @@ func (x *PrivacyRequest) GetRequestedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+// ErasureReceipt is the value of a strata.privacy.receipts.v1 record, keyed by
+// request_id + "/" + service: one service's statement that it carried out an erasure
+// request. A service publishes it after its erasure succeeded; a redelivered request
+// publishes it again, with the same key. The CRM collects the receipts to report whether
+// an erasure is complete (CRMService.GetErasureStatus).
+type ErasureReceipt struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// request_id is the PrivacyRequest's request_id.
+	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
+	UserId    string `protobuf:"bytes,2,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	// service names the service that carried the erasure out: ingest, profile,
+	// recommendation, crm or prediction.
+	Service     string                 `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
+	CompletedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=completed_at,json=completedAt,proto3" json:"completed_at,omitempty"`
+	// items counts what the erasure removed or anonymised (keys, rows, states); 0 when a
+	// redelivered request found nothing left.
+	Items         int64 `protobuf:"varint,5,opt,name=items,proto3" json:"items,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ErasureReceipt) Reset() {
+	*x = ErasureReceipt{}
+	mi := &file_strata_privacy_v1_privacy_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ErasureReceipt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ErasureReceipt) ProtoMessage() {}
+
+func (x *ErasureReceipt) ProtoReflect() protoreflect.Message {
+	mi := &file_strata_privacy_v1_privacy_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ErasureReceipt.ProtoReflect.Descriptor instead.
+func (*ErasureReceipt) Descriptor() ([]byte, []int) {
+	return file_strata_privacy_v1_privacy_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ErasureReceipt) GetRequestId() string {
+	if x != nil {
+		return x.RequestId
+	}
+	return ""
+}
+
+func (x *ErasureReceipt) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *ErasureReceipt) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
+func (x *ErasureReceipt) GetCompletedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CompletedAt
+	}
+	return nil
+}
+
+func (x *ErasureReceipt) GetItems() int64 {
+	if x != nil {
+		return x.Items
+	}
+	return 0
+}
+
 var File_strata_privacy_v1_privacy_proto protoreflect.FileDescriptor
 
 const file_strata_privacy_v1_privacy_proto_rawDesc = "" +
@@ -162,7 +250,16 @@ const file_strata_privacy_v1_privacy_proto_rawDesc = "" +
 	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12D\n" +
 	"\x06action\x18\x03 \x01(\x0e2 .strata.privacy.v1.PrivacyActionB\n" +
 	"\xbaH\a\x82\x01\x04\x10\x01 \x00R\x06action\x12=\n" +
-	"\frequested_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt*I\n" +
+	"\frequested_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrequestedAt\"\xe3\x01\n" +
+	"\x0eErasureReceipt\x12)\n" +
+	"\n" +
+	"request_id\x18\x01 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x01R\trequestId\x12#\n" +
+	"\auser_id\x18\x02 \x01(\tB\n" +
+	"\xbaH\ar\x05\x10\x01\x18\x80\x02R\x06userId\x12#\n" +
+	"\aservice\x18\x03 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@R\aservice\x12=\n" +
+	"\fcompleted_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vcompletedAt\x12\x1d\n" +
+	"\x05items\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x05items*I\n" +
 	"\rPrivacyAction\x12\x1e\n" +
 	"\x1aPRIVACY_ACTION_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14PRIVACY_ACTION_ERASE\x10\x01B>Z<github.com/stratahq/strata/proto/strata/privacy/v1;privacyv1b\x06proto3"
@@ -180,20 +277,22 @@ func file_strata_privacy_v1_privacy_proto_rawDescGZIP() []byte {
 }
 
 var file_strata_privacy_v1_privacy_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_strata_privacy_v1_privacy_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_strata_privacy_v1_privacy_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_strata_privacy_v1_privacy_proto_goTypes = []any{
 	(PrivacyAction)(0),            // 0: strata.privacy.v1.PrivacyAction
 	(*PrivacyRequest)(nil),        // 1: strata.privacy.v1.PrivacyRequest
-	(*timestamppb.Timestamp)(nil), // 2: google.protobuf.Timestamp
+	(*ErasureReceipt)(nil),        // 2: strata.privacy.v1.ErasureReceipt
+	(*timestamppb.Timestamp)(nil), // 3: google.protobuf.Timestamp
 }
 var file_strata_privacy_v1_privacy_proto_depIdxs = []int32{
 	0, // 0: strata.privacy.v1.PrivacyRequest.action:type_name -> strata.privacy.v1.PrivacyAction
-	2, // 1: strata.privacy.v1.PrivacyRequest.requested_at:type_name -> google.protobuf.Timestamp
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 1: strata.privacy.v1.PrivacyRequest.requested_at:type_name -> google.protobuf.Timestamp
+	3, // 2: strata.privacy.v1.ErasureReceipt.completed_at:type_name -> google.protobuf.Timestamp
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_strata_privacy_v1_privacy_proto_init() }
@@ -207,7 +306,7 @@ func file_strata_privacy_v1_privacy_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_strata_privacy_v1_privacy_proto_rawDesc), len(file_strata_privacy_v1_privacy_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
