@@ -352,3 +352,49 @@ func BenchmarkBareProducer(b *testing.B) {
 	}
 	lats.report(b, stack.Brokers, topic, elapsed, cpu, int64(b.N))
 }
+
+// BenchmarkRawTopic measures ingest consuming strata.events.raw.v1, as upstream Kafka
+// producers feed it: b.N records, each the benchmark body (a Segment batch of batchSize
+// events), written by a bare producer to a raw topic of the benchmark's own while an
+// instance consumes it (its own group) and publishes the events; the clock runs from
+// the first write until the events topic holds every event.
+func BenchmarkRawTopic(b *testing.B) {
+	stack, topic := benchStack(b)
+	raw := bustest.Topic(b, stack.Brokers, 6)
+	ingesttest.Start(b, stack, func(c *ingest.Config) {
+		c.EventsTopic = topic
+		c.DedupWindow = time.Minute // keep real Redis small
+		c.Consumer.GroupID, c.Consumer.Topics = bustest.Group(b), []string{raw}
+	})
+	w := &kafka.Writer{
+		Addr: kafka.TCP(stack.Brokers...), Topic: raw, Balancer: &kafka.RoundRobin{},
+		RequiredAcks: kafka.RequireAll, BatchTimeout: 2 * time.Millisecond, BatchSize: 100,
+		BatchBytes: 16 << 20, WriteTimeout: 10 * time.Second, Compression: kafka.Lz4,
+		Transport: &kafka.Transport{ClientID: "bench"},
+	}
+	b.Cleanup(func() { _ = w.Close() })
+	l := newLoad(runID("raw"))
+	msgs := make([]kafka.Message, b.N)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Value: l.request(nil, int64(i))}
+	}
+	want := int64(b.N) * batchSize
+	b.SetBytes(int64(len(l.body)))
+	b.ResetTimer()
+	start, cpu0 := time.Now(), cpuTime(b)
+	for chunk := range slices.Chunk(msgs, 500) {
+		if err := w.WriteMessages(context.Background(), chunk...); err != nil {
+			b.Fatalf("write raw records: %v", err)
+		}
+	}
+	for topicRecords(b, stack.Brokers, topic) < want {
+		if time.Since(start) > 5*time.Minute {
+			b.Fatalf("%s holds %d of %d events after 5 minutes", topic, topicRecords(b, stack.Brokers, topic), want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	elapsed, cpu := time.Since(start), cpuTime(b)-cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(want)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(want), "cpu-µs/event")
+}

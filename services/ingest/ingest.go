@@ -72,7 +72,8 @@ type Config struct {
 	// DisableRawConsumer turns off the strata.events.raw.v1 consumer (the HTTP and gRPC
 	// fronts still run).
 	DisableRawConsumer bool `env:"STRATA_INGEST_DISABLE_RAW_CONSUMER"`
-	// Consumer tunes the raw consumer; its Config, GroupID and Topics are set by Run.
+	// Consumer tunes the raw consumer; Run sets its Config, and its GroupID and Topics
+	// when empty (strata-ingest-raw on strata.events.raw.v1; benchmarks use their own).
 	Consumer bus.ConsumerConfig `env:"-"`
 	// EventsTopic, when set, replaces strata.events.v1 as the destination of events:
 	// benchmarks write to a topic of their own so as not to flood the suite's consumers.
@@ -155,7 +156,13 @@ func Run(ctx context.Context, cfg Config) error {
 	var workers []func(context.Context) error
 	if !cfg.DisableRawConsumer {
 		cc := cfg.Consumer
-		cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, topics.GroupIngestRaw, []string{topics.EventsRaw}
+		cc.Config = cfg.Kafka
+		if cc.GroupID == "" {
+			cc.GroupID = topics.GroupIngestRaw
+		}
+		if len(cc.Topics) == 0 {
+			cc.Topics = []string{topics.EventsRaw}
+		}
 		// Batches: one pipeline call and one commit for up to cc.BatchSize records.
 		consumer, err := bus.NewBatchConsumer(cc, raw.New(pipe, items, log).HandleBatch, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 		if err != nil {
