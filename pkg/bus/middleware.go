@@ -27,6 +27,21 @@ type Handler func(ctx context.Context, msg Message) error
 // once and must be idempotent, as every handler.
 type BatchHandler func(ctx context.Context, msgs []Message) error
 
+// InOrder returns a BatchHandler that hands the batch's messages to h one by one, in
+// order, and stops at the first error: the consumer then re-runs the batch message by
+// message, so h (idempotent, as every handler) may see the messages before the failed
+// one again. It serves handlers whose gain from a batch is the single commit.
+func InOrder(h Handler) BatchHandler {
+	return func(ctx context.Context, msgs []Message) error {
+		for _, msg := range msgs {
+			if err := h(ctx, msg); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // Middleware wraps a Handler with behaviour of its own.
 type Middleware func(next Handler) Handler
 

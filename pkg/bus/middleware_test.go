@@ -57,6 +57,28 @@ func TestChainOrder(t *testing.T) {
 	}
 }
 
+func TestInOrderStopsAtTheFirstError(t *testing.T) {
+	t.Parallel()
+	var seen []int64
+	h := bus.InOrder(func(_ context.Context, m bus.Message) error {
+		seen = append(seen, m.Offset)
+		if m.Offset == 2 {
+			return errBoom
+		}
+		return nil
+	})
+	if err := h(t.Context(), []bus.Message{{Offset: 1}, {Offset: 2}, {Offset: 3}}); !errors.Is(err, errBoom) {
+		t.Fatalf("batch with a failing message: got %v, want its error", err)
+	}
+	if got := fmt.Sprint(seen); got != "[1 2]" {
+		t.Errorf("handled offsets %s, want [1 2]: in order, none after the failure", got)
+	}
+	seen = nil
+	if err := h(t.Context(), []bus.Message{{Offset: 4}, {Offset: 5}}); err != nil || fmt.Sprint(seen) != "[4 5]" {
+		t.Errorf("good batch: got %v, offsets %v; want nil, [4 5]", err, seen)
+	}
+}
+
 func TestRetry(t *testing.T) {
 	t.Parallel()
 	policy := bus.RetryPolicy{MaxAttempts: 4, InitialBackoff: time.Microsecond, MaxBackoff: time.Millisecond}

@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cc.Config, cc.GroupID, cc.Topics = cfg.Kafka, tp.Group, []string{tp.Profiles, tp.Events}
 	// Batches: one commit per batch (a commit per message held consumption to a few
 	// hundred events a second on real Kafka).
-	consumer, err := bus.NewBatchConsumer(cc, engine.HandleBatch, bus.Reliable(producer, bus.RetryPolicy{}, log)...)
+	consumer, err := bus.NewBatchConsumer(cc, bus.InOrder(engine.Handle), bus.Reliable(producer, bus.RetryPolicy{}, log)...)
 	if err != nil {
 		return fmt.Errorf("prediction: consumer: %w", err)
 	}

@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config) error {
 	// consumer re-runs message by message applies nothing twice.
 	consumer, err := bus.NewBatchConsumer(
 		bus.ConsumerConfig{Config: cfg.Kafka, GroupID: tp.Group, Topics: []string{tp.Events, tp.Catalog, tp.Segments, tp.SegmentDefinitions, tp.Privacy}},
-		eng.HandleBatch,
+		bus.InOrder(eng.Handle),
 		bus.Reliable(producer, bus.RetryPolicy{}, log)...,
 	)
 	if err != nil {

@@ -337,18 +337,6 @@ func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 	return nil
 }
 
-// HandleBatch is the batch form of [Engine.Handle]: it handles msgs in order and stops
-// at the first error, which has the consumer re-run the batch message by message
-// (Handle skips the offsets it applied).
-func (e *Engine) HandleBatch(ctx context.Context, msgs []bus.Message) error {
-	for _, msg := range msgs {
-		if err := e.Handle(ctx, msg); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Apply folds one event, consumed from the given partition and offset, into its
 // user's state. An offset at or below the partition's last applied one is skipped; a
 // negative offset is always applied (replays from files).

@@ -132,8 +132,8 @@ func TestDebouncedPublishAndIdempotency(t *testing.T) {
 		eventMsg(t, 0, 11, order("u1", t0.Add(-10*24*time.Hour), 4900)),
 		eventMsg(t, 1, 5, lesson("u2", t0.Add(-time.Hour))),
 	}
-	if err := e.HandleBatch(ctx, msgs); err != nil {
-		t.Fatalf("HandleBatch: %v", err)
+	if err := bus.InOrder(e.Handle)(ctx, msgs); err != nil {
+		t.Fatalf("batch: %v", err)
 	}
 	if err := e.Flush(ctx, false); err != nil {
 		t.Fatal(err)
@@ -249,11 +249,6 @@ func TestUndecodableEventIsPermanent(t *testing.T) {
 	err := e.Handle(context.Background(), bus.Message{Topic: topics.Events, Value: []byte{0xff, 0xff}})
 	if !bus.IsPermanent(err) {
 		t.Errorf("Handle garbage: got %v, want a permanent error", err)
-	}
-	good := eventMsg(t, 0, 1, lesson("u1", t0.Add(-time.Hour)))
-	batch := []bus.Message{good, {Topic: topics.Events, Value: []byte{0xff, 0xff}}}
-	if err := e.HandleBatch(context.Background(), batch); !bus.IsPermanent(err) {
-		t.Errorf("HandleBatch with garbage: got %v, want its permanent error", err)
 	}
 }
 

@@ -483,17 +483,6 @@ func (e *Engine) Handle(ctx context.Context, msg bus.Message) error {
 	return err
 }
 
-// HandleBatch is the batch form of [Engine.Handle]: it handles msgs in order and stops
-// at the first error, which has the consumer re-run the batch message by message.
-func (e *Engine) HandleBatch(ctx context.Context, msgs []bus.Message) error {
-	for _, msg := range msgs {
-		if err := e.Handle(ctx, msg); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // apply records f in the user's history, feeds the catalog and trending counts when it
 // is new, and refreshes the user's lists at once after a purchase or a negative signal.
 // It reports whether f was new.

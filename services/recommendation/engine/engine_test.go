@@ -436,7 +436,7 @@ func TestRedeliveryCountsOnce(t *testing.T) {
 	}
 }
 
-func TestHandleBatchStopsAtTheFirstError(t *testing.T) {
+func TestBatchWithABadEventAppliesNothingTwice(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Config{})
 	view := func(id, item string) bus.Message {
@@ -445,7 +445,7 @@ func TestHandleBatchStopsAtTheFirstError(t *testing.T) {
 		return bus.Message{Topic: topics.Events, Key: []byte("u"), Value: b}
 	}
 	batch := []bus.Message{view("b1", "x"), {Topic: topics.Events, Key: []byte("u"), Value: []byte{0xff}}, view("b2", "y")}
-	if err := f.eng.HandleBatch(t.Context(), batch); !bus.IsPermanent(err) {
+	if err := bus.InOrder(f.eng.Handle)(t.Context(), batch); !bus.IsPermanent(err) {
 		t.Fatalf("batch with an undecodable event: got %v, want its permanent error", err)
 	}
 	if got := f.eng.applied.Load(); got != 1 {
@@ -453,7 +453,7 @@ func TestHandleBatchStopsAtTheFirstError(t *testing.T) {
 	}
 	// The consumer then re-runs the batch message by message: nothing counts twice.
 	for _, m := range batch {
-		_ = f.eng.HandleBatch(t.Context(), []bus.Message{m})
+		_ = f.eng.Handle(t.Context(), m)
 	}
 	if got := f.eng.applied.Load(); got != 2 {
 		t.Errorf("events applied after the re-run: got %d, want 2", got)
