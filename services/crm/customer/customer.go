@@ -181,7 +181,7 @@ func (h *Handler) publishReceipts(ctx context.Context, receipts []*privacyv1.Era
 		if err != nil {
 			return fmt.Errorf("customer: encode erasure receipt: %w", err)
 		}
-		msgs[i] = bus.Message{Topic: topics.PrivacyReceipts, Key: []byte(r.GetRequestId() + "/" + ReceiptService), Value: b}
+		msgs[i] = bus.Message{Topic: topics.PrivacyReceipts, Key: privacyv1.ReceiptKey(r.GetRequestId(), ReceiptService), Value: b}
 	}
 	if err := h.receipts.Publish(ctx, msgs...); err != nil {
 		return fmt.Errorf("customer: publish %d erasure receipt(s): %w", len(msgs), err)

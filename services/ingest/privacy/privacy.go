@@ -119,7 +119,7 @@ func (h *Handler) Handle(ctx context.Context, msg bus.Message) error {
 	if err != nil {
 		return fmt.Errorf("privacy: encode receipt: %w", err)
 	}
-	receipt := bus.Message{Topic: topics.PrivacyReceipts, Key: []byte(r.GetRequestId() + "/" + ReceiptService), Value: b}
+	receipt := bus.Message{Topic: topics.PrivacyReceipts, Key: privacyv1.ReceiptKey(r.GetRequestId(), ReceiptService), Value: b}
 	if err := h.pub.Publish(ctx, receipt); err != nil {
 		return fmt.Errorf("privacy: publish receipt: %w", err)
 	}

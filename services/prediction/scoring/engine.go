@@ -443,7 +443,7 @@ func (e *Engine) HandlePrivacy(ctx context.Context, msg bus.Message) error {
 	if err != nil {
 		return fmt.Errorf("scoring: encode erasure receipt: %w", err)
 	}
-	key := []byte(r.GetRequestId() + "/" + ReceiptService)
+	key := privacyv1.ReceiptKey(r.GetRequestId(), ReceiptService)
 	if err := e.pub.Publish(ctx, bus.Message{Topic: e.cfg.ReceiptsTopic, Key: key, Value: b}); err != nil {
 		return fmt.Errorf("scoring: publish erasure receipt: %w", err)
 	}

@@ -317,7 +317,7 @@ func (u *Updater) publishReceipt(ctx context.Context, it item, items int64) erro
 	if topic == "" {
 		topic = topics.PrivacyReceipts
 	}
-	key := []byte(it.erase.GetRequestId() + "/" + ReceiptService)
+	key := privacyv1.ReceiptKey(it.erase.GetRequestId(), ReceiptService)
 	if err := u.pub.Publish(ctx, bus.Message{Topic: topic, Key: key, Value: b}); err != nil {
 		return fmt.Errorf("publish erasure receipt: %w", err)
 	}

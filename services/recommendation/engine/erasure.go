@@ -46,7 +46,7 @@ func (e *Engine) handlePrivacy(ctx context.Context, msg bus.Message) error {
 		if err != nil {
 			return bus.Permanent(fmt.Errorf("engine: encode erasure receipt: %w", err))
 		}
-		receipt := bus.Message{Topic: e.cfg.ReceiptsTopic, Key: []byte(r.GetRequestId() + "/" + ReceiptService), Value: b}
+		receipt := bus.Message{Topic: e.cfg.ReceiptsTopic, Key: privacyv1.ReceiptKey(r.GetRequestId(), ReceiptService), Value: b}
 		if err := e.cfg.Receipts.Publish(ctx, receipt); err != nil {
 			return fmt.Errorf("engine: publish erasure receipt: %w", err)
 		}
