@@ -118,8 +118,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // sendAhead is how early a request may be sent: the loop sleeps only until the first
 // request due more than sendAhead from now and sends the ones due before that at once,
-// so that it wakes at most a few thousand times a second whatever the rate (a wake-up per
-// request costs a load generator on a shared machine more CPU than the request).
+// so that it wakes at most a few thousand times a second whatever the rate: on a machine
+// it shares with the suite, the generator's own wake-ups are CPU taken from the suite.
 const sendAhead = 250 * time.Microsecond
 
 // job is one request for a worker; from is when its latency starts.
